@@ -1,0 +1,1 @@
+"""Platform adapters (Slack, Teams) and the process that hosts them: translation only, no business rules."""

@@ -1,0 +1,79 @@
+"""`pulsebridge` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from aiohttp import web
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from bot.errors import ConfigError
+from bot.settings import load_settings
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"pulsebridge: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings():
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """pulsebridge: pulses, kudos and customer wins in Slack and Microsoft Teams."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--migrate", is_flag=True, help="Apply pending database migrations before starting.")
+def run(host: str, port: int, migrate: bool) -> None:
+    """Serve Slack (/slack/events), Teams (/api/messages) and /healthz from one process."""
+    from adapters.server import build_app
+    from storage.db import make_engine
+    from storage.migrate import pending_heads, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        if migrate:
+            upgrade(settings.DATABASE_URL, engine)
+        elif pending_heads(engine):
+            _fail("the database schema is out of date: run `pulsebridge db upgrade` (or start with `pulsebridge run --migrate`)")
+        app = build_app(settings, engine=engine)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:
+        _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]})", 1)
+    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"))
+
+
+@main.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest schema."""
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings.DATABASE_URL)
+    except SQLAlchemyError as exc:
+        _fail(f"migration failed: {exc.__class__.__name__}: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}", 1)
+    click.echo("database schema is up to date")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Slack: bolt for verification and routing, Block Kit for rendering."""

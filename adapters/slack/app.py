@@ -1,0 +1,73 @@
+"""Bolt wiring: signature checks, routing Slack requests to translators and the core."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+
+from adapters.slack import render, translate
+from adapters.slack.client import SlackAdapter, make_client
+from bot.core import PulseBridge
+from bot.directory import store_profile
+from bot.messages import Message
+from bot.settings import Settings
+from storage.db import session
+
+log = logging.getLogger(__name__)
+
+COMMANDS = re.compile(r"^/(kudos|win|pulse|teamhealth|goals)$")
+
+
+def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter]:
+    client = make_client(settings.SLACK_BOT_TOKEN or "", settings.SLACK_API_URL, settings.SLACK_MAX_RETRIES)
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.SLACK_SIGNING_SECRET or "socket-mode",
+        request_verification_enabled=not settings.SLACK_APP_TOKEN,
+        logger=logging.getLogger("pulsebridge.slack.bolt"),
+    )
+    adapter = SlackAdapter(client)
+    core.register(adapter)
+
+    @app.command(COMMANDS)
+    async def on_command(ack, body, respond):
+        # Ack at once: the core may call users.info (and wait out a 429) before it can answer.
+        await ack()
+        cmd = translate.slash_command(body)
+
+        async def reply(message: Message) -> None:
+            await respond(response_type="ephemeral", **render.message_kwargs(message))
+
+        await core.handle_command(cmd, reply)
+
+    @app.event("user_change")
+    @app.event("team_join")
+    async def on_user_event(event):
+        profile = translate.profile(event["user"])
+        with session(core.engine) as s, s.begin():
+            store_profile(s, profile)
+
+    return app, adapter
+
+
+def http_handler(app: AsyncApp):
+    async def handle(request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response({"error": "request body is not valid UTF-8"}, status=400)
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+        try:
+            bolt_response = await app.async_dispatch(bolt_request)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.info("malformed Slack request: %s", exc)
+            return web.json_response({"error": "malformed Slack request"}, status=400)
+        return await to_aiohttp_response(bolt_response)
+
+    return handle

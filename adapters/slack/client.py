@@ -1,0 +1,65 @@
+"""The Slack side of the ChatAdapter contract, over slack_sdk's AsyncWebClient."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render, translate
+from bot.events import Profile
+from bot.messages import Message
+from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND = {"user_not_found", "user_not_visible", "users_not_found"}
+
+
+def make_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:
+    """A client that waits out HTTP 429 (honouring Retry-After) and retries dropped connections."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+        ],
+    )
+
+
+class SlackAdapter:
+    platform = translate.PLATFORM
+
+    def __init__(self, client: AsyncWebClient):
+        self.client = client
+
+    async def send(self, destination: Destination, message: Message) -> str:
+        if isinstance(destination, DirectMessage):
+            channel = destination.user.external_id  # posting to a user id lands in the app's DM with them
+        elif isinstance(destination, ChannelPost):
+            channel = destination.channel_id
+        else:  # pragma: no cover - the Destination union is closed
+            raise TypeError(destination)
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **render.message_kwargs(message)
+            )
+        except SlackApiError as exc:
+            raise SendFailed(f"chat.postMessage to {channel}: {exc.response.get('error')}") from exc
+        return f"{response['channel']}:{response['ts']}"
+
+    async def fetch_profile(self, external_id: str) -> Profile | None:
+        try:
+            response = await self.client.users_info(user=external_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") in _NOT_FOUND:
+                return None
+            log.warning("users.info for %s failed: %s", external_id, exc.response.get("error"))
+            return None
+        return translate.profile(response["user"])

@@ -1,0 +1,1 @@
+"""Microsoft Teams: botbuilder's CloudAdapter for auth and transport, Adaptive Cards for rendering."""

@@ -1,0 +1,102 @@
+"""Bot Framework activities → core events."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from botbuilder.schema import Activity
+from botbuilder.schema.teams import TeamsChannelAccount
+
+from bot.events import CommandInvoked, CommandPart, Conversation, MentionToken, Profile, Token
+from bot.messages import UserRef
+
+PLATFORM = "teams"
+COMMAND_NAMES = ("kudos", "win", "pulse", "teamhealth", "goals", "help")
+_AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+
+
+def conversation_kind(activity: Activity) -> str:
+    kind = (activity.conversation.conversation_type or "personal") if activity.conversation else "personal"
+    return {"personal": "personal", "channel": "channel"}.get(kind, "group")
+
+
+def mentions(activity: Activity) -> list[dict[str, Any]]:
+    out = []
+    for entity in activity.entities or []:
+        data = entity.serialize() if hasattr(entity, "serialize") else dict(entity)
+        if data.get("type") == "mention" and isinstance(data.get("mentioned"), dict) and data["mentioned"].get("id"):
+            out.append(data)
+    return out
+
+
+def parse_text(activity: Activity) -> tuple[CommandPart, ...]:
+    """Text with `<at>` tags → typed text and mentions, the bot's own mention removed."""
+    text = activity.text or ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    entities = mentions(activity)
+    parts: list[CommandPart] = []
+    pos = 0
+    for match in _AT.finditer(text):
+        parts.append(Token(html.unescape(text[pos : match.start()])))
+        pos = match.end()
+        entity = next((e for e in entities if e.get("text") == match.group(0)), None)
+        if entity is None:
+            parts.append(Token(html.unescape(match.group(1))))
+            continue
+        entities.remove(entity)
+        mentioned = entity["mentioned"]
+        if mentioned["id"] == bot_id:
+            continue
+        parts.append(MentionToken(UserRef(PLATFORM, mentioned["id"], html.unescape(mentioned.get("name") or ""))))
+    parts.append(Token(html.unescape(text[pos:])))
+    merged: list[CommandPart] = []
+    for part in parts:
+        if isinstance(part, Token) and merged and isinstance(merged[-1], Token):
+            merged[-1] = Token(merged[-1].text + part.text)
+        elif not (isinstance(part, Token) and not part.text):
+            merged.append(part)
+    return tuple(merged)
+
+
+def split_command(parts: tuple[CommandPart, ...]) -> tuple[str, tuple[CommandPart, ...]] | None:
+    """`kudos …` or `/kudos …` → ("kudos", rest); None for chatter that is not a command."""
+    if not parts or not isinstance(parts[0], Token):
+        return None
+    first = parts[0].text.lstrip()
+    word, _, rest = first.partition(" ")
+    name = word.lstrip("/").lower()
+    if name not in COMMAND_NAMES:
+        return None
+    remainder = ((Token(" " + rest),) if rest else ()) + parts[1:]
+    return name, remainder
+
+
+def profile(account: TeamsChannelAccount | None, fallback_id: str, fallback_name: str) -> Profile:
+    if account is None:
+        return Profile(PLATFORM, fallback_id, fallback_name)
+    return Profile(
+        platform=PLATFORM,
+        external_id=account.id or fallback_id,
+        display_name=account.name or fallback_name,
+        email=account.email or account.user_principal_name,
+    )
+
+
+def command(activity: Activity, actor: Profile, mentioned: tuple[Profile, ...]) -> CommandInvoked | None:
+    split = split_command(parse_text(activity))
+    if split is None:
+        return None
+    name, rest = split
+    return CommandInvoked(
+        platform=PLATFORM,
+        command=name,
+        parts=rest,
+        actor=UserRef(PLATFORM, actor.external_id, actor.display_name),
+        conversation=Conversation(PLATFORM, activity.conversation.id, conversation_kind(activity)),
+        # Activity ids are unique within a conversation and kept on redelivery.
+        delivery_key=f"teams:{activity.conversation.id}:{activity.id}",
+        actor_profile=actor,
+        mentioned_profiles=mentioned,
+    )

@@ -1,0 +1,1 @@
+"""Platform-neutral core of pulsebridge: it never imports a chat platform SDK."""

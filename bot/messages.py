@@ -1,0 +1,112 @@
+"""The one message model the core speaks; each adapter renders it for its platform.
+
+There is deliberately no "raw markup" element: every `str` in a message is treated as
+untrusted and escaped by the renderer, so user text can never turn into a ping or a link.
+Structure (mentions, emphasis, buttons) is expressed with the types below instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A person on one platform, as the renderer needs them to mention or DM them."""
+
+    platform: str
+    external_id: str
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Mention:
+    user: UserRef
+
+
+@dataclass(frozen=True)
+class Strong:
+    text: str
+
+
+Inline = Union[str, Mention, Strong]
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    parts: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Words somebody else wrote (a kudos reason, a customer's comment), shown as a quotation."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Small print under a message: values, ids, hints."""
+
+    parts: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action_id: str
+    value: str
+    style: str | None = None  # primary | danger | None
+
+
+@dataclass(frozen=True)
+class Actions:
+    buttons: tuple[Button, ...]
+
+
+Block = Union[Heading, Paragraph, Quote, Fields, Context, Actions]
+
+
+@dataclass(frozen=True)
+class Message:
+    """`summary` is the plain-text fallback used for notifications and screen readers."""
+
+    summary: str
+    blocks: tuple[Block, ...] = field(default_factory=tuple)
+
+
+def paragraph(*parts: Inline) -> Paragraph:
+    return Paragraph(tuple(parts))
+
+
+def join_mentions(users: list[UserRef]) -> tuple[Inline, ...]:
+    """`@a`, `@a and @b`, `@a, @b and @c` as inline parts."""
+    parts: list[Inline] = []
+    for i, user in enumerate(users):
+        if i:
+            parts.append(" and " if i == len(users) - 1 else ", ")
+        parts.append(Mention(user))
+    return tuple(parts)
+
+
+def plain_text(message_parts: tuple[Inline, ...]) -> str:
+    out = []
+    for part in message_parts:
+        if isinstance(part, Mention):
+            out.append("@" + (part.user.display_name or part.user.external_id))
+        elif isinstance(part, Strong):
+            out.append(part.text)
+        else:
+            out.append(part)
+    return "".join(out)

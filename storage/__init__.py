@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the queries the core runs, and Alembic migrations."""

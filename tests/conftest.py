@@ -1,0 +1,221 @@
+"""Fixtures: a migrated database per test (SQLite and PostgreSQL), the fakes, and the real server."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import text
+
+from adapters.server import build_app
+from bot.orgconfig import parse_org_config
+from bot.settings import Settings
+from storage.db import make_engine
+from storage.migrate import upgrade
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.slack_api import FakeSlackAPI
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
+SIGNING_SECRET = "test-signing-secret"
+POSTGRES_ENV = "PULSEBRIDGE_TEST_POSTGRES_URL"
+
+ORG_YAML = """
+values: [customer-first, ownership, craft]
+admins: [olga@example.com]
+teams:
+  support:
+    name: Customer Support
+    slack_channel: C0SUPPORT
+    teams_channel: "19:support@thread.tacv2"
+    timezone: Europe/Berlin
+    leads: [ana@example.com]
+    members: [ana@example.com, bob@example.com, carla@example.com]
+  platform:
+    name: Platform
+    slack_channel: C0PLATFORM
+    teams_channel: "19:platform@thread.tacv2"
+    timezone: America/New_York
+    leads: [dan@example.com]
+    members: [dan@example.com, erin@example.com]
+"""
+
+
+def fixture_json(relative: str) -> Any:
+    return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
+
+
+def shared_schema(name: str) -> dict[str, Any]:
+    path = SHARED_SCHEMAS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the JSON schemas live in ../shared/schemas beside the checkout (CI always has them)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    """A freshly migrated database: a SQLite file, or a throw-away schema in PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'pulsebridge.db'}"
+        upgrade(url)
+        yield url
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the PostgreSQL variant")
+    schema = f"pb_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:  # an unreachable server fails here, loudly: CI must not skip it
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+async def fake_slack():
+    fake = FakeSlackAPI()
+    await fake.start()
+    for uid, name, email in [
+        ("U0ANA", "Ana Lima", "ana@example.com"),
+        ("U0BOB", "Bob Stone", "bob@example.com"),
+        ("U0CARLA", "Carla Diaz", "carla@example.com"),
+        ("U0DAN", "Dan Wu", "dan@example.com"),
+        ("U0ERIN", "Erin Park", "erin@example.com"),
+    ]:
+        fake.add_user(uid, name, email)
+    fake.add_user("U0ROBOT", "Deploy Bot", None, is_bot=True)
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_connector():
+    fake = FakeBotConnector()
+    await fake.start()
+    for mid, name, email in [
+        ("29:ana", "Ana Lima", "ana@example.com"),
+        ("29:bob", "Bob Stone", "bob@example.com"),
+        ("29:dan", "Dan Wu", "dan@example.com"),
+    ]:
+        fake.add_member(mid, name, email)
+    yield fake
+    await fake.stop()
+
+
+class Server:
+    """The bot's real aiohttp app on a loopback port, plus helpers that talk to it like the platforms do."""
+
+    def __init__(self, url: str, app: web.Application, settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector):
+        self.url = url
+        self.app = app
+        self.settings = settings
+        self.slack = slack
+        self.connector = connector
+        from adapters.server import CORE
+
+        self.core = app[CORE]
+        self.engine = self.core.engine
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(self.url + path, data=body, headers=headers) as resp:
+                return resp.status, await resp.text()
+
+    def slack_headers(self, body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SECRET, content_type: str) -> dict[str, str]:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        base = b"v0:" + ts.encode() + b":" + body
+        signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature, "Content-Type": content_type}
+
+    def slash_body(self, command: str, text: str, user_id: str = "U0ANA", **overrides: str) -> dict[str, str]:
+        fields = dict(fixture_json("slack/slash_command.json"))
+        fields.update(
+            command=command,
+            text=text,
+            user_id=user_id,
+            trigger_id=f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}",
+            response_url=f"{self.slack.url}/response/{uuid.uuid4().hex}",
+        )
+        fields.update(overrides)
+        return fields
+
+    async def slack_command(self, command: str, text: str, user_id: str = "U0ANA", extra_headers: dict[str, str] | None = None, **overrides: str):
+        fields = self.slash_body(command, text, user_id, **overrides)
+        body = urlencode(fields).encode()
+        headers = self.slack_headers(body, content_type="application/x-www-form-urlencoded")
+        headers.update(extra_headers or {})
+        status, _ = await self.post("/slack/events", body, headers)
+        return status, fields
+
+    async def slack_raw(self, body: bytes, content_type: str = "application/x-www-form-urlencoded", **kw) -> tuple[int, str]:
+        return await self.post("/slack/events", body, self.slack_headers(body, content_type=content_type, **kw))
+
+    def teams_activity(self, text_: str, *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), mentions: list[tuple[str, str]] = (), conversation: dict[str, Any] | None = None, activity_id: str | None = None) -> dict[str, Any]:
+        activity = fixture_json("teams/message_personal.json")
+        activity["id"] = activity_id or f"1700000{uuid.uuid4().int % 10**9}"
+        activity["serviceUrl"] = self.connector.url
+        activity["from"] = {"id": sender[0], "name": sender[1], "aadObjectId": f"aad-{sender[0]}"}
+        if conversation:
+            activity["conversation"] = conversation
+        bot = activity["recipient"]
+        entities = [{"type": "mention", "text": f"<at>{bot['name']}</at>", "mentioned": {"id": bot["id"], "name": bot["name"]}}]
+        for mid, name in mentions:
+            entities.append({"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": mid, "name": name}})
+        activity["entities"] = entities + [e for e in activity.get("entities", []) if e.get("type") != "mention"]
+        activity["text"] = text_
+        return activity
+
+    async def teams_send(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, str]:
+        return await self.post("/api/messages", json.dumps(activity).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+
+async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML):
+    app = build_app(settings, org=parse_org_config(org_yaml))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, Server(f"http://127.0.0.1:{port}", app, settings, slack, connector)
+
+
+def make_settings(database_url: str, slack_url: str, **overrides: Any) -> Settings:
+    values = dict(
+        _env_file=None,
+        DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack_url + "/api/",
+        SLACK_APP_TOKEN=None,
+        MICROSOFT_APP_ID=None,
+        MICROSOFT_APP_PASSWORD=None,
+        PULSEBRIDGE_CONFIG=None,
+        SLACK_MAX_RETRIES=3,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def server(database_url, fake_slack, fake_connector):
+    runner, srv = await start_server(make_settings(database_url, fake_slack.url), fake_slack, fake_connector)
+    yield srv
+    await runner.cleanup()
+    srv.engine.dispose()

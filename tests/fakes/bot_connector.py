@@ -1,0 +1,92 @@
+"""A stand-in for the Bot Framework Connector (Teams' serviceUrl) that records what the bot sends."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Sent:
+    conversation_id: str
+    reply_to: str | None
+    activity: dict[str, Any]
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        for attachment in self.activity.get("attachments") or []:
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                return attachment["content"]
+        return None
+
+
+class FakeBotConnector:
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.created: list[dict[str, Any]] = []
+        self.members: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    def add_member(self, member_id: str, name: str, email: str | None = None) -> None:
+        self.members[member_id] = {
+            "id": member_id,
+            "name": name,
+            "aadObjectId": f"aad-{member_id}",
+            "email": email,
+            "userPrincipalName": email,
+            "tenantId": "tenant-1",
+        }
+
+    def sent_to(self, conversation_id: str) -> list[Sent]:
+        return [s for s in self.sent if s.conversation_id == conversation_id]
+
+    async def wait_for(self, count: int, timeout: float = 10.0, conversation_id: str | None = None) -> list[Sent]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.sent if conversation_id is None else self.sent_to(conversation_id)
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"expected {count} activities, got {len(self.sent)}: {self.sent}")
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
+        app.router.add_post("/v3/conversations/{cid}/activities", self._send)
+        app.router.add_post("/v3/conversations/{cid}/activities/{reply}", self._send)
+        app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._member)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.sent.append(Sent(request.match_info["cid"], request.match_info.get("reply"), body))
+        return web.json_response({"id": f"act-{next(self._ids)}"})
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.created.append(body)
+        member = (body.get("members") or [{}])[0].get("id", "x")
+        return web.json_response({"id": f"a:personal-{member}", "activityId": None, "serviceUrl": self.url})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        member = self.members.get(request.match_info["mid"])
+        if member is None:
+            return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "not found"}}, status=404)
+        return web.json_response(member)

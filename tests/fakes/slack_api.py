@@ -1,0 +1,152 @@
+"""A stand-in for the Slack Web API on loopback that records every call the bot makes.
+
+Point the bot at it with SLACK_API_URL. Tests assert on `calls`, queue errors (HTTP 429 with
+Retry-After, Slack error codes) and register users that users.info / users.list return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeSlackAPI:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = {}
+        self.rate_limits: dict[str, tuple[float, list[float]]] = {}
+        self._ts = itertools.count(1)
+        self.bot_user_id = "UBOT"
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    # -- configuration -------------------------------------------------------------------------
+    def add_user(self, user_id: str, name: str, email: str | None = None, tz: str = "Europe/Berlin", **extra: Any) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name.lower().replace(" ", "."),
+            "real_name": name,
+            "tz": tz,
+            "deleted": False,
+            "is_bot": False,
+            "profile": {"display_name": name, "real_name": name, "email": email},
+            **extra,
+        }
+
+    def fail_next(self, method: str, status: int = 429, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> None:
+        """Answer the next call of `method` with this status (default: 429 Retry-After 1)."""
+        if headers is None and status == 429:
+            headers = {"Retry-After": "1"}
+        self.errors.setdefault(method, []).append((status, headers or {}, body or {"ok": False, "error": "ratelimited"}))
+
+    def limit_rate(self, method: str, per_second: float) -> None:
+        """Enforce a per-method rate like Slack's tiers: over it, HTTP 429 with Retry-After."""
+        self.rate_limits[method] = (per_second, [])
+
+    # -- inspection ----------------------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}: {self.calls_to(method)}")
+
+    # -- server --------------------------------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{token}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    @staticmethod
+    async def _params(request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        raw = await request.read()
+        if raw:
+            if request.content_type == "application/json":
+                params.update(json.loads(raw))
+            else:
+                params.update(parse_qsl(raw.decode()))
+        for key in ("blocks", "attachments", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        params["_auth"] = request.headers.get("Authorization", "")
+        return params
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        params["_token"] = request.match_info["token"]
+        self.calls.append(Call("response_url", params))
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        queued = self.errors.get(method)
+        if queued:
+            status, headers, body = queued.pop(0)
+            self.calls.append(Call(method + ":rejected", params))
+            return web.json_response(body, status=status, headers=headers)
+        if method in self.rate_limits:
+            per_second, history = self.rate_limits[method]
+            now = time.monotonic()
+            history[:] = [t for t in history if now - t < 1.0]
+            if len(history) >= per_second:
+                self.calls.append(Call(method + ":rejected", params))
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+            history.append(now)
+        self.calls.append(Call(method, params))
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        body = handler(params) if handler else {"ok": True}
+        return web.json_response(body)
+
+    # -- methods -------------------------------------------------------------------------------
+    def _auth_test(self, _params):
+        return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "pulsebridge",
+                "team_id": "T0001", "user_id": self.bot_user_id, "bot_id": "B0001"}
+
+    def _users_info(self, params):
+        user = self.users.get(params.get("user", ""))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _chat_postMessage(self, params):
+        channel = params.get("channel", "")
+        if channel.startswith("U"):
+            channel = "D" + channel[1:]
+        return {"ok": True, "channel": channel, "ts": f"1700000000.{next(self._ts):06d}", "message": {"text": params.get("text")}}
+
+    def _chat_update(self, params):
+        return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+
+    def _chat_postEphemeral(self, _params):
+        return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
