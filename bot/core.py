@@ -1,53 +1,113 @@
-"""The core: routes translated commands to features and sends what they produce through the outbox."""
+"""The core: routes translated events to feature handlers and sends what they produce.
+
+Features register their commands, button actions and forms here (see bot/features.py), so
+adapters stay ignorant of features and features stay ignorant of platforms.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from bot import kudos
 from bot.errors import UserFacingError
-from bot.events import CommandInvoked
-from bot.messages import Context, Message, Paragraph, Strong
+from bot.events import ActionInvoked, CommandInvoked, FormSubmitted
+from bot.messages import Context, Form, Message, Paragraph, Strong
 from bot.orgconfig import OrgConfig, member_identifier
 from bot.outbox import Outbox
-from bot.ports import ChatAdapter
+from bot.ports import ChatAdapter, Outbound, Responder
 from storage.db import session
 from storage.directory import sync_teams
 
 log = logging.getLogger(__name__)
 
-Reply = Callable[[Message], Awaitable[None]]
 
-COMMANDS = {
-    "kudos": "/kudos @name for <what they did> [#value] — thank a colleague",
-}
+@dataclass
+class Outcome:
+    """What a handler wants done: answer the actor, open a form, replace the clicked message, send more."""
+
+    reply: Message | None = None
+    form: Form | None = None
+    update: Message | None = None
+    followups: list[Outbound] = field(default_factory=list)
+
+
+class FormInvalid(UserFacingError):
+    """Field-level problems with a submitted form; nothing was stored."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+CommandHandler = Callable[["PulseBridge", CommandInvoked], Awaitable[Outcome]]
+ActionHandler = Callable[["PulseBridge", ActionInvoked], Awaitable[Outcome]]
+FormHandler = Callable[["PulseBridge", FormSubmitted], Awaitable[Outcome]]
+JobHandler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    summary: str
+    usage: str
+    handler: CommandHandler
 
 
 def error_message(text: str) -> Message:
     return Message(summary=text, blocks=(Paragraph(("⚠️ ", text)),))
 
 
-def help_message(unknown: str | None = None) -> Message:
-    lines = [Paragraph((Strong(f"{name}"), " — ", usage.split(" — ", 1)[1])) for name, usage in COMMANDS.items()]
-    intro = f"I don't know the command “{unknown}”. " if unknown else ""
-    return Message(
-        summary=f"{intro}Commands: {', '.join(COMMANDS)}",
-        blocks=(Paragraph((intro + "Here is what I can do:",)), *lines, Context(("Example: /kudos @alice for rescuing the Acme renewal",))),
-    )
-
-
 class PulseBridge:
-    def __init__(self, engine: Engine, org: OrgConfig, adapters: Mapping[str, ChatAdapter] | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        org: OrgConfig,
+        adapters: Mapping[str, ChatAdapter] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.engine = engine
         self.org = org
         self.adapters: dict[str, ChatAdapter] = dict(adapters or {})
         self.outbox = Outbox(engine, self.adapters)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.commands: dict[str, CommandSpec] = {}
+        self.actions: dict[str, ActionHandler] = {}
+        self.forms: dict[str, FormHandler] = {}
+        self.jobs: dict[str, JobHandler] = {}
+        from bot.features import register_all
 
+        register_all(self)
+
+    # -- registration -----------------------------------------------------------------------------
     def register(self, adapter: ChatAdapter) -> None:
         self.adapters[adapter.platform] = adapter
+
+    def command(self, name: str, summary: str, usage: str, handler: CommandHandler) -> None:
+        self.commands[name] = CommandSpec(name, summary, usage, handler)
+
+    def action(self, action_id: str, handler: ActionHandler) -> None:
+        """`action_id` is matched against the part of a button's action id before the first ':'."""
+        self.actions[action_id] = handler
+
+    def form(self, form_id: str, handler: FormHandler) -> None:
+        self.forms[form_id] = handler
+
+    def job(self, name: str, handler: JobHandler) -> None:
+        """A scheduled job handler: `await handler(core, **kwargs)` (see bot/scheduler.py)."""
+        self.jobs[name] = handler
+
+    def help_message(self, unknown: str | None = None) -> Message:
+        intro = f"I don't know “{unknown}”. " if unknown else ""
+        lines = [Paragraph((Strong(spec.name), " — ", spec.summary)) for spec in self.commands.values()]
+        usages = [Context((spec.usage,)) for spec in self.commands.values()]
+        return Message(
+            summary=f"{intro}Commands: {', '.join(self.commands)}",
+            blocks=(Paragraph((intro + "Here is what I can do:",)), *[b for pair in zip(lines, usages) for b in pair]),
+        )
 
     def sync_org(self) -> None:
         """Mirror PULSEBRIDGE_CONFIG's teams into the database so queries can join on membership."""
@@ -70,21 +130,47 @@ class PulseBridge:
                 ),
             )
 
-    async def handle_command(self, cmd: CommandInvoked, reply: Reply) -> None:
-        """Answer the person who typed the command first, then send what the command produced."""
-        adapter = self.adapters[cmd.platform]
+    # -- dispatch ---------------------------------------------------------------------------------
+    async def handle_command(self, cmd: CommandInvoked, responder: Responder) -> None:
         name = cmd.command.lstrip("/").lower()
-        followups = []
+        spec = self.commands.get(name)
+        if spec is None:
+            await responder.reply(self.help_message(None if name in ("help", "") else cmd.command))
+            return
+        if cmd.raw_text.lower() == "help":
+            await responder.reply(Message(summary=spec.usage, blocks=(Paragraph((spec.summary,)), Context((spec.usage,)))))
+            return
+        await self._run(lambda: spec.handler(self, cmd), responder)
+
+    async def handle_action(self, action: ActionInvoked, responder: Responder) -> None:
+        handler = self.actions.get(action.action_id.split(":", 1)[0])
+        if handler is None:
+            await responder.reply(error_message("That button is no longer active."))
+            return
+        await self._run(lambda: handler(self, action), responder)
+
+    async def handle_form(self, submission: FormSubmitted, responder: Responder) -> None:
+        handler = self.forms.get(submission.form_id)
+        if handler is None:
+            await responder.reply(error_message("That form is no longer active."))
+            return
+        await self._run(lambda: handler(self, submission), responder)
+
+    async def _run(self, call: Callable[[], Awaitable[Outcome]], responder: Responder) -> None:
+        """Answer the actor first, then send the follow-ups (DMs, channel posts) through the outbox."""
         try:
-            if name == "kudos":
-                if cmd.raw_text.lower() in ("", "help"):
-                    answer = Message(summary=kudos.USAGE, blocks=(Paragraph((kudos.USAGE,)),))
-                else:
-                    answer, followups = await kudos.give(self.engine, adapter, self.org, cmd)
-            else:
-                answer = help_message(None if name in ("help", "") else cmd.command)
+            outcome = await call()
+        except FormInvalid as exc:
+            await responder.form_errors(exc.errors)
+            return
         except UserFacingError as exc:
-            answer = error_message(exc.text)
-        await reply(answer)
-        if followups:
-            await self.outbox.deliver(followups)
+            await responder.reply(error_message(exc.text))
+            return
+        if outcome.form is not None:
+            await responder.open_form(outcome.form)
+        if outcome.update is not None:
+            await responder.update(outcome.update)
+        if outcome.reply is not None:
+            await responder.reply(outcome.reply)
+        if outcome.followups:
+            await self.outbox.deliver(outcome.followups)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 from bot.messages import UserRef
 
@@ -67,3 +67,41 @@ class CommandInvoked:
     @property
     def raw_text(self) -> str:
         return "".join(p.text if isinstance(p, Token) else "@" + p.user.display_name for p in self.parts).strip()
+
+
+@dataclass(frozen=True)
+class MessageHandle:
+    """Where a message the bot sent lives, so it can be updated in place."""
+
+    platform: str
+    conversation_id: str
+    message_id: str  # Slack ts, Teams activity id
+
+
+@dataclass(frozen=True)
+class ActionInvoked:
+    """A button click. `value` is what the core put on the button; treat it as untrusted input."""
+
+    platform: str
+    action_id: str
+    value: str
+    actor: UserRef
+    delivery_key: str
+    message: MessageHandle | None = None
+    conversation: Conversation | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    actor_profile: Profile | None = None
+
+
+@dataclass(frozen=True)
+class FormSubmitted:
+    """A submitted Form: values by field id (str, list of str for multi-selects, or None)."""
+
+    platform: str
+    form_id: str
+    values: dict[str, Any]
+    metadata: str
+    actor: UserRef
+    delivery_key: str
+    conversation: Conversation | None = None
+    actor_profile: Profile | None = None

@@ -176,3 +176,16 @@ async def give(engine: Engine, adapter: ChatAdapter, org: OrgConfig, cmd: Comman
             source_key=cmd.delivery_key,
         )
         return _messages(kudos, giver, recipients, list(request.values), _team_channels(s, cmd.platform, recipients))
+
+
+async def on_command(core, cmd: CommandInvoked):
+    from bot.core import Outcome
+
+    if not cmd.raw_text:
+        return Outcome(reply=Message(summary=USAGE, blocks=(Paragraph((USAGE,)),)))
+    reply, followups = await give(core.engine, core.adapters[cmd.platform], core.org, cmd)
+    return Outcome(reply=reply, followups=followups)
+
+
+def register(core) -> None:
+    core.command("kudos", "thank colleagues for what they did", USAGE, on_command)

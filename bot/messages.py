@@ -110,3 +110,60 @@ def plain_text(message_parts: tuple[Inline, ...]) -> str:
         else:
             out.append(part)
     return "".join(out)
+
+
+# -- forms: a modal on Slack, a card with inputs on Teams -----------------------------------------
+
+
+@dataclass(frozen=True)
+class TextInput:
+    id: str
+    label: str
+    multiline: bool = False
+    optional: bool = False
+    max_length: int | None = None
+    placeholder: str | None = None
+    initial: str | None = None
+
+
+@dataclass(frozen=True)
+class Select:
+    id: str
+    label: str
+    options: tuple[tuple[str, str], ...]  # (value, label)
+    optional: bool = False
+    initial: str | None = None
+
+
+@dataclass(frozen=True)
+class UserSelect:
+    """People picker. Slack uses its own user list; Teams shows `choices` (the directory's people there)."""
+
+    id: str
+    label: str
+    multiple: bool = True
+    optional: bool = False
+    choices: tuple[UserRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class DateInput:
+    id: str
+    label: str
+    optional: bool = False
+    initial: str | None = None  # YYYY-MM-DD
+
+
+FormField = Union[TextInput, Select, UserSelect, DateInput]
+
+
+@dataclass(frozen=True)
+class Form:
+    """Input the core asks for. `metadata` comes back untouched with the submission."""
+
+    form_id: str
+    title: str
+    submit_label: str
+    fields: tuple[FormField, ...]
+    metadata: str = ""
+    intro: tuple[Block, ...] = ()

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy.engine import Engine
 
-from bot.ports import ChatAdapter, Outbound, describe, destination_platform
+from bot.events import MessageHandle
+from bot.ports import ChatAdapter, Outbound, describe, destination_platform, handle_to_ref
 from storage.db import session
 from storage.deliveries import claim_outbox, finish_outbox, outbox_row
 
@@ -19,32 +20,33 @@ class Outbox:
         self.engine = engine
         self.adapters = adapters
 
-    async def deliver(self, items: Iterable[Outbound]) -> list[str]:
-        """Send what has not been sent yet; returns the keys this call actually sent."""
-        sent = []
+    async def deliver(self, items: Iterable[Outbound]) -> dict[str, MessageHandle]:
+        """Send what has not been sent yet; returns where each message this call sent landed, by key."""
+        sent: dict[str, MessageHandle] = {}
         for item in items:
-            if await self._deliver_one(item):
-                sent.append(item.key)
+            handle = await self.deliver_one(item)
+            if handle is not None:
+                sent[item.key] = handle
         return sent
 
-    async def _deliver_one(self, item: Outbound) -> bool:
+    async def deliver_one(self, item: Outbound) -> MessageHandle | None:
         platform = destination_platform(item.destination)
         adapter = self.adapters.get(platform)
         if adapter is None:
             log.warning("no adapter for platform %s; message %s left pending", platform, item.key)
-            return False
+            return None
         with session(self.engine) as s, s.begin():
             row = outbox_row(s, item.key, platform, describe(item.destination))
             if row.status == "sent" or not claim_outbox(s, row.id):
-                return False
+                return None
             row_id = row.id
         try:
-            ref = await adapter.send(item.destination, item.message)
+            handle = await adapter.send(item.destination, item.message)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried later
             log.warning("sending %s to %s failed: %s", item.key, describe(item.destination), exc)
             with session(self.engine) as s, s.begin():
                 finish_outbox(s, row_id, error=f"{type(exc).__name__}: {exc}")
-            return False
+            return None
         with session(self.engine) as s, s.begin():
-            finish_outbox(s, row_id, platform_ref=ref)
-        return True
+            finish_outbox(s, row_id, platform_ref=handle_to_ref(handle))
+        return handle

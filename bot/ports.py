@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Union
 
-from bot.events import Profile
-from bot.messages import Message, UserRef
+from bot.events import MessageHandle, Profile
+from bot.messages import Form, Message, UserRef
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,42 @@ class SendFailed(Exception):
 class ChatAdapter(Protocol):
     platform: str
 
-    async def send(self, destination: Destination, message: Message) -> str:
-        """Deliver a message and return the platform's id for it (Slack ts, Teams activity id)."""
+    async def send(self, destination: Destination, message: Message) -> MessageHandle:
+        """Deliver a message and say where it landed, so it can be updated later."""
+        ...
+
+    async def update(self, handle: MessageHandle, message: Message) -> None:
+        """Replace a message the bot sent earlier."""
         ...
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
         """Look a person up on the platform; None when the platform does not know them."""
         ...
+
+
+class Responder(Protocol):
+    """How the core answers the person behind one inbound event, privately and right away.
+
+    Slack answers ephemerally (response_url / modal ack), Teams in the conversation the event came from.
+    """
+
+    async def reply(self, message: Message) -> None: ...
+
+    async def open_form(self, form: Form) -> None: ...
+
+    async def update(self, message: Message) -> None:
+        """Replace the message whose button was clicked (actions only)."""
+        ...
+
+    async def form_errors(self, errors: dict[str, str]) -> None:
+        """Reject a form submission, keeping the form open where the platform allows it."""
+        ...
+
+
+def handle_to_ref(handle: MessageHandle) -> str:
+    return f"{handle.conversation_id}|{handle.message_id}"
+
+
+def ref_to_handle(platform: str, ref: str) -> MessageHandle:
+    conversation_id, _, message_id = ref.rpartition("|")
+    return MessageHandle(platform, conversation_id, message_id)

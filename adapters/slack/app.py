@@ -10,11 +10,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
-from adapters.slack import render, translate
+from adapters.slack import translate
+from adapters.slack.responders import CommandResponder, ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
 from bot.core import PulseBridge
 from bot.directory import store_profile
-from bot.messages import Message
 from bot.settings import Settings
 from storage.db import session
 
@@ -38,12 +38,20 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     async def on_command(ack, body, respond):
         # Ack at once: the core may call users.info (and wait out a 429) before it can answer.
         await ack()
-        cmd = translate.slash_command(body)
+        await core.handle_command(translate.slash_command(body), CommandResponder(client, respond, body.get("trigger_id")))
 
-        async def reply(message: Message) -> None:
-            await respond(response_type="ephemeral", **render.message_kwargs(message))
+    @app.action(re.compile(".*"))
+    async def on_action(ack, body, respond):
+        await ack()
+        action = translate.block_action(body)
+        await core.handle_action(action, CommandResponder(client, respond, body.get("trigger_id"), action.message))
 
-        await core.handle_command(cmd, reply)
+    @app.view(re.compile(".*"))
+    async def on_view(ack, body):
+        # No early ack: field errors can only be shown through the ack of this very request.
+        responder = ViewResponder(client, ack, body["user"]["id"])
+        await core.handle_form(translate.view_submission(body), responder)
+        await responder.ack()
 
     @app.event("user_change")
     @app.event("team_join")

@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
-from bot.events import Profile
+from bot.events import MessageHandle, Profile
 from bot.messages import Message
 from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
 
@@ -39,7 +39,7 @@ class SlackAdapter:
     def __init__(self, client: AsyncWebClient):
         self.client = client
 
-    async def send(self, destination: Destination, message: Message) -> str:
+    async def send(self, destination: Destination, message: Message) -> MessageHandle:
         if isinstance(destination, DirectMessage):
             channel = destination.user.external_id  # posting to a user id lands in the app's DM with them
         elif isinstance(destination, ChannelPost):
@@ -52,7 +52,13 @@ class SlackAdapter:
             )
         except SlackApiError as exc:
             raise SendFailed(f"chat.postMessage to {channel}: {exc.response.get('error')}") from exc
-        return f"{response['channel']}:{response['ts']}"
+        return MessageHandle(self.platform, response["channel"], response["ts"])
+
+    async def update(self, handle: MessageHandle, message: Message) -> None:
+        try:
+            await self.client.chat_update(channel=handle.conversation_id, ts=handle.message_id, **render.message_kwargs(message))
+        except SlackApiError as exc:
+            raise SendFailed(f"chat.update in {handle.conversation_id}: {exc.response.get('error')}") from exc
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
         try:

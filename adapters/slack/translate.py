@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.events import CommandInvoked, CommandPart, Conversation, MentionToken, Profile, Token
+from bot.events import (
+    ActionInvoked,
+    CommandInvoked,
+    CommandPart,
+    Conversation,
+    FormSubmitted,
+    MentionToken,
+    MessageHandle,
+    Profile,
+    Token,
+)
 from bot.messages import UserRef
 
 PLATFORM = "slack"
@@ -76,4 +86,63 @@ def profile(user: dict[str, Any]) -> Profile:
         timezone=user.get("tz"),
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         deleted=bool(user.get("deleted")),
+    )
+
+
+def _team(body: dict[str, Any]) -> str:
+    team = body.get("team") or {}
+    return body.get("team_id") or (team.get("id") if isinstance(team, dict) else None) or "-"
+
+
+def block_action(body: dict[str, Any]) -> ActionInvoked:
+    action = body["actions"][0]
+    value = action.get("value")
+    if value is None:
+        value = (action.get("selected_option") or {}).get("value", "")
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    user = body["user"]
+    return ActionInvoked(
+        platform=PLATFORM,
+        action_id=action["action_id"],
+        value=value,
+        actor=UserRef(PLATFORM, user["id"], user.get("name") or user.get("username") or ""),
+        delivery_key=f"slack:{_team(body)}:action:{body.get('trigger_id') or action.get('action_ts')}",
+        # Ephemeral messages cannot be chat.update'd; they are replaced through response_url instead.
+        message=MessageHandle(PLATFORM, channel, ts) if channel and ts and not container.get("is_ephemeral") else None,
+        conversation=Conversation(PLATFORM, channel, "personal" if channel.startswith("D") else "channel") if channel else None,
+    )
+
+
+def _state_value(state: dict[str, Any]) -> Any:
+    kind = state.get("type")
+    if kind in ("static_select", "external_select", "radio_buttons"):
+        return (state.get("selected_option") or {}).get("value")
+    if kind in ("multi_static_select", "multi_external_select", "checkboxes"):
+        return [o["value"] for o in state.get("selected_options") or []]
+    if kind == "users_select":
+        return state.get("selected_user")
+    if kind == "multi_users_select":
+        return list(state.get("selected_users") or [])
+    if kind == "datepicker":
+        return state.get("selected_date")
+    return state.get("value")
+
+
+def view_submission(body: dict[str, Any]) -> FormSubmitted:
+    view = body["view"]
+    values: dict[str, Any] = {}
+    for actions in ((view.get("state") or {}).get("values") or {}).values():
+        for action_id, state in actions.items():
+            values[action_id] = _state_value(state)
+    user = body["user"]
+    return FormSubmitted(
+        platform=PLATFORM,
+        form_id=view.get("callback_id") or "",
+        values=values,
+        metadata=view.get("private_metadata") or "",
+        actor=UserRef(PLATFORM, user["id"], user.get("name") or user.get("username") or ""),
+        # A view's hash changes with every update, so id+hash names one submission of one state.
+        delivery_key=f"slack:{_team(body)}:view:{view.get('id')}:{view.get('hash', '')}",
     )

@@ -1,4 +1,4 @@
-"""Teams wiring: the activity handler (inbound) and the ChatAdapter implementation (outbound)."""
+"""Teams wiring: the activity handler (inbound), responders, and the ChatAdapter implementation (outbound)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from botbuilder.schema import (
     ConversationAccount,
     ConversationParameters,
     ConversationReference,
+    Mention,
 )
 
 from adapters.teams import render, translate
-from bot.core import PulseBridge, help_message
+from bot.core import PulseBridge, error_message
 from bot.directory import store_profile
-from bot.events import Profile
-from bot.messages import Message
+from bot.events import ActionInvoked, MessageHandle, Profile
+from bot.messages import Form, Message
 from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
 from bot.settings import Settings
 from storage.db import session
@@ -41,17 +42,24 @@ def cloud_adapter(settings: Settings) -> CloudAdapter:
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
 
     async def on_error(context: TurnContext, error: Exception) -> None:
-        log.exception("unhandled error in a Teams turn", exc_info=error)
-        await context.send_activity(
-            Activity().deserialize(render.activity_payload(Message(summary="Sorry, something went wrong on my side. Please try again.")))
-        )
+        log.error("unhandled error in a Teams turn: %r", error, exc_info=error)
+        await context.send_activity(_activity(error_message("Sorry, something went wrong on my side. Please try again.")))
 
     adapter.on_turn_error = on_error
     return adapter
 
 
+def _to_activity(payload: dict) -> Activity:
+    activity = Activity().deserialize(payload)
+    # Entity drops mention fields on (de)serialization; the Mention model keeps them.
+    activity.entities = [
+        Mention(mentioned=ChannelAccount(**e["mentioned"]), text=e["text"], type="mention") for e in payload.get("entities", [])
+    ] or None
+    return activity
+
+
 def _activity(message: Message) -> Activity:
-    return Activity().deserialize(render.activity_payload(message))
+    return _to_activity(render.activity_payload(message))
 
 
 class TeamsAdapter:
@@ -62,49 +70,62 @@ class TeamsAdapter:
         self.core = core
         self.app_id = app_id
 
-    async def _send_in(self, reference: ConversationReference, message: Message) -> str:
+    async def _in(self, reference: ConversationReference, logic) -> None:
+        await self.cloud.continue_conversation(reference, logic, self.app_id)
+
+    async def _send_in(self, reference: ConversationReference, activity: Activity) -> MessageHandle:
         sent: dict[str, str] = {}
 
-        async def callback(context: TurnContext) -> None:
-            response = await context.send_activity(_activity(message))
+        async def logic(context: TurnContext) -> None:
+            response = await context.send_activity(activity)
             sent["id"] = (response.id if response else None) or ""
 
-        await self.cloud.continue_conversation(reference, callback, self.app_id)
-        return sent.get("id", "")
+        await self._in(reference, logic)
+        return MessageHandle(self.platform, reference.conversation.id, sent.get("id", ""))
 
-    async def send(self, destination: Destination, message: Message) -> str:
+    def _reference_for(self, conversation_id: str) -> ConversationReference:
+        """A stored reference, or one built from the newest known service URL and tenant."""
         with session(self.core.engine) as s:
-            if isinstance(destination, DirectMessage):
-                user = find_user(s, self.platform, destination.user.external_id)
-                stored = personal_conversation(s, user.id) if user else None
-                base = latest_conversation(s, self.platform, user.id if user else None)
-                user_id = user.id if user else None
-            elif isinstance(destination, ChannelPost):
-                stored = conversation(s, self.platform, destination.channel_id)
-                base = latest_conversation(s, self.platform)
-            else:  # pragma: no cover
-                raise TypeError(destination)
-        if stored is not None:
-            return await self._send_in(ConversationReference().deserialize(stored.reference), message)
+            stored = conversation(s, self.platform, conversation_id)
+            base = stored or latest_conversation(s, self.platform)
         if base is None:
             raise SendFailed("no Teams conversation seen yet: the bot must be installed before it can write")
-        template = ConversationReference().deserialize(base.reference)
-        tenant = template.conversation.tenant_id if template.conversation else None
-        if isinstance(destination, ChannelPost):
-            # A configured channel the bot has not heard from yet: same service URL and tenant.
-            reference = ConversationReference(
-                channel_id=template.channel_id or "msteams",
-                service_url=template.service_url,
-                bot=template.bot,
-                conversation=ConversationAccount(
-                    id=destination.channel_id, is_group=True, conversation_type="channel", tenant_id=tenant
-                ),
-            )
-            return await self._send_in(reference, message)
-        return await self._create_personal(destination, template, tenant, user_id, message)
+        reference = ConversationReference().deserialize(base.reference)
+        if stored is None:
+            tenant = reference.conversation.tenant_id if reference.conversation else None
+            reference.conversation = ConversationAccount(id=conversation_id, is_group=True, conversation_type="channel", tenant_id=tenant)
+        return reference
 
-    async def _create_personal(self, destination: DirectMessage, template: ConversationReference, tenant, user_id, message) -> str:
+    async def send(self, destination: Destination, message: Message) -> MessageHandle:
+        return await self.send_activity(destination, _activity(message))
+
+    async def send_activity(self, destination: Destination, activity: Activity) -> MessageHandle:
+        if isinstance(destination, ChannelPost):
+            return await self._send_in(self._reference_for(destination.channel_id), activity)
+        if not isinstance(destination, DirectMessage):  # pragma: no cover - closed union
+            raise TypeError(destination)
+        with session(self.core.engine) as s:
+            user = find_user(s, self.platform, destination.user.external_id)
+            stored = personal_conversation(s, user.id) if user else None
+            base = latest_conversation(s, self.platform, user.id if user else None)
+        if stored is not None:
+            return await self._send_in(ConversationReference().deserialize(stored.reference), activity)
+        if base is None:
+            raise SendFailed("no Teams conversation seen yet: the bot must be installed before it can write")
+        return await self._create_personal(destination, ConversationReference().deserialize(base.reference), user.id if user else None, activity)
+
+    async def update(self, handle: MessageHandle, message: Message) -> None:
+        activity = _activity(message)
+        activity.id = handle.message_id
+
+        async def logic(context: TurnContext) -> None:
+            await context.update_activity(activity)
+
+        await self._in(self._reference_for(handle.conversation_id), logic)
+
+    async def _create_personal(self, destination: DirectMessage, template: ConversationReference, user_id, activity: Activity) -> MessageHandle:
         """First DM to someone who never wrote to the bot: create the 1:1 chat and remember it."""
+        tenant = template.conversation.tenant_id if template.conversation else None
         sent: dict[str, str] = {}
         params = ConversationParameters(
             is_group=False,
@@ -114,7 +135,7 @@ class TeamsAdapter:
             channel_data={"tenant": {"id": tenant}} if tenant else None,
         )
 
-        async def callback(context: TurnContext) -> None:
+        async def logic(context: TurnContext) -> None:
             reference = TurnContext.get_conversation_reference(context.activity)
             with session(self.core.engine) as s, s.begin():
                 save_conversation_ref(
@@ -125,18 +146,42 @@ class TeamsAdapter:
                     reference=reference.serialize(),
                     user_id=user_id,
                 )
-            response = await context.send_activity(_activity(message))
+            sent["conversation"] = reference.conversation.id
+            response = await context.send_activity(activity)
             sent["id"] = (response.id if response else None) or ""
 
-        await self.cloud.create_conversation(
-            self.app_id, callback, params, template.channel_id or "msteams", template.service_url, None
-        )
-        return sent.get("id", "")
+        await self.cloud.create_conversation(self.app_id, logic, params, template.channel_id or "msteams", template.service_url, None)
+        return MessageHandle(self.platform, sent.get("conversation", ""), sent.get("id", ""))
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
         # Teams only answers member look-ups inside a conversation, so profiles arrive with
         # each activity (see TeamsBot) rather than through this call.
         return None
+
+
+class TeamsResponder:
+    """Answers go into the conversation the activity came from; updates replace the card that was clicked."""
+
+    def __init__(self, turn_context: TurnContext, handle: MessageHandle | None = None):
+        self.turn_context = turn_context
+        self.handle = handle
+
+    async def reply(self, message: Message) -> None:
+        await self.turn_context.send_activity(_activity(message))
+
+    async def open_form(self, form: Form) -> None:
+        await self.turn_context.send_activity(_to_activity(render.form_payload(form)))
+
+    async def update(self, message: Message) -> None:
+        if self.handle is None:
+            await self.reply(message)
+            return
+        activity = _activity(message)
+        activity.id = self.handle.message_id
+        await self.turn_context.update_activity(activity)
+
+    async def form_errors(self, errors: dict[str, str]) -> None:
+        await self.reply(error_message(" ".join(errors.values())))
 
 
 class TeamsBot(ActivityHandler):
@@ -181,24 +226,33 @@ class TeamsBot(ActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        sender = activity.from_property
+        if activity.value and not activity.text:
+            actor = await self._profile(turn_context, sender.id, sender.name or "")
+            event = translate.submission(activity, actor)
+            if event is None:
+                return
+            responder = TeamsResponder(turn_context, event.message if isinstance(event, ActionInvoked) else None)
+            if isinstance(event, ActionInvoked):
+                await self.core.handle_action(event, responder)
+            else:
+                await self.core.handle_form(event, responder)
+            return
         if not activity.text:
             return
-        sender = activity.from_property
         actor = await self._profile(turn_context, sender.id, sender.name or "")
-        mentioned = []
         bot_id = activity.recipient.id if activity.recipient else None
-        for entity in translate.mentions(activity):
-            if entity["mentioned"]["id"] != bot_id:
-                mentioned.append(await self._profile(turn_context, entity["mentioned"]["id"], entity["mentioned"].get("name") or ""))
+        mentioned = [
+            await self._profile(turn_context, e["mentioned"]["id"], e["mentioned"].get("name") or "")
+            for e in translate.mentions(activity)
+            if e["mentioned"]["id"] != bot_id
+        ]
         cmd = translate.command(activity, actor, tuple(mentioned))
-
-        async def reply(message: Message) -> None:
-            await turn_context.send_activity(_activity(message))
-
+        responder = TeamsResponder(turn_context)
         if cmd is None:
-            await reply(help_message())
+            await responder.reply(self.core.help_message())
             return
-        await self.core.handle_command(cmd, reply)
+        await self.core.handle_command(cmd, responder)
 
 
 def http_handler(cloud: CloudAdapter, bot: TeamsBot):
@@ -209,7 +263,7 @@ def http_handler(cloud: CloudAdapter, bot: TeamsBot):
             body = await request.json()
         except ValueError:
             return web.json_response({"error": "body is not valid JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("type"):
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
             return web.json_response({"error": "activity must be a JSON object with a 'type'"}, status=400)
         response = await cloud.process(request, bot)
         return response or web.Response(status=201)

@@ -1,7 +1,8 @@
 """Neutral messages → Adaptive Cards 1.5 (the newest version Teams renders).
 
 Words people wrote go into RichTextBlock TextRuns, which Teams shows without Markdown, so a
-reason can never become a link; the few texts that need mentions are Markdown-escaped.
+reason can never become a link. Mentions that should notify people travel in the activity's
+own text and entities: the card stays valid Adaptive Card 1.5 (the schema has no `msteams`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import Actions, Context, Fields, Heading, Inline, Mention, Message, Paragraph, Quote, Strong
+from bot.messages import (
+    Actions,
+    Context,
+    DateInput,
+    Fields,
+    Form,
+    Heading,
+    Inline,
+    Mention,
+    Message,
+    Paragraph,
+    Quote,
+    Select,
+    Strong,
+    TextInput,
+    UserSelect,
+)
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 _MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
@@ -31,7 +48,7 @@ def _runs(parts: tuple[Inline, ...]) -> list[dict[str, Any]]:
     return runs
 
 
-def _mention_block(parts: tuple[Inline, ...], entities: list[dict[str, Any]]) -> dict[str, Any]:
+def _mention_text(parts: tuple[Inline, ...], entities: list[dict[str, Any]]) -> str:
     text = []
     for part in parts:
         if isinstance(part, Mention) and part.user.platform == "teams":
@@ -45,21 +62,23 @@ def _mention_block(parts: tuple[Inline, ...], entities: list[dict[str, Any]]) ->
             text.append(f"**{escape_markdown(part.text)}**")
         else:
             text.append(escape_markdown(part))
-    return {"type": "TextBlock", "text": "".join(text), "wrap": True}
+    return "".join(text)
 
 
-def card(message: Message) -> dict[str, Any]:
+def _has_teams_mention(block) -> bool:
+    return isinstance(block, Paragraph) and any(isinstance(p, Mention) and p.user.platform == "teams" for p in block.parts)
+
+
+def card(message: Message, skip: object = None) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
-    entities: list[dict[str, Any]] = []
     for block in message.blocks:
+        if block is skip:
+            continue
         if isinstance(block, Heading):
             body.append({"type": "TextBlock", "text": escape_markdown(block.text), "size": "Large", "weight": "Bolder", "wrap": True})
         elif isinstance(block, Paragraph):
-            if any(isinstance(p, Mention) for p in block.parts):
-                body.append(_mention_block(block.parts, entities))
-            else:
-                body.append({"type": "RichTextBlock", "inlines": _runs(block.parts) or [{"type": "TextRun", "text": " "}]})
+            body.append({"type": "RichTextBlock", "inlines": _runs(block.parts) or [{"type": "TextRun", "text": " "}]})
         elif isinstance(block, Quote):
             body.append(
                 {
@@ -84,15 +103,72 @@ def card(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
     if actions:
         out["actions"] = actions
-    if entities:
-        out["msteams"] = {"entities": entities}
     return out
 
 
 def activity_payload(message: Message) -> dict[str, Any]:
-    """A message activity carrying the card; `summary` is what Teams shows in notifications."""
+    """A message activity carrying the card; `summary` is what Teams shows in notifications.
+
+    The first paragraph that mentions Teams users becomes the activity text with mention
+    entities, so those people are notified; the card carries the rest.
+    """
+    payload: dict[str, Any] = {"type": "message", "summary": message.summary[:200]}
+    lead = next((b for b in message.blocks if _has_teams_mention(b)), None)
+    if lead is not None:
+        entities: list[dict[str, Any]] = []
+        payload["text"] = _mention_text(lead.parts, entities)
+        payload["textFormat"] = "markdown"
+        payload["entities"] = entities
+    body = card(message, skip=lead)
+    if body["body"] or body.get("actions"):
+        payload["attachments"] = [{"contentType": "application/vnd.microsoft.card.adaptive", "content": body}]
+    return payload
+
+
+def _input(field) -> dict[str, Any]:
+    base: dict[str, Any] = {"id": field.id, "label": field.label, "isRequired": not field.optional}
+    if not field.optional:
+        base["errorMessage"] = f"{field.label} is required"
+    if isinstance(field, TextInput):
+        base.update(type="Input.Text", isMultiline=field.multiline)
+        if field.max_length:
+            base["maxLength"] = field.max_length
+        if field.placeholder:
+            base["placeholder"] = field.placeholder
+        if field.initial:
+            base["value"] = field.initial
+    elif isinstance(field, Select):
+        base.update(type="Input.ChoiceSet", style="compact", choices=[{"title": label, "value": value} for value, label in field.options])
+        if field.initial:
+            base["value"] = field.initial
+    elif isinstance(field, UserSelect):
+        choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in field.choices]
+        base.update(type="Input.ChoiceSet", style="filtered", isMultiSelect=field.multiple, choices=choices)
+    elif isinstance(field, DateInput):
+        base["type"] = "Input.Date"
+        if field.initial:
+            base["value"] = field.initial
+    else:  # pragma: no cover - FormField is a closed union
+        raise TypeError(field)
+    return base
+
+
+def form_card(form: Form) -> dict[str, Any]:
+    """A Form as a card: inputs plus one submit action carrying the form id and metadata back."""
+    body = card(Message(summary=form.title, blocks=form.intro))["body"]
+    heading = {"type": "TextBlock", "text": escape_markdown(form.title), "size": "Medium", "weight": "Bolder", "wrap": True}
+    return {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": "1.5",
+        "body": [heading, *body, *(_input(f) for f in form.fields)],
+        "actions": [{"type": "Action.Submit", "title": form.submit_label, "style": "positive", "data": {"form_id": form.form_id, "metadata": form.metadata}}],
+    }
+
+
+def form_payload(form: Form) -> dict[str, Any]:
     return {
         "type": "message",
-        "summary": message.summary[:200],
-        "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card(message)}],
+        "summary": form.title[:200],
+        "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": form_card(form)}],
     }

@@ -9,7 +9,17 @@ from typing import Any
 from botbuilder.schema import Activity
 from botbuilder.schema.teams import TeamsChannelAccount
 
-from bot.events import CommandInvoked, CommandPart, Conversation, MentionToken, Profile, Token
+from bot.events import (
+    ActionInvoked,
+    CommandInvoked,
+    CommandPart,
+    Conversation,
+    FormSubmitted,
+    MentionToken,
+    MessageHandle,
+    Profile,
+    Token,
+)
 from bot.messages import UserRef
 
 PLATFORM = "teams"
@@ -25,7 +35,8 @@ def conversation_kind(activity: Activity) -> str:
 def mentions(activity: Activity) -> list[dict[str, Any]]:
     out = []
     for entity in activity.entities or []:
-        data = entity.serialize() if hasattr(entity, "serialize") else dict(entity)
+        # msrest keeps the mention fields (text, mentioned) in additional_properties, not in serialize().
+        data = {**(getattr(entity, "additional_properties", None) or {}), "type": entity.type}
         if data.get("type") == "mention" and isinstance(data.get("mentioned"), dict) and data["mentioned"].get("id"):
             out.append(data)
     return out
@@ -100,3 +111,40 @@ def command(activity: Activity, actor: Profile, mentioned: tuple[Profile, ...]) 
         actor_profile=actor,
         mentioned_profiles=mentioned,
     )
+
+
+def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmitted | None:
+    """An Action.Submit from one of our cards: its data merged with the card's input values."""
+    value = activity.value if isinstance(activity.value, dict) else None
+    if not value:
+        return None
+    conversation = Conversation(PLATFORM, activity.conversation.id, conversation_kind(activity))
+    actor_ref = UserRef(PLATFORM, actor.external_id, actor.display_name)
+    key = f"teams:{activity.conversation.id}:{activity.id}"
+    handle = MessageHandle(PLATFORM, activity.conversation.id, activity.reply_to_id) if activity.reply_to_id else None
+    if isinstance(value.get("form_id"), str):
+        inputs = {k: v for k, v in value.items() if k not in ("form_id", "metadata")}
+        return FormSubmitted(
+            platform=PLATFORM,
+            form_id=value["form_id"],
+            values=inputs,
+            metadata=str(value.get("metadata") or ""),
+            actor=actor_ref,
+            delivery_key=key,
+            conversation=conversation,
+            actor_profile=actor,
+        )
+    if isinstance(value.get("action_id"), str):
+        inputs = {k: v for k, v in value.items() if k not in ("action_id", "value")}
+        return ActionInvoked(
+            platform=PLATFORM,
+            action_id=value["action_id"],
+            value=str(value.get("value") or ""),
+            actor=actor_ref,
+            delivery_key=key,
+            message=handle,
+            conversation=conversation,
+            inputs=inputs,
+            actor_profile=actor,
+        )
+    return None

@@ -29,6 +29,7 @@ class FakeBotConnector:
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.created: list[dict[str, Any]] = []
+        self.updated: list[Sent] = []
         self.members: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
         self.url = ""
@@ -61,6 +62,7 @@ class FakeBotConnector:
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
         app.router.add_post("/v3/conversations/{cid}/activities/{reply}", self._send)
+        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
         app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._member)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -78,6 +80,11 @@ class FakeBotConnector:
         body = await request.json()
         self.sent.append(Sent(request.match_info["cid"], request.match_info.get("reply"), body))
         return web.json_response({"id": f"act-{next(self._ids)}"})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.updated.append(Sent(request.match_info["cid"], request.match_info["aid"], body))
+        return web.json_response({"id": request.match_info["aid"]})
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -1,0 +1,81 @@
+"""kudos on Teams, end to end: activities posted to /api/messages, replies recorded by the fake connector."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.db import session
+from storage.tables import ConversationRef, Kudos, User
+from tests.conftest import shared_schema
+
+
+def card_text(sent) -> str:
+    """What a person sees: the activity text (mentions) plus every text in the card."""
+    out = [sent.activity.get("text") or ""]
+    card = sent.card or {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") in ("TextBlock", "TextRun"):
+                out.append(node.get("text", ""))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card.get("body", []))
+    return "\n".join(out)
+
+
+async def test_kudos_from_teams_replies_with_card_dms_recipient_and_posts_to_channel(server):
+    activity = server.teams_activity(
+        "<at>pulsebridge</at> kudos <at>Bob Stone</at> for fixing the SSO outage in minutes #craft",
+        mentions=[("29:bob", "Bob Stone")],
+    )
+    status, _ = await server.teams_send(activity)
+    assert status in (200, 201)
+
+    sent = await server.connector.wait_for(3)
+    reply = [s for s in sent if s.conversation_id == activity["conversation"]["id"]]
+    assert len(reply) == 1 and reply[0].reply_to == activity["id"]
+    assert "Kudos sent to" in card_text(reply[0])
+    assert reply[0].card["version"] == "1.5"
+
+    dm = [s for s in sent if s.conversation_id == "a:personal-29:bob"]
+    assert len(dm) == 1
+    assert "gave you kudos" in card_text(dm[0])
+    assert server.connector.created[0]["members"] == [{"id": "29:bob"}]
+    entity = dm[0].activity["entities"][0]
+    assert entity == {"type": "mention", "text": "<at>Ana Lima</at>", "mentioned": {"id": "29:ana", "name": "Ana Lima"}}
+    assert "<at>Ana Lima</at> gave you kudos" in dm[0].activity["text"]
+
+    channel = [s for s in sent if s.conversation_id == "19:support@thread.tacv2"]
+    assert len(channel) == 1
+    assert "fixing the SSO outage in minutes" in card_text(channel[0])
+
+    with session(server.engine) as s:
+        kudos = s.execute(select(Kudos)).scalar_one()
+        assert (kudos.platform, kudos.reason) == ("teams", "fixing the SSO outage in minutes")
+        ana = s.execute(select(User).where(User.external_id == "29:ana")).scalar_one()
+        assert ana.email == "ana@example.com"
+        refs = {r.conversation_id: r for r in s.execute(select(ConversationRef)).scalars()}
+        assert refs["a:personal-29:ana"].user_id == ana.id
+        assert refs["a:personal-29:ana"].reference["serviceUrl"] == server.connector.url
+        assert "a:personal-29:bob" in refs
+
+
+async def test_cards_validate_against_adaptive_card_schema(server):
+    import jsonschema
+
+    schema = shared_schema("adaptive-card-1.5.schema.json")
+    activity = server.teams_activity(
+        "<at>pulsebridge</at> kudos <at>Bob Stone</at> for [clicking](https://evil.example) **here** <at>Everyone</at>",
+        mentions=[("29:bob", "Bob Stone")],
+    )
+    await server.teams_send(activity)
+    sent = await server.connector.wait_for(3)
+    for item in sent:
+        jsonschema.validate(item.card, schema)
+    quote = card_text(sent[0])
+    assert "[clicking](https://evil.example) **here**" in quote  # a TextRun: shown literally, no Markdown
