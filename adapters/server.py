@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core import PulseBridge
 from bot.orgconfig import OrgConfig, load_org_config
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from storage.db import make_engine, ping
 
@@ -45,7 +46,17 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
     app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
     if not settings.MICROSOFT_APP_ID:
         log.warning("MICROSOFT_APP_ID is not set: /api/messages accepts unauthenticated activities (local use only)")
+    app.cleanup_ctx.append(_lifecycle(core, engine, settings.PULSEBRIDGE_SCHEDULER))
     return app
+
+
+def _lifecycle(core: PulseBridge, engine: Engine, with_scheduler: bool):
+    async def ctx(_app: web.Application):
+        core.start(Scheduler(core, engine) if with_scheduler else None)
+        yield
+        core.stop()
+
+    return ctx
 
 
 def _socket_mode(bolt, app_token: str):

@@ -19,6 +19,7 @@ from bot.messages import Context, Form, Message, Paragraph, Strong
 from bot.orgconfig import OrgConfig, member_identifier
 from bot.outbox import Outbox
 from bot.ports import ChatAdapter, Outbound, Responder
+from bot.scheduler import Scheduler
 from storage.db import session
 from storage.directory import sync_teams
 
@@ -78,6 +79,8 @@ class PulseBridge:
         self.actions: dict[str, ActionHandler] = {}
         self.forms: dict[str, FormHandler] = {}
         self.jobs: dict[str, JobHandler] = {}
+        self.startup_hooks: list[Callable[[PulseBridge], None]] = []
+        self.scheduler: Scheduler | None = None
         from bot.features import register_all
 
         register_all(self)
@@ -95,6 +98,22 @@ class PulseBridge:
 
     def form(self, form_id: str, handler: FormHandler) -> None:
         self.forms[form_id] = handler
+
+    def on_startup(self, hook: Callable[[PulseBridge], None]) -> None:
+        """Run once the scheduler is up (e.g. to (re)define a feature's recurring jobs)."""
+        self.startup_hooks.append(hook)
+
+    def start(self, scheduler: Scheduler | None) -> None:
+        self.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.start()
+        for hook in self.startup_hooks:
+            hook(self)
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
 
     def job(self, name: str, handler: JobHandler) -> None:
         """A scheduled job handler: `await handler(core, **kwargs)` (see bot/scheduler.py)."""

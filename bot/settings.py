@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     MICROSOFT_APP_TENANT_ID: str | None = None
     PULSEBRIDGE_CONFIG: Path | None = None
     SLACK_MAX_RETRIES: int = Field(default=5, ge=0, le=20)
+    PULSEBRIDGE_SCHEDULER: bool = True
 
     @field_validator("DATABASE_URL")
     @classmethod

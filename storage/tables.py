@@ -7,7 +7,10 @@ platforms retry, and a retry must land on the existing row instead of creating a
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
@@ -16,6 +19,13 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def import_all_tables() -> None:
+    """Import every `storage/*_tables.py` so SQLModel.metadata (and Alembic) sees each feature's tables."""
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if module.name.endswith("_tables"):
+            importlib.import_module(f"storage.{module.name}")
 
 
 class User(SQLModel, table=True):

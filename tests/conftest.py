@@ -164,6 +164,35 @@ class Server:
         status, _ = await self.post("/slack/events", body, headers)
         return status, fields
 
+    async def slack_interaction(self, payload: dict[str, Any]) -> tuple[int, str]:
+        """An interactivity request (block_actions, view_submission) exactly as Slack sends it: form field `payload`."""
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.slack_raw(body)
+
+    def block_actions(self, action_id: str, value: str, *, user_id: str = "U0ANA", channel: str = "D0ANA", message_ts: str = "1700000000.000001") -> dict[str, Any]:
+        payload = fixture_json("slack/block_actions.json")
+        payload["user"] = {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": "T0001"}
+        payload["trigger_id"] = f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"
+        payload["response_url"] = f"{self.slack.url}/response/{uuid.uuid4().hex}"
+        payload["container"].update(channel_id=channel, message_ts=message_ts)
+        payload["channel"] = {"id": channel, "name": "directmessage"}
+        payload["message"]["ts"] = message_ts
+        payload["actions"][0].update(action_id=action_id, value=value, block_id=action_id.split(":")[0])
+        return payload
+
+    def view_submission(self, callback_id: str, values: dict[str, dict[str, Any]], *, user_id: str = "U0ANA", private_metadata: str = "") -> dict[str, Any]:
+        """`values` maps field id → Slack's state for it, e.g. {"type": "plain_text_input", "value": "x"}."""
+        payload = fixture_json("slack/view_submission.json")
+        payload["user"] = {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": "T0001"}
+        payload["trigger_id"] = f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"
+        view = payload["view"]
+        view["id"] = "V" + uuid.uuid4().hex[:10].upper()
+        view["hash"] = uuid.uuid4().hex[:16]
+        view["callback_id"] = callback_id
+        view["private_metadata"] = private_metadata
+        view["state"] = {"values": {field: {field: state} for field, state in values.items()}}
+        return payload
+
     async def slack_raw(self, body: bytes, content_type: str = "application/x-www-form-urlencoded", **kw) -> tuple[int, str]:
         return await self.post("/slack/events", body, self.slack_headers(body, content_type=content_type, **kw))
 
@@ -180,6 +209,15 @@ class Server:
             entities.append({"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": mid, "name": name}})
         activity["entities"] = entities + [e for e in activity.get("entities", []) if e.get("type") != "mention"]
         activity["text"] = text_
+        return activity
+
+    def teams_submit(self, value: dict[str, Any], *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), reply_to_id: str = "act-1", conversation: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An Action.Submit from a card: a message activity with `value` and no text."""
+        activity = self.teams_activity("", sender=sender, conversation=conversation)
+        activity.pop("text", None)
+        activity["entities"] = [e for e in activity["entities"] if e.get("type") != "mention"]
+        activity["value"] = value
+        activity["replyToId"] = reply_to_id
         return activity
 
     async def teams_send(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -208,6 +246,7 @@ def make_settings(database_url: str, slack_url: str, **overrides: Any) -> Settin
         MICROSOFT_APP_PASSWORD=None,
         PULSEBRIDGE_CONFIG=None,
         SLACK_MAX_RETRIES=3,
+        PULSEBRIDGE_SCHEDULER=False,
     )
     values.update(overrides)
     return Settings(**values)

@@ -143,7 +143,7 @@ def _input(field) -> dict[str, Any]:
             base["value"] = field.initial
     elif isinstance(field, UserSelect):
         choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in field.choices]
-        base.update(type="Input.ChoiceSet", style="filtered", isMultiSelect=field.multiple, choices=choices)
+        base.update(type="Input.ChoiceSet", style="compact", isMultiSelect=field.multiple, choices=choices)
     elif isinstance(field, DateInput):
         base["type"] = "Input.Date"
         if field.initial:
@@ -157,12 +157,21 @@ def form_card(form: Form) -> dict[str, Any]:
     """A Form as a card: inputs plus one submit action carrying the form id and metadata back."""
     body = card(Message(summary=form.title, blocks=form.intro))["body"]
     heading = {"type": "TextBlock", "text": escape_markdown(form.title), "size": "Medium", "weight": "Bolder", "wrap": True}
+    multi = [f.id for f in form.fields if isinstance(f, UserSelect) and f.multiple]
     return {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
         "version": "1.5",
         "body": [heading, *body, *(_input(f) for f in form.fields)],
-        "actions": [{"type": "Action.Submit", "title": form.submit_label, "style": "positive", "data": {"form_id": form.form_id, "metadata": form.metadata}}],
+        "actions": [
+            {
+                "type": "Action.Submit",
+                "title": form.submit_label,
+                "style": "positive",
+                # Teams returns a multi-select as "a,b"; `multi` tells the translator which to split.
+                "data": {"form_id": form.form_id, "metadata": form.metadata, "multi": multi},
+            }
+        ],
     }
 
 

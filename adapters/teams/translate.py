@@ -123,7 +123,11 @@ def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmit
     key = f"teams:{activity.conversation.id}:{activity.id}"
     handle = MessageHandle(PLATFORM, activity.conversation.id, activity.reply_to_id) if activity.reply_to_id else None
     if isinstance(value.get("form_id"), str):
-        inputs = {k: v for k, v in value.items() if k not in ("form_id", "metadata")}
+        multi = value.get("multi") if isinstance(value.get("multi"), list) else []
+        inputs = {k: v for k, v in value.items() if k not in ("form_id", "metadata", "multi")}
+        for key in multi:
+            raw = inputs.get(key)
+            inputs[key] = [p for p in raw.split(",") if p] if isinstance(raw, str) else []
         return FormSubmitted(
             platform=PLATFORM,
             form_id=value["form_id"],

@@ -4,7 +4,9 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.tables import import_all_tables
+
+import_all_tables()
 
 config = context.config
 target_metadata = SQLModel.metadata
