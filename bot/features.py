@@ -9,6 +9,8 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import kudos
+    from bot import digest, kudos, wins
 
     kudos.register(core)
+    wins.register(core)
+    digest.register(core)
