@@ -119,7 +119,10 @@ def parse(cmd: CommandInvoked, org: OrgConfig) -> KudosRequest:
     wins = _WIN_REF.findall(text)
     if len(set(w.upper() for w in wins)) > 1:
         raise UserFacingError("A kudos can reference one customer win; you named " + ", ".join(dict.fromkeys(wins)) + ".")
-    text = re.sub(r"[ \t]{2,}", " ", _WIN_REF.sub(" ", text))
+    # Take the reference out without leaving a gap before punctuation: "the migration win:W-4." → "the migration."
+    text = _WIN_REF.sub("\x00", text)
+    text = re.sub(r"[ \t]*\x00[ \t]*(?=[.,;:!?]|$)", "", text)
+    text = re.sub(r"[ \t]*\x00[ \t]*", " ", text)
     reason = clean(_LEAD_IN.sub("", text, count=1))
     if private and not org.recognition.private_kudos:
         raise UserFacingError("Private kudos are turned off in this workspace. Nothing was sent.")
