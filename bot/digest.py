@@ -172,7 +172,7 @@ def digest_context(s, team: Team, now) -> dict[str, Any]:
                 "value": win.value or "",
                 "outcome": outcome_text(win),
                 "date": win.won_on.isoformat(),
-                "contributors": [c.display_name or c.external_id for c in contributors],
+                "contributors": sorted((c.display_name or c.external_id for c in contributors), key=str.lower),
             }
         )
         recognised.update(dict.fromkeys(names[c.id] for c in contributors if c.id in names))

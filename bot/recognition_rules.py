@@ -47,8 +47,20 @@ class RecognitionConfig(BaseModel):
     @field_validator("templates_dir")
     @classmethod
     def _templates_dir(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_dir():
+        if value is None:
+            return value
+        if not value.is_dir():
             raise ValueError(f"templates_dir {str(value)!r} is not a directory")
+        # A broken override should stop the bot at start-up, not fail silently on Friday afternoon.
+        from jinja2 import Environment, TemplateSyntaxError
+
+        for path in sorted(value.glob("*.j2")):
+            try:
+                Environment().parse(path.read_text(encoding="utf-8"), path.name, str(path))
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{path}: cannot read ({exc})") from None
         return value
 
 
