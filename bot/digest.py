@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.directory import user_ref
@@ -157,7 +157,7 @@ def digest_context(s, team: Team, now) -> dict[str, Any]:
     lead_idents = team_lead_identifiers(s, team.id)
     people = _people(users, unresolved, lead_idents)
     ids = [u.id for u in users]
-    names = {u.id: next(p.name for p in people if u.id in p.user_ids) for u in users}
+    names = {user_id: p.name for p in people for user_id in p.user_ids}
 
     kudos = public_kudos_received(s, ids, start, now)
     wins = []
@@ -247,10 +247,36 @@ def build(core, slug: str) -> list[Outbound]:
 
 
 async def run(core, team: str) -> None:
-    await core.outbox.deliver(build(core, team))
+    try:
+        items = build(core, team)
+    except TemplateError as exc:
+        log.error("recognition digest for %s not sent: template error: %s", team, exc)
+        return
+    await core.outbox.deliver(items)
+
+
+def check_templates(core) -> None:
+    """Render both templates once with sample data at start-up, so a broken override shows in the log now."""
+    sample = {
+        "team": "Sample",
+        "start": "2026-01-01",
+        "end": "2026-01-08",
+        "wins": [{"label": "W-1", "customer": "Acme", "summary": "s", "value": "", "outcome": "s", "date": "2026-01-02", "contributors": ["Ana"]}],
+        "kudos_total": 1,
+        "values": [{"value": "craft", "count": 1}],
+        "recognised": ["Ana"],
+        "quiet": ["Bob"],
+        "quiet_days": QUIET_DAYS,
+    }
+    for name in ("digest.txt.j2", "lead_digest.txt.j2"):
+        try:
+            render_blocks(name, sample, core.org.recognition.templates_dir)
+        except TemplateError as exc:
+            log.error("recognition template %s cannot render: %s", name, exc)
 
 
 def schedule(core) -> None:
+    check_templates(core)
     if core.scheduler is None:
         return
     rules = core.org.recognition

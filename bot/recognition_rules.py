@@ -72,7 +72,7 @@ def posts_per_kudos(team: TeamConfig, rules: RecognitionConfig) -> bool:
     """True when the team's channel gets one post per kudos, False when it gets the weekly digest."""
     mode = team.recognition_posts
     if mode == "auto":
-        return len(team.members) <= rules.digest_above
+        return len(set(team.members) | set(team.leads)) <= rules.digest_above
     return mode == "each"
 
 

@@ -141,3 +141,17 @@ async def test_startup_schedules_a_weekly_digest_per_team_in_its_timezone(databa
         fields = {f.name: str(f) for f in job.trigger.fields}
         assert (fields["day_of_week"], fields["hour"], fields["minute"]) == ("fri", "16", "0")
         assert server.core.scheduler.apscheduler.get_job("recognition-digest:platform").trigger.timezone.key == "America/New_York"
+
+
+async def test_a_template_that_cannot_render_is_logged_and_nothing_is_sent(database_url, fake_slack, fake_connector, tmp_path, caplog):
+    (tmp_path / "digest.txt.j2").write_text("# {{ no_such_variable }}\n", encoding="utf-8")
+    yaml = with_recognition(f"templates_dir: {tmp_path}", {"support": "recognition_posts: digest"})
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        assert "recognition template digest.txt.j2 cannot render" in caplog.text  # reported at start-up
+        await kudos(server, "<@U0BOB|bob> for the fix")
+        server.slack.calls.clear()
+        server.core.clock = lambda: NOW + timedelta(hours=1)
+        await run_digest(server, "support")
+        await settle(0.1)
+        assert server.slack.calls_to("chat.postMessage") == []
+        assert "recognition digest for support not sent: template error" in caplog.text
