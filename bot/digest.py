@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 JOB = "recognition.digest"
 TEMPLATES = Path(__file__).parent / "templates"
 QUIET_DAYS = 30
+MAX_WINS = 15  # Slack takes at most 50 blocks per message; two blocks per win in the stock template
+MAX_QUIET_NAMES = 60
+MAX_BLOCKS = 50
 
 _values: contextvars.ContextVar[list[str]] = contextvars.ContextVar("digest_values")
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
@@ -123,6 +126,9 @@ def render_blocks(template: str, context: dict[str, Any], templates_dir: Path | 
             blocks.append(Context((body,)))
         else:
             blocks.append(Paragraph((body,)))
+    if len(blocks) > MAX_BLOCKS:
+        # An override template can loop over anything; never hand the platforms a message they refuse.
+        blocks = blocks[: MAX_BLOCKS - 1] + [Context(("(shortened: too long for one message)",))]
     return tuple(blocks)
 
 
@@ -183,9 +189,11 @@ def digest_context(s, team: Team, now) -> dict[str, Any]:
     quiet = [p for p in people if not any(i in active for i in p.user_ids)]
     return {
         "team": team.name or team.slug,
+        "wins_total": len(wins),
+        "wins_more": max(len(wins) - MAX_WINS, 0),
         "start": start.astimezone(tz).date().isoformat(),
         "end": now.astimezone(tz).date().isoformat(),
-        "wins": wins,
+        "wins": wins[:MAX_WINS],
         "kudos_total": len(kudos),
         "values": [{"value": v, "count": n} for v, n in value_counts(kudos)],
         "recognised": sorted(recognised, key=str.lower),
@@ -220,9 +228,9 @@ def build(core, slug: str) -> list[Outbound]:
         lead_idents = team_lead_identifiers(s, team.id)
     year, week, _ = now.astimezone(zone(team.timezone)).isocalendar()
     period = f"{year}-W{week:02d}"
-    summary = f"Recognition digest for {context['team']}: {len(context['wins'])} win(s), {context['kudos_total']} kudos"
+    summary = f"Recognition digest for {context['team']}: {context['wins_total']} win(s), {context['kudos_total']} kudos"
     out: list[Outbound] = []
-    has_news = bool(context["wins"] or context["kudos_total"])
+    has_news = bool(context["wins_total"] or context["kudos_total"])
     if has_news and not posts_per_kudos(config, rules):
         message = Message(summary=summary, blocks=render_blocks("digest.txt.j2", context, rules.templates_dir))
         for channel in _channel_destinations(team):
@@ -240,7 +248,7 @@ def build(core, slug: str) -> list[Outbound]:
         quiet = [p.name for p in context["quiet"] if user.id not in p.user_ids]
         if not (has_news or quiet):
             continue
-        lead_context = dict(context, quiet=quiet)
+        lead_context = dict(context, quiet=quiet[:MAX_QUIET_NAMES], quiet_more=max(len(quiet) - MAX_QUIET_NAMES, 0))
         message = Message(summary=summary, blocks=render_blocks("lead_digest.txt.j2", lead_context, rules.templates_dir))
         out.append(Outbound(key=f"digest:{slug}:{period}:lead:{user.id}", destination=DirectMessage(user_ref(user)), message=message))
     return out
@@ -262,10 +270,13 @@ def check_templates(core) -> None:
         "start": "2026-01-01",
         "end": "2026-01-08",
         "wins": [{"label": "W-1", "customer": "Acme", "summary": "s", "value": "", "outcome": "s", "date": "2026-01-02", "contributors": ["Ana"]}],
+        "wins_total": 1,
+        "wins_more": 0,
         "kudos_total": 1,
         "values": [{"value": "craft", "count": 1}],
         "recognised": ["Ana"],
         "quiet": ["Bob"],
+        "quiet_more": 0,
         "quiet_days": QUIET_DAYS,
     }
     for name in ("digest.txt.j2", "lead_digest.txt.j2"):

@@ -25,7 +25,7 @@ from bot.text import clean
 from bot.wins import GIVE_KUDOS_ACTION, find_win, outcome_blocks, parse_label
 from storage.db import session
 from storage.deliveries import claim_inbound
-from storage.directory import teams_of
+from storage.directory import find_user, teams_of
 from storage.kudos import insert_kudos, kudos_by_source, recipients_of, values_of
 from storage.recognition import (
     directory_people,
@@ -397,8 +397,6 @@ async def on_give_for_win(core, action: ActionInvoked):
 
 def _stats_message(core, platform: str, actor: UserRef) -> Message:
     with session(core.engine) as s:
-        from storage.directory import find_user
-
         user = find_user(s, platform, actor.external_id)
         stats = personal_stats(s, user.id) if user else {"given": 0, "received": 0, "received_values": [], "given_values": [], "wins": 0}
     received_values = ", ".join(f"#{v} ×{n}" for v, n in stats["received_values"]) or "none yet"

@@ -61,7 +61,7 @@ def outcome_blocks(win: Win) -> tuple[Block, ...]:
     return (Paragraph(("🏆 Customer outcome: ", Strong(win.customer), " — ", outcome_text(win))), Context((f"Part of win {win.label}",)))
 
 
-def win_form(core, platform: str, actor_id: str) -> Form:
+def win_form(core, platform: str) -> Form:
     with session(core.engine) as s:
         choices = tuple(user_ref(u) for u in directory_people(s, platform)) if platform != "slack" else ()
     today = core.clock().date().isoformat()
@@ -182,7 +182,7 @@ def _messages(s, win: Win, creator: User) -> tuple[Message, list[Outbound]]:
 async def on_command(core, cmd: CommandInvoked):
     from bot.core import Outcome
 
-    return Outcome(form=win_form(core, cmd.platform, cmd.actor.external_id))
+    return Outcome(form=win_form(core, cmd.platform))
 
 
 async def on_form(core, submission: FormSubmitted):

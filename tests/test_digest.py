@@ -149,9 +149,27 @@ async def test_a_template_that_cannot_render_is_logged_and_nothing_is_sent(datab
     async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
         assert "recognition template digest.txt.j2 cannot render" in caplog.text  # reported at start-up
         await kudos(server, "<@U0BOB|bob> for the fix")
+        await server.slack.wait_for("chat.postMessage")  # Bob's DM; the support channel is in digest mode
+        await settle()
         server.slack.calls.clear()
         server.core.clock = lambda: NOW + timedelta(hours=1)
         await run_digest(server, "support")
         await settle(0.1)
         assert server.slack.calls_to("chat.postMessage") == []
         assert "recognition digest for support not sent: template error" in caplog.text
+
+
+async def test_a_busy_week_still_fits_in_one_slack_message(database_url, fake_slack, fake_connector):
+    async with custom_server(database_url, fake_slack, fake_connector, DIGEST_YAML) as server:
+        for i in range(18):
+            status, body = await server.slack_interaction(server.view_submission("win.record", win_state(customer=f"Customer {i:02d}", contributors=("U0BOB",))))
+            assert "errors" not in body
+        await server.slack.wait_for("chat.postMessage", 18 * 3)  # each win: confirmation, channel post, Bob's DM
+        await settle()
+        server.slack.calls.clear()
+        server.core.clock = lambda: NOW + timedelta(hours=1)
+        await run_digest(server, "support")
+        post = next(p for p in await server.slack.wait_for("chat.postMessage") if p.params["channel"] == "C0SUPPORT")
+        assert len(post.params["blocks"]) <= 50
+        text = slack_texts(post)
+        assert "18 customer win(s)" in text and "…and 3 more" in text and "Customer 14" in text

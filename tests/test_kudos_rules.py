@@ -139,7 +139,7 @@ async def test_kudos_without_arguments_opens_a_form_and_the_form_gives_kudos(ser
     state = {"recipients": users("U0ERIN"), "reason": text_input("the Grafana boards"), "value": static("craft"), "visibility": static("private")}
     status, body = await server.slack_interaction(server.view_submission("kudos.give", state, user_id="U0DAN"))
     assert status == 200 and "errors" not in body
-    dm = (await server.slack.wait_for("chat.postMessage", 2))
+    await server.slack.wait_for("chat.postMessage", 2)
     await settle()
     channels = sorted(p.params["channel"] for p in server.slack.calls_to("chat.postMessage"))
     assert channels == ["U0DAN", "U0ERIN"]  # confirmation + the recipient; private, so no channel post
