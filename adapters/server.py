@@ -35,7 +35,7 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
         if settings.SLACK_APP_TOKEN:
             app.cleanup_ctx.append(_socket_mode(bolt, settings.SLACK_APP_TOKEN))
         else:
-            app.router.add_post("/slack/events", slack_app.http_handler(bolt))
+            app.router.add_post("/slack/events", slack_app.http_handler(bolt, settings.SLACK_SIGNING_SECRET or ""))
     else:
         log.warning("SLACK_BOT_TOKEN is not set: Slack is disabled")
 

@@ -25,7 +25,7 @@ MAX_RECIPIENTS = 10
 USAGE = "Usage: /kudos @name [@name …] for <what they did> [#value]"
 
 _SEPARATORS = re.compile(r"^[\s,;&]*(?:and[\s,]*)*[\s,;&]*$", re.IGNORECASE)
-_LEAD_IN = re.compile(r"^\s*(?:for\b|[:\-–—])\s*", re.IGNORECASE)
+_LEAD_IN = re.compile(r"^[\s,;&]*(?:and\b)?\s*(?:for\b|[:\-–—])?\s*", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w&#/])#([A-Za-z0-9][\w-]*)")
 _TRAILING_TAGS = re.compile(r"(?:\s*#[A-Za-z0-9][\w-]*)+\s*$")
 
