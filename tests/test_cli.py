@@ -106,5 +106,5 @@ def test_org_config_errors_point_at_the_line():
         parse_org_config("teams:\n  support: {name: [unclosed}\nvalues: []\n", "org.yaml")
     with pytest.raises(ConfigError, match=r"org.yaml:1: teamz: Extra inputs are not permitted"):
         parse_org_config("teamz: {}\n", "org.yaml")
-    with pytest.raises(ConfigError, match=r"org.yaml:1: values.0: value 'not a tag!'"):
+    with pytest.raises(ConfigError, match=r"org.yaml:1: values: value 'not a tag!' must be a hashtag word"):
         parse_org_config("values: ['not a tag!']\n", "org.yaml")
