@@ -16,7 +16,7 @@ from bot.ports import ChannelPost, ChatAdapter, DirectMessage, Outbound
 from bot.text import clean
 from storage.db import session
 from storage.deliveries import claim_inbound
-from storage.directory import teams_of
+from storage.directory import team_channel, teams_of
 from storage.kudos import insert_kudos, kudos_by_source, recipients_of, values_of
 from storage.tables import Kudos, User
 
@@ -118,7 +118,7 @@ def _team_channels(s, platform: str, recipients: list[User]) -> list[ChannelPost
     channels: dict[str, ChannelPost] = {}
     for user in recipients:
         for team in teams_of(s, user):
-            channel = team.slack_channel if platform == "slack" else team.teams_channel if platform == "teams" else None
+            channel = team_channel(team, platform)
             if channel:
                 channels.setdefault(channel, ChannelPost(platform, channel))
     return list(channels.values())
