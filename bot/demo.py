@@ -64,16 +64,18 @@ def seed(core, days: int = 30) -> None:
         handles = list(users)
         for day in range(days, 0, -1):
             for n in range(rng.randint(0, 2)):
+                # Draw before checking for an existing row so every run walks the same random sequence.
+                giver, recipient = rng.sample(handles, 2)
+                reason, value = rng.choice(REASONS)
+                hours = rng.randint(0, 8)
                 key = f"demo:kudos:{day}:{n}"
                 if kudos_by_source(s, key) is not None:
                     continue
-                giver, recipient = rng.sample(handles, 2)
-                reason, value = rng.choice(REASONS)
                 kudos = insert_kudos(
                     s, giver_id=users[giver].id, recipient_ids=[users[recipient].id], reason=reason,
                     values=[value], platform=PLATFORM, source_key=key,
                 )
-                kudos.created_at = now - timedelta(days=day, hours=rng.randint(0, 8))
+                kudos.created_at = now - timedelta(days=day, hours=hours)
     for seeder in SEEDERS:
         seeder(core, rng)
 

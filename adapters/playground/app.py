@@ -185,7 +185,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         if core.scheduler is not None:
             for job in sorted(core.scheduler.apscheduler.get_jobs(), key=lambda j: j.next_run_time or datetime.max.replace(tzinfo=UTC)):
                 jobs.append({"id": job.id, "name": job.kwargs.get("name", job.id), "next_run": job.next_run_time.isoformat() if job.next_run_time else None})
-        return web.json_response({"version": store.version, "people": everyone, "conversations": convs, "jobs": jobs})
+        return web.json_response({"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": jobs})
 
     @r.post("/playground/api/command")
     async def command(request: web.Request) -> web.Response:
@@ -266,4 +266,9 @@ def mount(app: web.Application, core: PulseBridge) -> PlaygroundStore:
     store = PlaygroundStore()
     core.register(PlaygroundAdapter(core, store))
     app.router.add_routes(routes(core, store))
+
+    async def release_long_polls(_app: web.Application) -> None:
+        store.close()
+
+    app.on_shutdown.append(release_long_polls)
     return store

@@ -28,6 +28,12 @@ class PlaygroundStore:
         self._ids = itertools.count(1)
         self.version = 0
         self._changed = asyncio.Event()
+        self.closing = False
+
+    def close(self) -> None:
+        """Release every long-poll at shutdown so the server can stop at once."""
+        self.closing = True
+        self._changed.set()
 
     def _touch(self) -> None:
         self.version += 1
@@ -57,7 +63,7 @@ class PlaygroundStore:
         return [p for p in self.posts.values() if p.conversation == conversation and p.visible_to in (None, viewer)]
 
     async def wait_for_change(self, since: int, timeout: float) -> None:
-        if self.version != since:
+        if self.version != since or self.closing:
             return
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
