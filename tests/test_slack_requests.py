@@ -126,3 +126,25 @@ async def test_user_change_event_updates_the_directory(server):
             break
         await asyncio.sleep(0.05)
     assert (bob.display_name, bob.email, bob.timezone) == ("Bobby", "bobby@example.com", "Asia/Tokyo")
+
+
+async def test_a_dm_that_failed_for_good_is_resent_by_the_outbox_retry(server):
+    from sqlalchemy import select
+
+    from storage.db import session
+    from storage.tables import OutboxMessage
+
+    server.slack.fail_next("chat.postMessage", 500, {}, {"ok": False, "error": "internal_error"})
+    await server.slack_command("/kudos", "<@U0BOB|bob> for never giving up")
+    await server.slack.wait_for("chat.postMessage", 1)
+    await asyncio.sleep(0.3)
+    with session(server.engine) as s:
+        statuses = sorted(s.execute(select(OutboxMessage.status)).scalars())
+    assert statuses == ["failed", "sent"]
+
+    assert await server.core.outbox.retry() == 1
+    assert await server.core.outbox.retry() == 0  # sent is sent
+    channels = sorted(c.params["channel"] for c in server.slack.calls_to("chat.postMessage"))
+    assert channels == ["C0SUPPORT", "U0BOB"]
+    with session(server.engine) as s:
+        assert sorted(s.execute(select(OutboxMessage.status)).scalars()) == ["sent", "sent"]
