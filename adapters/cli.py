@@ -57,6 +57,57 @@ def run(host: str, port: int, migrate: bool) -> None:
     web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (the playground has no login).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--database-url", default="sqlite:///pulsebridge-demo.db", show_default=True, help="Where the demo keeps its data.")
+@click.option("--reset", is_flag=True, help="Delete the demo data and seed it again.")
+def demo(host: str, port: int, database_url: str, reset: bool) -> None:
+    """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
+    from adapters.server import build_app
+    from bot import demo as demo_data
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    settings = _settings_with(DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None)
+    if reset:
+        _reset(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        upgrade(settings.DATABASE_URL, engine)
+        app = build_app(settings, engine=engine, org=demo_data.demo_org(), playground=True)
+    except OperationalError as exc:
+        _fail(f"cannot open the demo database ({str(exc.orig).strip().splitlines()[0]})", 1)
+    from adapters.server import CORE
+
+    demo_data.seed(app[CORE])
+    url = f"http://{host}:{port}/playground"
+    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
+
+
+def _settings_with(**overrides):
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _reset(url: str) -> None:
+    """Drop every demo table so the next upgrade and seed start from nothing."""
+    from sqlmodel import SQLModel
+
+    from storage.db import make_engine
+    from storage.tables import import_all_tables
+
+    import_all_tables()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        SQLModel.metadata.drop_all(conn)
+        for table in ("alembic_version", "apscheduler_jobs"):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    engine.dispose()
+
+
 @main.group()
 def db() -> None:
     """Database schema management."""

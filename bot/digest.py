@@ -43,6 +43,7 @@ from bot.ports import ChannelPost, DirectMessage, Outbound
 from bot.recognition_rules import posts_per_kudos, zone
 from bot.wins import outcome_text
 from storage.db import session
+from storage.directory import team_channel
 from storage.recognition import (
     contributors_of,
     public_kudos_received,
@@ -202,13 +203,9 @@ def digest_context(s, team: Team, now) -> dict[str, Any]:
     }
 
 
-def _channel_destinations(team: Team) -> list[ChannelPost]:
-    out = []
-    if team.slack_channel:
-        out.append(ChannelPost("slack", team.slack_channel))
-    if team.teams_channel:
-        out.append(ChannelPost("teams", team.teams_channel))
-    return out
+def _channel_destinations(team: Team, platforms) -> list[ChannelPost]:
+    """The team's channel on every platform the bot runs on: the digest covers kudos from all of them."""
+    return [ChannelPost(p, channel) for p in platforms if (channel := team_channel(team, p))]
 
 
 def build(core, slug: str) -> list[Outbound]:
@@ -233,9 +230,8 @@ def build(core, slug: str) -> list[Outbound]:
     has_news = bool(context["wins_total"] or context["kudos_total"])
     if has_news and not posts_per_kudos(config, rules):
         message = Message(summary=summary, blocks=render_blocks("digest.txt.j2", context, rules.templates_dir))
-        for channel in _channel_destinations(team):
-            if channel.platform in core.adapters:
-                out.append(Outbound(key=f"digest:{slug}:{period}:channel:{channel.channel_id}", destination=channel, message=message))
+        for channel in _channel_destinations(team, sorted(core.adapters)):
+            out.append(Outbound(key=f"digest:{slug}:{period}:channel:{channel.channel_id}", destination=channel, message=message))
 
     leads_done: set[str] = set()
     for user in users:

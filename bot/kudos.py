@@ -25,7 +25,7 @@ from bot.text import clean
 from bot.wins import GIVE_KUDOS_ACTION, find_win, outcome_blocks, parse_label
 from storage.db import session
 from storage.deliveries import claim_inbound
-from storage.directory import find_user, teams_of
+from storage.directory import find_user, team_channel, teams_of
 from storage.kudos import insert_kudos, kudos_by_source, recipients_of, values_of
 from storage.recognition import (
     directory_people,
@@ -47,7 +47,7 @@ FORM_ID = "kudos.give"
 USAGE = "Usage: /kudos @name [@name …] for <what they did> [#value] [win:W-42] [--private] · /kudos stats · /kudos (opens a form)"
 
 _SEPARATORS = re.compile(r"^[\s,;&]*(?:and[\s,]*)*[\s,;&]*$", re.IGNORECASE)
-_LEAD_IN = re.compile(r"^\s*(?:for\b|[:\-–—])\s*", re.IGNORECASE)
+_LEAD_IN = re.compile(r"^[\s,;&]*(?:and\b)?\s*(?:for\b|[:\-–—])?\s*", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w&#/])#([A-Za-z0-9][\w-]*)")
 _TRAILING_TAGS = re.compile(r"(?:\s*#[A-Za-z0-9][\w-]*)+\s*$")
 # Slack and some keyboards turn "--" into an en or em dash; all three spellings mean the flag.
@@ -194,7 +194,7 @@ def _team_channels(s, org: OrgConfig, platform: str, recipients: list[User]) -> 
             config = org.teams.get(team.slug)
             if config is not None and not posts_per_kudos(config, org.recognition):
                 continue
-            channel = team.slack_channel if platform == "slack" else team.teams_channel if platform == "teams" else None
+            channel = team_channel(team, platform)
             if channel:
                 channels.setdefault(channel, ChannelPost(platform, channel))
     return list(channels.values())
@@ -429,7 +429,9 @@ async def on_command(core, cmd: CommandInvoked):
 
     text = cmd.raw_text.lower()
     if not text:
-        return Outcome(form=kudos_form(core, cmd.platform, cmd.actor.external_id))
+        # The form for people who prefer fields, and the one-line syntax for next time.
+        tip = f"Tip: you can also do it in one line. {USAGE}"
+        return Outcome(form=kudos_form(core, cmd.platform, cmd.actor.external_id), reply=Message(summary=tip, blocks=(Context((tip,)),)))
     if text == "stats":
         return Outcome(reply=_stats_message(core, cmd.platform, cmd.actor))
     if text in ("leaderboard", "top"):

@@ -34,7 +34,7 @@ from bot.ports import ChannelPost, DirectMessage, Outbound
 from bot.text import clean
 from storage.db import session
 from storage.deliveries import claim_inbound
-from storage.directory import teams_of
+from storage.directory import team_channel, teams_of
 from storage.recognition import contributors_of, directory_people, insert_win, win_by_id, win_by_source
 from storage.recognition_tables import MAX_CUSTOMER, MAX_SUMMARY, MAX_VALUE, Win
 from storage.tables import User
@@ -145,7 +145,7 @@ def _messages(s, win: Win, creator: User) -> tuple[Message, list[Outbound]]:
     channels: dict[str, ChannelPost] = {}
     for user in contributors:
         for team in teams_of(s, user):
-            channel = team.slack_channel if win.platform == "slack" else team.teams_channel if win.platform == "teams" else None
+            channel = team_channel(team, win.platform)
             if channel:
                 channels.setdefault(channel, ChannelPost(win.platform, channel))
     for channel in channels.values():
