@@ -46,6 +46,9 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
     app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
     if not settings.MICROSOFT_APP_ID:
         log.warning("MICROSOFT_APP_ID is not set: /api/messages accepts unauthenticated activities (local use only)")
+    from adapters import webhooks
+
+    webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
     app.cleanup_ctx.append(_lifecycle(core, engine, settings.PULSEBRIDGE_SCHEDULER))
     return app
 

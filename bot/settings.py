@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     PULSEBRIDGE_CONFIG: Path | None = None
     SLACK_MAX_RETRIES: int = Field(default=5, ge=0, le=20)
     PULSEBRIDGE_SCHEDULER: bool = True
+    FEEDBACK_WEBHOOK_SECRET: str | None = None
 
     @field_validator("DATABASE_URL")
     @classmethod

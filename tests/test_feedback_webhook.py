@@ -1,0 +1,181 @@
+"""POST /webhooks/feedback through real HTTP: signing, limits, each source format, idempotency, escaping."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.feedback_support import (
+    customer_kudos,
+    fb,  # noqa: F401 - fixture
+    feedback_rows,
+    fixture,
+    generic,
+    post_feedback,
+    signed_headers,
+)
+
+
+def slack_posts(srv, channel: str) -> list:
+    return [c for c in srv.slack.calls_to("chat.postMessage") if c.params["channel"] == channel]
+
+
+def all_text(call) -> str:
+    return call.params["text"] + "\n" + json.dumps(call.params["blocks"], ensure_ascii=False)
+
+
+async def test_signed_generic_praise_is_stored_and_relayed_to_the_named_employee(fb):
+    status, body = await post_feedback(fb, fixture("generic"))
+    assert status == 201, body
+    assert body["status"] == "stored" and body["relay"] == "relayed" and body["method"] == "name_in_text"
+
+    await fb.slack.wait_for("chat.postMessage", 2)
+    dm = slack_posts(fb, "U0CARLA")
+    assert len(dm) == 1
+    assert "Priya Natarajan (Globex)" in all_text(dm[0]) and "walked me through the migration" in all_text(dm[0])
+    assert "5/5" in all_text(dm[0])
+    channel = slack_posts(fb, "C0SUPPORT")
+    assert len(channel) == 1 and "<@U0CARLA>" in all_text(channel[0])
+
+    [row] = feedback_rows(fb.engine)
+    assert (row.source, row.external_id, row.sentiment, row.status) == ("typeform", "resp-7f3a91", "positive", "relayed")
+    assert row.raw == fixture("generic")  # the payload as received, for audit
+    [kudos] = customer_kudos(fb.engine)
+    assert kudos.feedback_id == row.id and kudos.user_id == row.routed_user_id and kudos.giver_label == "Priya Natarajan (Globex)"
+
+
+async def test_redelivery_is_a_duplicate_and_sends_nothing_twice(fb):
+    assert (await post_feedback(fb, fixture("generic")))[0] == 201
+    await fb.slack.wait_for("chat.postMessage", 2)
+    status, body = await post_feedback(fb, fixture("generic"))
+    assert status == 200 and body["status"] == "duplicate"
+    assert len(feedback_rows(fb.engine)) == 1 and len(customer_kudos(fb.engine)) == 1
+    assert len(fb.slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_unsigned_forged_and_stale_requests_are_refused_and_nothing_is_stored(fb):
+    body = json.dumps(fixture("generic")).encode()
+    status, _ = await fb.post("/webhooks/feedback", body, {"Content-Type": "application/json"})
+    assert status == 401
+    status, _ = await fb.post("/webhooks/feedback", body, signed_headers(body, secret="not-the-secret"))
+    assert status == 401
+    tampered = signed_headers(body)
+    status, _ = await fb.post("/webhooks/feedback", body.replace(b"Carla", b"Dan  "), tampered)
+    assert status == 401
+    status, _ = await fb.post("/webhooks/feedback", body, signed_headers(body, timestamp=int(time.time()) - 301))
+    assert status == 401
+    # The timestamp is signed: a captured signature does not work with a fresh timestamp.
+    old = signed_headers(body, timestamp=int(time.time()) - 400)
+    replay = dict(old, **{"X-Pulsebridge-Timestamp": str(int(time.time()))})
+    status, text = await fb.post("/webhooks/feedback", body, replay)
+    assert status == 401 and "field" not in text
+    assert feedback_rows(fb.engine) == [] and fb.slack.calls_to("chat.postMessage") == []
+
+
+async def test_oversize_body_is_413_and_malformed_bodies_are_400_naming_the_field(fb):
+    huge = generic("x" * (257 * 1024))
+    status, _ = await post_feedback(fb, huge)
+    assert status == 413
+
+    status, body = await post_feedback(fb, b"{not json")
+    assert status == 400 and body["field"] == "body"
+    cases = [
+        ({k: v for k, v in generic("great").items() if k != "id"}, "id"),
+        (generic("great", score=11, scale="nps10"), "score"),
+        (generic("great", score=4, scale="stars"), "scale"),
+        (generic("great", customer="Priya"), "customer"),
+        (generic("", score=None), "score"),
+        (generic("great", created_at="last tuesday"), "created_at"),
+        ([1, 2, 3], "body"),
+    ]
+    for payload, field in cases:
+        status, body = await post_feedback(fb, payload)
+        assert (status, body.get("field")) == (400, field), (payload, body)
+    broken = fixture("zendesk_trigger")
+    broken["ticket"]["satisfaction"]["current_rating"] = "Offered"
+    status, body = await post_feedback(fb, broken)
+    assert (status, body["field"]) == (400, "ticket.satisfaction.current_rating")
+    other_topic = fixture("intercom_rating")
+    other_topic["topic"] = "conversation.admin.replied"
+    status, body = await post_feedback(fb, other_topic)
+    assert (status, body["field"]) == (400, "topic")
+    assert feedback_rows(fb.engine) == []
+
+
+async def test_zendesk_trigger_payload_routes_by_agent_mapping(fb):
+    status, body = await post_feedback(fb, fixture("zendesk_trigger"))
+    assert status == 201 and body["method"] == "agent_mapping"
+    [row] = feedback_rows(fb.engine)
+    assert (row.source, row.external_id, row.score, row.scale) == ("zendesk", "ticket:48213", 1.0, "thumbs")
+    assert (row.customer_name, row.customer_account, row.agent_id) == ("Marcus Feld", "Initech", "90001")
+    dm = (await fb.slack.wait_for("chat.postMessage", 2))[0]
+    assert dm.params["channel"] == "U0DAN" and "Super quick answer" in all_text(dm) and "👍" in all_text(dm)
+    assert slack_posts(fb, "C0PLATFORM")
+
+
+async def test_intercom_rating_routes_by_teammate_mapping(fb):
+    status, body = await post_feedback(fb, fixture("intercom_rating"))
+    assert status == 201 and body["method"] == "agent_mapping"
+    [row] = feedback_rows(fb.engine)
+    assert (row.external_id, row.score, row.scale, row.customer_name) == ("conversation:2147483647", 5.0, "csat5", "Jo Okafor")
+    await fb.slack.wait_for("chat.postMessage", 2)
+    assert slack_posts(fb, "U0ERIN") and slack_posts(fb, "C0PLATFORM")
+
+
+async def test_delighted_nps_routes_to_account_owner(fb):
+    status, body = await post_feedback(fb, fixture("delighted_nps"))
+    assert status == 201 and body["method"] == "account_owner"
+    [row] = feedback_rows(fb.engine)
+    assert (row.external_id, row.score, row.scale, row.customer_account) == ("response:77231945", 10.0, "nps10", "Acme Corp")
+    await fb.slack.wait_for("chat.postMessage", 2)
+    assert "NPS 10/10" in all_text(slack_posts(fb, "U0ANA")[0])
+
+
+async def test_negative_and_neutral_feedback_is_stored_but_never_relayed(fb):
+    detractor = fixture("delighted_nps")
+    detractor["event_data"].update(id="1", score=3, comment="Ana never called back.")
+    passive = fixture("delighted_nps")
+    passive["event_data"].update(id="2", score=8, comment="Fine.")
+    bad = fixture("zendesk_trigger")
+    bad["ticket"]["satisfaction"]["current_rating"] = "Bad, I'm unsatisfied"
+    unhappy_text = generic("Carla was rude and the product is terrible.", id="t-1", score=None, scale=None)
+    for payload in (detractor, passive, bad, unhappy_text):
+        status, body = await post_feedback(fb, payload)
+        assert status == 201 and body["relay"] == "not_kudos", body
+    assert [r.sentiment for r in feedback_rows(fb.engine)] == ["negative", "neutral", "negative", "negative"]
+    assert customer_kudos(fb.engine) == []
+    assert fb.slack.calls_to("chat.postMessage") == []
+
+
+async def test_text_only_praise_is_classified_by_polarity(fb):
+    status, body = await post_feedback(fb, generic("Erin Park was absolutely wonderful, thank you!", id="t-2", score=None, scale=None))
+    assert status == 201 and body["sentiment"] == "positive" and body["relay"] == "relayed"
+    [row] = feedback_rows(fb.engine)
+    assert row.polarity is not None and row.polarity > 0.3
+
+
+async def test_customer_text_cannot_ping_mention_or_link(fb):
+    nasty = "Carla Diaz <!channel> <@U0BOB> <https://evil.example|click here> *bold* & thanks!"
+    payload = generic(nasty, id="x-1", customer={"name": "<!here> Mallory", "account": "<#C0GENERAL>"})
+    status, body = await post_feedback(fb, payload)
+    assert status == 201 and body["relay"] == "relayed"
+    calls = await fb.slack.wait_for("chat.postMessage", 2)
+    for call in calls:
+        text = all_text(call)
+        for live in ("<!channel>", "<@U0BOB>", "<https://evil", "<!here>", "<#C0GENERAL>"):
+            assert live not in text, (live, text)
+        assert "&lt;!channel&gt;" in text and "&lt;@U0BOB&gt;" in text
+        assert all(t.get("verbatim") for b in call.params["blocks"] for t in [b.get("text") or {}] if t)
+
+
+async def test_disabled_without_a_secret(database_url, fake_slack, fake_connector):
+    from tests.feedback_support import start_feedback_server
+
+    runner, srv = await start_feedback_server(database_url, fake_slack, fake_connector, FEEDBACK_WEBHOOK_SECRET=None)
+    try:
+        status, body = await post_feedback(srv, fixture("generic"))
+        assert status == 503 and "FEEDBACK_WEBHOOK_SECRET" in body["error"]
+        assert feedback_rows(srv.engine) == []
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()
