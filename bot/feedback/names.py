@@ -54,7 +54,7 @@ COMMON_WORDS = frozenset(
     ivy jack jade joy june king lane little long major mark marsh mason max may melody miles
     mill miller moss newman page park pat penny pearl penny price rich river rob rose ruby rusty
     sage sandy scott sky star stone storm summer sunny taylor ward wade white will wood woods
-    young bob nick sue ted ray rod dick sky""".split()
+    young sue ted ray rod dick""".split()
 )
 
 

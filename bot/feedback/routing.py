@@ -27,7 +27,7 @@ ACCOUNT_OWNER_CONFIDENCE = 0.6
 # Short names are too close to each other ("Ana"/"Anna", "Dan"/"Dana") to forgive a typo.
 MIN_FUZZY_LENGTH = 5
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,12 @@ class Decision:
 
 
 def _tokens(text: str) -> list[tuple[str, bool]]:
-    """(word, capitalised) for each word; possessive 's removed."""
+    """(word, capitalised) for each word; possessive 's removed. Ids like U0BOB are not names."""
     out = []
     for match in _WORD.finditer(text):
         word = re.sub(r"['’]s$", "", match.group(0))
+        if any(ch.isdigit() for ch in word):
+            continue
         out.append((word, word[:1].isupper()))
     return out
 
