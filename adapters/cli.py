@@ -122,6 +122,8 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
         click.echo(f"imported {summary.imported}, duplicate {summary.duplicate}, rejected {len(summary.rejected)}", err=True)
     for reason in summary.rejected:
         click.echo(f"  rejected {reason}", err=True)
+    if summary.rejected:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover
