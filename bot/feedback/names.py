@@ -43,7 +43,7 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
     "susan": ("sue", "susie"),
     "thomas": ("tom", "tommy"),
     "victoria": ("vicky", "tori"),
-    "william": ("will", "bill", "billy", "liam"),
+    "william": ("will", "bill", "billy"),
     "zachary": ("zach", "zack"),
 }
 
@@ -52,16 +52,19 @@ COMMON_WORDS = frozenset(
     amber april art august bell bill bishop black brook brown bush cash chase chip crystal dawn
     dean drew faith fox frank gene gold grace green guy hall hill holly honey hope hunter iris
     ivy jack jade joy june king lane little long major mark marsh mason max may melody miles
-    mill miller moss newman page park pat penny pearl penny price rich river rob rose ruby rusty
+    mill moss newman page park pat penny pearl price rich river rob rose ruby rusty
     sage sandy scott sky star stone storm summer sunny taylor ward wade white will wood woods
     young sue ted ray rod dick""".split()
 )
 
 
 def aliases_for(first: str) -> set[str]:
-    """Nicknames of a formal first name, and the formal names a nickname belongs to."""
+    """Other names customers may use: a formal name's nicknames, or a nickname's sibling nicknames."""
     first = first.lower()
     out = set(NICKNAMES.get(first, ()))
-    out.update(formal for formal, nicks in NICKNAMES.items() if first in nicks)
+    for nicks in NICKNAMES.values():
+        # Tom may be Tommy; but an employee called Tom is not assumed to be every Thomas.
+        if first in nicks:
+            out.update(nicks)
     out.discard(first)
     return out

@@ -8,6 +8,7 @@ than praise that waits for a human.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -74,19 +75,24 @@ class Decision:
     detail: str
 
 
+def _fold(text: str) -> str:
+    """Lowercase without accents, so "Jose" finds José and "OBRIEN" finds O'Brien."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower().replace("’", "'")
+
+
 def _tokens(text: str) -> list[tuple[str, bool]]:
-    """(word, capitalised) for each word; possessive 's removed. Ids like U0BOB are not names."""
+    """(folded word, capitalised) for each word; possessive 's removed. Ids like U0BOB are not names."""
     out = []
     for match in _WORD.finditer(text):
         word = re.sub(r"['’]s$", "", match.group(0))
         if any(ch.isdigit() for ch in word):
             continue
-        out.append((word, word[:1].isupper()))
+        out.append((_fold(word), word[:1].isupper()))
     return out
 
 
 def _similar(token: str, name: str, threshold: float) -> float:
-    token, name = token.lower(), name.lower()
     if token == name:
         return 100.0
     if len(name) < MIN_FUZZY_LENGTH or len(token) < MIN_FUZZY_LENGTH:
@@ -95,23 +101,35 @@ def _similar(token: str, name: str, threshold: float) -> float:
     return score if score >= threshold else 0.0
 
 
+@dataclass(frozen=True)
+class _Person:
+    employee: Employee
+    first: str
+    last: str | None
+    aliases: frozenset[str]  # nicknames and configured aliases, never the person's own names
+
+    @property
+    def givens(self) -> set[str]:
+        return {self.first, *self.aliases}
+
+
 class NameMatcher:
+    """Finds directory people named in a text, preferring the most literal reading of each word."""
+
     def __init__(self, employees: Iterable[Employee], threshold: float):
         self.threshold = threshold
-        self.people: list[tuple[Employee, str, str | None, set[str]]] = []
+        self.people: list[_Person] = []
         for emp in employees:
-            parts = [p for p in re.split(r"[\s._]+", emp.name.strip()) if p]
+            parts = [p for p in re.split(r"[\s._]+", _fold(emp.name.strip())) if p]
             if not parts:
                 continue
-            first, last = parts[0].lower(), (parts[-1].lower() if len(parts) > 1 else None)
-            singles = {first, *aliases_for(first), *(a.lower() for a in emp.aliases)}
-            if last:
-                singles.add(last)
-            self.people.append((emp, first, last, singles))
+            first, last = parts[0], (parts[-1] if len(parts) > 1 else None)
+            aliases = {*aliases_for(first), *(_fold(a) for a in emp.aliases)} - {first, last}
+            self.people.append(_Person(emp, first, last, frozenset(aliases)))
 
     def match(self, text: str, exclude: Iterable[str] = ()) -> tuple[list[tuple[Employee, float]], str]:
         """Employees named in `text` with their best similarity, and a note on what was seen."""
-        excluded = {e.lower() for e in exclude}
+        excluded = {_fold(e) for e in exclude}
         tokens = _tokens(text)
         best: dict[str, tuple[Employee, float]] = {}
         consumed: set[int] = set()
@@ -123,31 +141,45 @@ class NameMatcher:
         # Full names first: "Maria Lopez" names one Maria even when there are two.
         for i in range(len(tokens) - 1):
             (w1, cap1), (w2, cap2) = tokens[i], tokens[i + 1]
-            pair = f"{w1} {w2}".lower()
             # "we will park it" is not Will Park: lowercase names only count when they are not words.
-            if not (cap1 and cap2) and (w1.lower() in COMMON_WORDS or w2.lower() in COMMON_WORDS):
+            if not (cap1 and cap2) and (w1 in COMMON_WORDS or w2 in COMMON_WORDS):
                 continue
-            for emp, first, last, singles in self.people:
-                if last is None:
+            pair_matches: list[tuple[float, Employee]] = []
+            for person in self.people:
+                if person.last is None:
                     continue
-                for given in {first, *(s for s in singles if s != last)}:
-                    score = fuzz.ratio(pair, f"{given} {last}")
-                    exact_parts = w1.lower() == given or w2.lower() == last
-                    if score >= max(self.threshold, 90) or (score >= self.threshold and exact_parts):
+                for given in person.givens:
+                    score = fuzz.ratio(f"{w1} {w2}", f"{given} {person.last}")
+                    exact_part = w1 == given or w2 == person.last
+                    if score >= max(self.threshold, 90) or (score >= self.threshold and exact_part):
+                        pair_matches.append((score, person.employee))
+            if pair_matches:
+                top = max(score for score, _ in pair_matches)
+                for score, emp in pair_matches:
+                    if score == top:
                         note(emp, score)
-                        consumed.update((i, i + 1))
+                consumed.update((i, i + 1))
+
+        # Then single words. Per word, only the most literal kind of match counts: someone's own
+        # name spelled exactly beats a nickname, which beats a typo ("Liam" is Liam, not William).
         for i, (word, capitalised) in enumerate(tokens):
-            low = word.lower()
-            if i in consumed or low in excluded or low in COMMON_WORDS:
+            if i in consumed or word in excluded or word in COMMON_WORDS:
                 continue
-            for emp, _first, _last, singles in self.people:
-                for name in singles:
-                    if name in COMMON_WORDS:
+            tiers: dict[int, list[tuple[Employee, float]]] = {}
+            for person in self.people:
+                for name, own in ((person.first, True), (person.last, True), *((a, False) for a in person.aliases)):
+                    if not name or name in COMMON_WORDS:
                         continue
-                    score = _similar(word, name, self.threshold)
-                    # A typo is only forgiven in a capitalised word: lowercase text is full of near-names.
-                    if score and (score == 100.0 or capitalised):
-                        note(emp, score)
+                    score = _similar(word, name, self.threshold) if own else (100.0 if word == name else 0.0)
+                    # A typo is only forgiven in a capitalised word and in someone's own name: lowercase
+                    # text is full of near-names, and "Danielle" is not a typo of Dan's nickname Daniel.
+                    if not score or (score < 100 and not capitalised):
+                        continue
+                    tier = 3 if score == 100 and own else 2 if score == 100 else 1
+                    tiers.setdefault(tier, []).append((person.employee, score))
+            if tiers:
+                for emp, score in tiers[max(tiers)]:
+                    note(emp, score)
         found = sorted(best.values(), key=lambda pair: -pair[1])
         return found, ", ".join(f"{e.name} ({s:.0f})" for e, s in found)
 
