@@ -179,3 +179,53 @@ async def test_disabled_without_a_secret(database_url, fake_slack, fake_connecto
     finally:
         await runner.cleanup()
         srv.engine.dispose()
+
+
+async def test_redelivery_sends_what_failed_the_first_time(fb):
+    fb.slack.fail_next("chat.postMessage", 200, body={"ok": False, "error": "not_in_channel"})
+    assert (await post_feedback(fb, fixture("generic")))[0] == 201
+    await fb.slack.wait_for("chat.postMessage:rejected")
+    await fb.slack.wait_for("chat.postMessage", 1)
+    assert {c.params["channel"] for c in fb.slack.calls_to("chat.postMessage")} == {"C0SUPPORT"}  # the DM failed
+    status, body = await post_feedback(fb, fixture("generic"))
+    assert status == 200 and body["status"] == "duplicate"
+    calls = await fb.slack.wait_for("chat.postMessage", 2)
+    assert sorted(c.params["channel"] for c in calls) == ["C0SUPPORT", "U0CARLA"]
+    assert len(customer_kudos(fb.engine)) == 1
+
+
+async def test_concurrent_deliveries_of_the_same_feedback_store_it_once(fb):
+    import asyncio
+
+    results = await asyncio.gather(*(post_feedback(fb, fixture("intercom_rating")) for _ in range(4)))
+    assert sorted(status for status, _ in results).count(201) == 1
+    assert len(feedback_rows(fb.engine)) == 1 and len(customer_kudos(fb.engine)) == 1
+    await fb.slack.wait_for("chat.postMessage", 2)
+    assert len(fb.slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_format_can_be_forced_and_must_be_known(fb):
+    status, body = await post_feedback(fb, fixture("generic"), query="?format=zendesk")
+    assert (status, body["field"]) == (400, "ticket")
+    status, body = await post_feedback(fb, fixture("generic"), query="?format=surveymonkey")
+    assert (status, body["field"]) == (400, "format")
+    status, body = await post_feedback(fb, fixture("delighted_nps"), query="?format=delighted")
+    assert status == 201
+
+
+async def test_anonymised_customers_are_shown_as_a_customer(database_url, fake_slack, fake_connector):
+    from tests.feedback_support import FEEDBACK_ORG_YAML, start_feedback_server
+
+    org = FEEDBACK_ORG_YAML.replace("  triage_channels:", "  anonymise_customers: true\n  triage_channels:")
+    runner, srv = await start_feedback_server(database_url, fake_slack, fake_connector, org)
+    try:
+        assert (await post_feedback(srv, fixture("generic")))[0] == 201
+        calls = await srv.slack.wait_for("chat.postMessage", 2)
+        for call in calls:
+            assert "Priya" not in all_text(call) and "Globex" not in all_text(call)
+        assert "A customer said" in all_text(slack_posts(srv, "U0CARLA")[0])
+        assert customer_kudos(srv.engine)[0].giver_label == "a customer"
+        assert feedback_rows(srv.engine)[0].customer_name == "Priya Natarajan"  # kept for audit, not shown
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()
