@@ -91,7 +91,7 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
     import json
     from datetime import UTC, datetime
 
-    from bot.feedback.importer import Summary, file_kind, process, read_lines
+    from bot.feedback.importer import Summary, file_kind, process, read_lines, snapshot
     from bot.orgconfig import load_org_config
     from storage.db import make_engine
 
@@ -104,9 +104,10 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
     lines = list(read_lines(file, file_kind(file, kind), default_source))
     summary = Summary()
     now = datetime.now(UTC)
+    directory = snapshot(engine, config)
     with click.progressbar(lines, label="importing" if not dry_run else "checking", file=sys.stderr) as bar:
         for line in bar:
-            outcome, reason, preview = process(engine, config, line, dry_run=dry_run, now=now)
+            outcome, reason, preview = process(engine, config, line, dry_run=dry_run, now=now, directory=directory)
             if preview is not None:
                 click.echo(json.dumps(preview))
             elif outcome == "rejected":

@@ -80,7 +80,16 @@ def file_kind(path: Path, given: str | None) -> str:
     return "csv" if path.suffix.lower() == ".csv" else "jsonl"
 
 
-def process(engine, config, line: Line, *, dry_run: bool, now) -> tuple[str, str | None, dict[str, Any] | None]:
+def snapshot(engine, config):
+    """The directory as it is now; an import creates no users, so one read serves every line."""
+    from bot.feedback.relay import build_directory
+    from storage.db import session
+
+    with session(engine) as s:
+        return build_directory(s, config)
+
+
+def process(engine, config, line: Line, *, dry_run: bool, now, directory=None) -> tuple[str, str | None, dict[str, Any] | None]:
     """One line: ("imported" | "duplicate" | "rejected" | "previewed", reason, dry-run preview)."""
     from bot.feedback.parsers import parse
     from bot.feedback.record import MalformedFeedback
@@ -96,7 +105,7 @@ def process(engine, config, line: Line, *, dry_run: bool, now) -> tuple[str, str
         return "rejected", f"line {line.number}: {exc.field}: {exc.message}", None
     if dry_run:
         with session(engine) as s:
-            _sentiment, decision, _users = assess(s, record, config)
+            _sentiment, decision, _users = assess(s, record, config, directory)
             duplicate = feedback_by_key(s, record.source, record.external_id) is not None
         employee = decision.employee if decision else None
         preview = {
@@ -109,5 +118,5 @@ def process(engine, config, line: Line, *, dry_run: bool, now) -> tuple[str, str
             preview["duplicate"] = True
         return "previewed", None, preview
     with session(engine) as s, s.begin():
-        result = ingest(s, record, line.payload, config, now=now, platforms=("slack", "teams"), triage=False)
+        result = ingest(s, record, line.payload, config, now=now, platforms=("slack", "teams"), triage=False, snapshot=directory)
     return ("duplicate" if result.duplicate else "imported"), None, None

@@ -67,12 +67,20 @@ def _recipient(users: list[User], platforms: tuple[str, ...]) -> User | None:
 # -- ingest --------------------------------------------------------------------------------------
 
 
-def assess(s: Session, record: FeedbackRecord, config: FeedbackConfig) -> tuple[Sentiment, Decision | None, dict[str, list[User]]]:
-    """Is it praise, and whose? Only praise is routed: other feedback is never relayed to anyone."""
+Snapshot = tuple[Directory, dict[str, list[User]]]
+
+
+def assess(
+    s: Session, record: FeedbackRecord, config: FeedbackConfig, snapshot: Snapshot | None = None
+) -> tuple[Sentiment, Decision | None, dict[str, list[User]]]:
+    """Is it praise, and whose? Only praise is routed: other feedback is never relayed to anyone.
+
+    `snapshot` (from build_directory) lets a bulk import read the directory once instead of per record.
+    """
     sentiment = classify(record, config.thresholds)
     if not sentiment.is_kudos:
         return sentiment, None, {}
-    directory, users = build_directory(s, config)
+    directory, users = snapshot or build_directory(s, config)
     return sentiment, route(record, directory, config), users
 
 
@@ -85,13 +93,14 @@ def ingest(
     now: datetime,
     platforms: tuple[str, ...],
     triage: bool,
+    snapshot: Snapshot | None = None,
 ) -> Ingested:
     """Inside the caller's transaction. `triage=False` (imports) stores unattributed praise as unrouted."""
     existing = feedback_by_key(s, record.source, record.external_id)
     if existing is not None:
         return Ingested(existing, True, None, outbound_for(s, existing, config))
 
-    sentiment, decision, users = assess(s, record, config)
+    sentiment, decision, users = assess(s, record, config, snapshot)
     recipient: User | None = None
     status = "not_kudos"
     if decision is not None:

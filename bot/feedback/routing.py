@@ -46,6 +46,7 @@ class Directory:
     employees: list[Employee]
     _by_ident: dict[str, Employee] = field(init=False, default_factory=dict)
     _by_bare_id: dict[str, list[Employee]] = field(init=False, default_factory=dict)
+    _matchers: dict[float, NameMatcher] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         for emp in self.employees:
@@ -65,6 +66,12 @@ class Directory:
             return found
         bare = self._by_bare_id.get(ref, [])
         return bare[0] if len(bare) == 1 else None
+
+    def matcher(self, threshold: float) -> NameMatcher:
+        """Built once per directory and threshold: an import routes thousands of records against it."""
+        if threshold not in self._matchers:
+            self._matchers[threshold] = NameMatcher(self.employees, threshold)
+        return self._matchers[threshold]
 
 
 @dataclass(frozen=True)
@@ -205,8 +212,7 @@ def route(record: FeedbackRecord, directory: Directory, config: FeedbackConfig) 
     # 3. exactly one employee is named in the customer's words.
     if record.text:
         exclude = (record.customer_name or "").split()
-        matcher = NameMatcher(directory.employees, config.thresholds.name_match)
-        found, seen = matcher.match(record.text, exclude)
+        found, seen = directory.matcher(config.thresholds.name_match).match(record.text, exclude)
         if len(found) == 1:
             emp, score = found[0]
             return Decision(emp, NAME_IN_TEXT, round(score / 100, 3), f"named in text: {seen}")
