@@ -27,6 +27,9 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
     app = web.Application(client_max_size=1024 * 1024)
     app[CORE] = core
     app.router.add_get("/healthz", _healthz)
+    from adapters import webhooks
+
+    webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
 
     if settings.slack_enabled:
         from adapters.slack import app as slack_app
@@ -46,9 +49,6 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
     app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
     if not settings.MICROSOFT_APP_ID:
         log.warning("MICROSOFT_APP_ID is not set: /api/messages accepts unauthenticated activities (local use only)")
-    from adapters import webhooks
-
-    webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
     app.cleanup_ctx.append(_lifecycle(core, engine, settings.PULSEBRIDGE_SCHEDULER))
     return app
 
