@@ -55,10 +55,16 @@ def _authentic(secret: str, request: web.Request, body: bytes, now: float) -> st
 
 
 async def _read_limited(request: web.Request) -> bytes | None:
+    """The whole body, or None as soon as it exceeds MAX_BODY (chunked senders give no length)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
-    body = await request.content.read(MAX_BODY + 1)
-    return None if len(body) > MAX_BODY else body
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def feedback_handler(core, secret: str | None):

@@ -1,6 +1,5 @@
 """Entry points the server, the CLI and the core call: receive a webhook, act on a triage pick."""
 
-
 from __future__ import annotations
 
 import logging
