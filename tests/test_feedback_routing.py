@@ -98,3 +98,38 @@ def test_the_customer_own_name_is_not_an_employee_mention():
     directory = Directory([Employee("dana@x.example", "Priya Shah", frozenset({"dana@x.example"}))])
     record = FeedbackRecord("s", "1", "Priya Natarajan", None, 5, "csat5", "Priya here - great job team!", Agent(), None)
     assert route(record, directory, FeedbackConfig()).method == "triage"
+
+
+def test_feedback_config_errors_name_the_line_and_key():
+    from bot.errors import ConfigError
+    from bot.orgconfig import parse_org_config
+
+    text = "teams: {}\nfeedback:\n  agents:\n    \"zendesk:1\": not-a-person\n"
+    with pytest.raises(ConfigError) as err:
+        parse_org_config(text, "org.yaml")
+    assert str(err.value).startswith("org.yaml:") and "feedback.agents" in str(err.value) and "not-a-person" in str(err.value)
+    with pytest.raises(ConfigError, match="unknown platform 'webex'"):
+        parse_org_config("feedback:\n  triage_channels: {webex: X}\n", "org.yaml")
+    assert parse_org_config("teams: {}\n").feedback.thresholds.csat_positive == 4
+
+
+def test_a_short_webhook_secret_is_refused():
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+
+    with pytest.raises(ConfigError, match="FEEDBACK_WEBHOOK_SECRET: use at least 16"):
+        load_settings(_env_file=None, FEEDBACK_WEBHOOK_SECRET="short")
+
+
+async def test_without_a_triage_channel_unattributed_praise_is_kept_as_unrouted(database_url, fake_slack, fake_connector):
+    from tests.feedback_support import FEEDBACK_ORG_YAML, start_feedback_server
+
+    org = FEEDBACK_ORG_YAML.replace('    slack: C0TRIAGE\n    teams: "19:triage@thread.tacv2"\n', "    {}\n").replace("  triage_channels:\n    {}", "  triage_channels: {}")
+    runner, srv = await start_feedback_server(database_url, fake_slack, fake_connector, org)
+    try:
+        status, body = await post_feedback(srv, generic("Lovely people", id="u1", customer={"name": "X", "account": "Hooli"}))
+        assert status == 201 and body["relay"] == "unrouted"
+        assert srv.slack.calls_to("chat.postMessage") == [] and customer_kudos(srv.engine) == []
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

@@ -108,7 +108,8 @@ def ingest(
             recipient = _recipient(users[decision.employee.key], platforms)
         if recipient is None and decision.employee is not None:
             decision = Decision(None, TRIAGE, 0.0, f"{decision.employee.name} is on no connected platform")
-        status = "relayed" if recipient else "triage" if triage else "unrouted"
+        can_triage = triage and any(p in platforms for p in config.triage_channels)
+        status = "relayed" if recipient else "triage" if can_triage else "unrouted"
 
     row = Feedback(
         source=record.source,
