@@ -94,6 +94,7 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
     from bot.feedback.importer import Summary, file_kind, process, read_lines, snapshot
     from bot.orgconfig import load_org_config
     from storage.db import make_engine
+    from storage.migrate import pending_heads
 
     settings = _settings()
     try:
@@ -101,6 +102,11 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
     except ConfigError as exc:
         _fail(str(exc))
     engine = make_engine(settings.DATABASE_URL)
+    try:
+        if pending_heads(engine):
+            _fail("the database schema is out of date: run `pulsebridge db upgrade` first")
+    except OperationalError as exc:
+        _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
     lines = list(read_lines(file, file_kind(file, kind), default_source))
     summary = Summary()
     now = datetime.now(UTC)

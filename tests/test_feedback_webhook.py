@@ -132,6 +132,11 @@ async def test_intercom_rating_routes_by_teammate_mapping(fb):
     assert (row.external_id, row.score, row.scale, row.customer_name) == ("conversation:2147483647", 5.0, "csat5", "Jo Okafor")
     await fb.slack.wait_for("chat.postMessage", 2)
     assert slack_posts(fb, "U0ERIN") and slack_posts(fb, "C0PLATFORM")
+    unrated_teammate = fixture("intercom_rating")
+    unrated_teammate["data"]["item"].update(id="77", admin_assignee_id=814860)
+    unrated_teammate["data"]["item"]["conversation_rating"]["teammate"] = None
+    status, body = await post_feedback(fb, unrated_teammate)
+    assert status == 201 and body["method"] == "agent_mapping"  # falls back to the assignee
 
 
 async def test_delighted_nps_routes_to_account_owner(fb):

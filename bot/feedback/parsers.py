@@ -213,7 +213,11 @@ def parse_intercom(payload: dict[str, Any]) -> FeedbackRecord:
         score=score,
         scale=scale,
         text=_text(rating.get("remark"), "data.item.conversation_rating.remark"),
-        agent=Agent(id=_str(teammate.get("id"), "data.item.conversation_rating.teammate.id", limit=64)),
+        # The rated teammate; without one, the admin the conversation is assigned to.
+        agent=Agent(
+            id=_str(teammate.get("id"), "data.item.conversation_rating.teammate.id", limit=64)
+            or _str(item.get("admin_assignee_id"), "data.item.admin_assignee_id", limit=64)
+        ),
         created_at=_time(rating.get("created_at"), "data.item.conversation_rating.created_at"),
     )
 
