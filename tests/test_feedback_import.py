@@ -86,6 +86,6 @@ def test_dry_run_prints_one_json_line_per_record_and_stores_nothing(cli):
 def test_import_into_an_unmigrated_database_names_the_fix(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"source": "a", "id": "1", "score": 5, "scale": "csat5"}\n', encoding="utf-8")
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "PULSEBRIDGE_CONFIG": "", "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "PULSEBRIDGE_CONFIG": None, "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
     result = CliRunner().invoke(main, ["feedback", "import", str(path)], env=env)
     assert result.exit_code == 2 and "pulsebridge db upgrade" in result.stderr
