@@ -300,3 +300,47 @@ for who, text in [("carla.diaz", "Carla was absolutely wonderful, thank you"), (
 
 OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
 print(f"wrote {len(records)} records to {OUT.name}")
+
+# A hold-out set, written after the router was tuned on the set above and never tuned against.
+records = []
+add = records.append
+for who, text in [
+    ("guillermo.santos", "Shout-out to Guillermo, he rebuilt our export in an afternoon"),
+    ("siobhan.oneill", "siobhan o'neill deserves a raise"),
+    ("katherine.ng", "Kathy was lovely on the phone"),
+    ("aleksandr.petrov", "Alex Petrov explained the SDK perfectly"),
+    ("priyanka.raman", "Thank you Priyanka!!!"),
+    ("yuki.tanaka", "Yuki-san solved it"),
+    ("benedikt.huber", "Benedikt Huber is the reason we renewed"),
+    ("sofia.rossi", "Sofia Rossi, you are a star"),
+    ("mohammed.alfarsi", "Mohammed Al-Farsi was patient and kind"),
+    ("erin.park", "Erin answered at 2am. Incredible."),
+    ("liam.obrien", "Cheers Liam"),
+    ("dana.whitfield", "Dana Whitfield handled the escalation"),
+    ("dan.wu", "Dan Wu fixed the DNS issue"),
+    ("anna.berg", "Anna B. was great"),
+    ("ana.lima", "Ana Lima was great"),
+    ("robert.stone", "Robert Stone, thank you"),
+    ("jose.ramirez", "Ramírez is a wizard"),
+    ("tom.becker", "Tom B was super helpful"),
+    ("carla.diaz", "Carla D. was great"),
+    ("maria.chen", "Maria C was great"),
+    ("william.turner", "Mr Turner was very professional"),
+    ("grace.kim", "Ms Kim was wonderful"),
+    ("mark.evans", "Mark Evans!"),
+    ("guillermo.santos", "Guillerme was great"),
+    ("priyanka.raman", "Priyanka R. went out of her way"),
+]:
+    add(generic("holdout_person", e(who), text))
+for text in [
+    "Maria is a star", "Thanks to Mark for the tip... and your whole team", "Chris was brilliant", "Great job, support squad",
+    "Your team is amazing, especially the night shift", "Dan and Dana both helped", "Grace and speed, great job",
+    "Will do business again, fantastic help", "Frankly the best support ever", "Sam from your sales team was great",
+    "Marta was lovely", "Bobbie was great", "Thanks Ann", "Eric was very helpful", "Jo was nice",
+]:
+    add(generic("holdout_triage", T, text))
+for text, score in [("Guillermo was slow to answer", 2), ("Siobhan was ok", 3), ("Not impressed with Tom", 1)]:
+    add(generic("holdout_negative", T, text, score=score))
+HOLDOUT = OUT.with_name("feedback_routing_holdout.jsonl")
+HOLDOUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+print(f"wrote {len(records)} records to {HOLDOUT.name}")
