@@ -246,3 +246,12 @@ async def test_anonymised_customers_are_shown_as_a_customer(database_url, fake_s
     finally:
         await runner.cleanup()
         srv.engine.dispose()
+
+
+async def test_score_only_praise_says_so_without_an_empty_quote(fb):
+    status, body = await post_feedback(fb, generic("", id="s-1", score=10, scale="nps10", agent={"email": "erin@example.com"}))
+    assert status == 201 and body["relay"] == "relayed"
+    await fb.slack.wait_for("chat.postMessage", 2)
+    dm = slack_posts(fb, "U0ERIN")[0]
+    assert "rated your help highly" in all_text(dm) and "NPS 10/10" in all_text(dm)
+    assert len(dm.params["blocks"]) == 2  # no quote block

@@ -205,7 +205,11 @@ def relay_messages(s: Session, row: Feedback, config: FeedbackConfig) -> list[Ou
             destination=DirectMessage(ref),
             message=Message(
                 summary=f"Customer kudos from {giver}",
-                blocks=(Paragraph(("🌟 Customer kudos! ", giver[:1].upper() + giver[1:], " said this about your work:")), *_quote(row), Context((score_text(row),))),
+                blocks=(
+                    Paragraph(("🌟 Customer kudos! ", giver[:1].upper() + giver[1:], " said this about your work:" if row.text else " rated your help highly.")),
+                    *_quote(row),
+                    Context((score_text(row),)),
+                ),
             ),
         )
     ]
