@@ -35,7 +35,8 @@ class Feedback(SQLModel, table=True):
     agent_email: str | None = Field(default=None, max_length=320)
     agent_name: str | None = Field(default=None, max_length=256)
     agent_id: str | None = Field(default=None, max_length=128)
-    # relayed | triage (waiting for a human) | unrouted (imported, nobody matched) | not_kudos
+    # relayed (messages sent) | credited (imported: counted, not messaged) | triage (waiting for a human)
+    # | unrouted (nobody matched and no triage channel, or imported) | not_kudos
     status: str = Field(max_length=16)
     route_method: str | None = Field(default=None, max_length=32)
     route_confidence: float | None = None

@@ -47,7 +47,7 @@ def test_csv_import_counts_imported_duplicate_and_rejected_with_reasons(cli):
     assert "line 5: score: expected a number" in result.stderr and "line 6: id: is required" in result.stderr
     rows = {r.external_id: r for r in feedback_rows(engine)}
     assert set(rows) == {"c-1", "c-2", "c-4"}
-    assert (rows["c-1"].status, rows["c-1"].route_method) == ("relayed", "name_in_text")
+    assert (rows["c-1"].status, rows["c-1"].route_method) == ("credited", "name_in_text")
     assert rows["c-2"].status == "not_kudos"
     assert rows["c-4"].status == "unrouted"  # praise nobody matched: kept, no triage post for history
     [kudos] = customer_kudos(engine)
@@ -89,3 +89,24 @@ def test_import_into_an_unmigrated_database_names_the_fix(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "PULSEBRIDGE_CONFIG": None, "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
     result = CliRunner().invoke(main, ["feedback", "import", str(path)], env=env)
     assert result.exit_code == 2 and "pulsebridge db upgrade" in result.stderr
+
+
+async def test_imported_praise_redelivered_by_webhook_is_a_duplicate_that_messages_nobody(database_url, fake_slack, fake_connector, tmp_path):
+    from tests.feedback_support import post_feedback, start_feedback_server
+
+    runner, srv = await start_feedback_server(database_url, fake_slack, fake_connector)
+    try:
+        config = tmp_path / "org.yaml"
+        config.write_text(FEEDBACK_ORG_YAML, encoding="utf-8")
+        path = tmp_path / "export.jsonl"
+        path.write_text(json.dumps(fixture("generic")) + "\n", encoding="utf-8")
+        env = {"DATABASE_URL": database_url, "PULSEBRIDGE_CONFIG": str(config), "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
+        result = CliRunner().invoke(main, ["feedback", "import", str(path)], env=env)
+        assert "imported 1" in result.stderr
+        status, body = await post_feedback(srv, fixture("generic"))
+        assert status == 200 and body["status"] == "duplicate" and body["relay"] == "credited"
+        assert srv.slack.calls_to("chat.postMessage") == []
+        assert len(customer_kudos(srv.engine)) == 1
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

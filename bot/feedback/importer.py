@@ -1,8 +1,9 @@
 """`pulsebridge feedback import`: CSV or JSON Lines exports, one record per row or line.
 
-Imports are history: they are stored, classified, routed and counted as customer kudos, but no
-DMs or triage posts are sent for them (nobody wants a hundred old compliments at once).
-Praise nobody could attribute is stored as `unrouted`.
+Imports are history: they are stored, classified, routed and counted as customer kudos
+(status `credited`), but no DMs or triage posts are sent for them, then or on a later webhook
+redelivery (nobody wants a hundred old compliments at once). Praise nobody could attribute is
+stored as `unrouted`.
 """
 
 from __future__ import annotations
@@ -118,5 +119,5 @@ def process(engine, config, line: Line, *, dry_run: bool, now, directory=None) -
             preview["duplicate"] = True
         return "previewed", None, preview
     with session(engine) as s, s.begin():
-        result = ingest(s, record, line.payload, config, now=now, platforms=("slack", "teams"), triage=False, snapshot=directory)
+        result = ingest(s, record, line.payload, config, now=now, platforms=("slack", "teams"), live=False, snapshot=directory)
     return ("duplicate" if result.duplicate else "imported"), None, None

@@ -92,10 +92,15 @@ def ingest(
     *,
     now: datetime,
     platforms: tuple[str, ...],
-    triage: bool,
+    live: bool,
     snapshot: Snapshot | None = None,
 ) -> Ingested:
-    """Inside the caller's transaction. `triage=False` (imports) stores unattributed praise as unrouted."""
+    """Inside the caller's transaction.
+
+    `live` (webhooks) means messages follow: praise is `relayed` or waits in `triage`. Imports are
+    history: praise is `credited` (counted, nobody is messaged, not even on a later redelivery)
+    or `unrouted`.
+    """
     existing = feedback_by_key(s, record.source, record.external_id)
     if existing is not None:
         return Ingested(existing, True, None, outbound_for(s, existing, config))
@@ -108,8 +113,8 @@ def ingest(
             recipient = _recipient(users[decision.employee.key], platforms)
         if recipient is None and decision.employee is not None:
             decision = Decision(None, TRIAGE, 0.0, f"{decision.employee.name} is on no connected platform")
-        can_triage = triage and any(p in platforms for p in config.triage_channels)
-        status = "relayed" if recipient else "triage" if can_triage else "unrouted"
+        can_triage = live and any(p in platforms for p in config.triage_channels)
+        status = ("relayed" if live else "credited") if recipient else "triage" if can_triage else "unrouted"
 
     row = Feedback(
         source=record.source,
