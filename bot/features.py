@@ -10,5 +10,7 @@ if TYPE_CHECKING:
 
 def register_all(core: PulseBridge) -> None:
     from bot import kudos
+    from bot.feedback import service as feedback
 
     kudos.register(core)
+    feedback.register(core)
