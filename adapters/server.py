@@ -29,6 +29,9 @@ def build_app(
     app = web.Application(client_max_size=1024 * 1024)
     app[CORE] = core
     app.router.add_get("/healthz", _healthz)
+    from adapters import webhooks
+
+    webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
 
     if settings.slack_enabled:
         from adapters.slack import app as slack_app

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from bot.feedback.config import FeedbackConfig
 from bot.recognition_rules import PostMode, RecognitionConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -66,6 +67,7 @@ class OrgConfig(BaseModel):
     values: list[str] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
 
     @field_validator("values")

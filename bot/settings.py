@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     PULSEBRIDGE_CONFIG: Path | None = None
     SLACK_MAX_RETRIES: int = Field(default=5, ge=0, le=20)
     PULSEBRIDGE_SCHEDULER: bool = True
+    FEEDBACK_WEBHOOK_SECRET: str | None = None
+
+    @field_validator("FEEDBACK_WEBHOOK_SECRET")
+    @classmethod
+    def _feedback_secret(cls, value: str | None) -> str | None:
+        if value and len(value) < 16:
+            raise ValueError("use at least 16 random characters (it signs every feedback webhook)")
+        return value or None
 
     @field_validator("DATABASE_URL")
     @classmethod
