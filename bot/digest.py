@@ -46,6 +46,7 @@ from storage.db import session
 from storage.directory import team_channel
 from storage.recognition import (
     contributors_of,
+    customer_kudos_received,
     public_kudos_received,
     recognised_since,
     team_by_slug,
@@ -185,6 +186,8 @@ def digest_context(s, team: Team, now) -> dict[str, Any]:
         recognised.update(dict.fromkeys(names[c.id] for c in contributors if c.id in names))
     for _, recipient_ids, _ in kudos:
         recognised.update(dict.fromkeys(names[i] for i in recipient_ids))
+    customer_kudos = customer_kudos_received(s, ids, start, now)
+    recognised.update(dict.fromkeys(names[i] for i in customer_kudos))
 
     active = recognised_since(s, ids, now - timedelta(days=QUIET_DAYS))
     quiet = [p for p in people if not any(i in active for i in p.user_ids)]
@@ -196,6 +199,7 @@ def digest_context(s, team: Team, now) -> dict[str, Any]:
         "end": now.astimezone(tz).date().isoformat(),
         "wins": wins[:MAX_WINS],
         "kudos_total": len(kudos),
+        "customer_kudos_total": len(customer_kudos),
         "values": [{"value": v, "count": n} for v, n in value_counts(kudos)],
         "recognised": sorted(recognised, key=str.lower),
         "quiet": quiet,
@@ -227,7 +231,7 @@ def build(core, slug: str) -> list[Outbound]:
     period = f"{year}-W{week:02d}"
     summary = f"Recognition digest for {context['team']}: {context['wins_total']} win(s), {context['kudos_total']} kudos"
     out: list[Outbound] = []
-    has_news = bool(context["wins_total"] or context["kudos_total"])
+    has_news = bool(context["wins_total"] or context["kudos_total"] or context["customer_kudos_total"])
     if has_news and not posts_per_kudos(config, rules):
         message = Message(summary=summary, blocks=render_blocks("digest.txt.j2", context, rules.templates_dir))
         for channel in _channel_destinations(team, sorted(core.adapters)):
@@ -269,6 +273,7 @@ def check_templates(core) -> None:
         "wins_total": 1,
         "wins_more": 0,
         "kudos_total": 1,
+        "customer_kudos_total": 1,
         "values": [{"value": "craft", "count": 1}],
         "recognised": ["Ana"],
         "quiet": ["Bob"],

@@ -398,14 +398,19 @@ async def on_give_for_win(core, action: ActionInvoked):
 def _stats_message(core, platform: str, actor: UserRef) -> Message:
     with session(core.engine) as s:
         user = find_user(s, platform, actor.external_id)
-        stats = personal_stats(s, user.id) if user else {"given": 0, "received": 0, "received_values": [], "given_values": [], "wins": 0}
+        stats = personal_stats(s, user.id) if user else {"given": 0, "received": 0, "received_values": [], "given_values": [], "wins": 0, "customer": 0}
     received_values = ", ".join(f"#{v} ×{n}" for v, n in stats["received_values"]) or "none yet"
     given_values = ", ".join(f"#{v} ×{n}" for v, n in stats["given_values"]) or "none yet"
     return Message(
         summary=f"Your kudos: {stats['received']} received, {stats['given']} given",
         blocks=(
             Paragraph(("📊 ", Strong("Your recognition"), " (only you can see this)")),
-            Paragraph((f"Kudos received: {stats['received']} · Kudos given: {stats['given']} · Customer wins: {stats['wins']}",)),
+            Paragraph(
+                (
+                    f"Kudos received: {stats['received']} · Kudos given: {stats['given']} · "
+                    f"Customer wins: {stats['wins']} · Praise from customers: {stats['customer']}",
+                )
+            ),
             Context((f"Values you were recognised for: {received_values}",)),
             Context((f"Values you recognised: {given_values}",)),
         ),

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, exists, func, not_, or_, select
 from sqlmodel import Session
 
+from storage.feedback_tables import CustomerKudos
 from storage.recognition_tables import KudosContext, Win, WinContributor
 from storage.tables import Kudos, KudosRecipient, KudosValue, Team, TeamMember, User
 
@@ -149,7 +150,9 @@ def personal_stats(session: Session, user_id: int) -> dict:
         .order_by(func.count().desc(), KudosValue.value)
     ).all()
     wins = session.execute(select(func.count()).select_from(WinContributor).where(WinContributor.user_id == user_id)).scalar_one()
+    customer = session.execute(select(func.count()).select_from(CustomerKudos).where(CustomerKudos.user_id == user_id)).scalar_one()
     return {
+        "customer": customer,
         "given": given,
         "received": received,
         "received_values": [(v, n) for v, n in received_values],
@@ -218,8 +221,20 @@ def value_counts(kudos: list[tuple[Kudos, list[int], list[str]]]) -> list[tuple[
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def customer_kudos_received(session: Session, user_ids: Iterable[int], start: datetime, end: datetime) -> list[int]:
+    """Recipients (one entry per customer kudos) of praise from customers relayed in [start, end)."""
+    ids = list(user_ids)
+    if not ids:
+        return []
+    return list(
+        session.execute(
+            select(CustomerKudos.user_id).where(CustomerKudos.user_id.in_(ids), CustomerKudos.created_at >= start, CustomerKudos.created_at < end)
+        ).scalars()
+    )
+
+
 def recognised_since(session: Session, user_ids: Iterable[int], since: datetime) -> set[int]:
-    """Who got public kudos or was a win contributor since `since`."""
+    """Who got public kudos, praise from a customer, or was a win contributor since `since`."""
     ids = list(user_ids)
     if not ids:
         return set()
@@ -231,7 +246,8 @@ def recognised_since(session: Session, user_ids: Iterable[int], since: datetime)
     by_win = session.execute(
         select(WinContributor.user_id).join(Win, Win.id == WinContributor.win_id).where(WinContributor.user_id.in_(ids), Win.created_at >= since)
     ).scalars()
-    return set(by_kudos) | set(by_win)
+    by_customer = session.execute(select(CustomerKudos.user_id).where(CustomerKudos.user_id.in_(ids), CustomerKudos.created_at >= since)).scalars()
+    return set(by_kudos) | set(by_win) | set(by_customer)
 
 
 def directory_people(session: Session, platform: str, limit: int = 100) -> list[User]:

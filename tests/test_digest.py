@@ -173,3 +173,31 @@ async def test_a_busy_week_still_fits_in_one_slack_message(database_url, fake_sl
         assert len(post.params["blocks"]) <= 50
         text = slack_texts(post)
         assert "18 customer win(s)" in text and "…and 3 more" in text and "Customer 14" in text
+
+
+async def test_praise_from_a_customer_counts_as_recognition(database_url, fake_slack, fake_connector):
+    from tests.feedback_support import FEEDBACK_ORG_YAML, fixture, post_feedback, start_feedback_server
+
+    yaml = FEEDBACK_ORG_YAML.replace("    timezone: Europe/Berlin\n", "    timezone: Europe/Berlin\n    recognition_posts: digest\n", 1)
+    runner, server = await start_feedback_server(database_url, fake_slack, fake_connector, yaml)
+    try:
+        server.core.clock = lambda: NOW + timedelta(days=1)
+        status, body = await post_feedback(server, fixture("generic"))  # Carla is named in the praise
+        assert status == 201 and body["relay"] == "relayed", body
+        await server.slack.wait_for("chat.postMessage", 2)
+        await settle()
+        server.slack.calls.clear()
+
+        await run_digest(server, "support")
+        posts = {c.params["channel"]: slack_texts(c) for c in server.slack.calls_to("chat.postMessage")}
+        assert "1 kudos from customers" in posts["C0SUPPORT"]
+        assert "Carla Diaz" in posts["C0SUPPORT"].split("Recognised this week")[1]
+        quiet = posts["U0ANA"].split("Quiet contributors")[1]
+        assert "Carla Diaz" not in quiet and "Bob Stone" in quiet
+
+        await server.slack_command("/kudos", "stats", user_id="U0CARLA")
+        stats = slack_texts((await server.slack.wait_for("response_url"))[-1])
+        assert "Praise from customers: 1" in stats
+    finally:
+        await runner.cleanup()
+        server.engine.dispose()
