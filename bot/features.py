@@ -9,8 +9,10 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import kudos
+    from bot import digest, kudos, wins
     from bot.feedback import service as feedback
 
     kudos.register(core)
     feedback.register(core)
+    wins.register(core)
+    digest.register(core)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import ConfigError
 from bot.feedback.config import FeedbackConfig
+from bot.recognition_rules import PostMode, RecognitionConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -37,6 +38,7 @@ class TeamConfig(BaseModel):
     timezone: str = "UTC"
     leads: list[str] = Field(default_factory=list)
     members: list[str] = Field(default_factory=list)
+    recognition_posts: PostMode = "auto"
 
     @field_validator("timezone")
     @classmethod
@@ -66,6 +68,7 @@ class OrgConfig(BaseModel):
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
 
     @field_validator("values")
     @classmethod
