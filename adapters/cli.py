@@ -109,6 +109,38 @@ def _reset(url: str) -> None:
 
 
 @main.group()
+def directory() -> None:
+    """People and teams from Slack and Teams."""
+
+
+@directory.command("sync")
+def directory_sync() -> None:
+    """List everyone on the connected platforms now: upsert profiles, deactivate who left, map user groups."""
+    import asyncio
+
+    from adapters.server import CORE, build_app
+    from bot.directory_sync import sync_all
+    from storage.db import make_engine
+    from storage.migrate import pending_heads
+
+    settings = _settings()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        if pending_heads(engine):
+            _fail("the database schema is out of date: run `pulsebridge db upgrade` first")
+        core = build_app(settings, engine=engine)[CORE]
+    except ConfigError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:
+        _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
+    reports = asyncio.run(sync_all(core))
+    for report in reports:
+        click.echo(report.line())
+    if any(r.error for r in reports):
+        sys.exit(1)
+
+
+@main.group()
 def db() -> None:
     """Database schema management."""
 

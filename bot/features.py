@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import kudos
+    from bot import directory_sync, kudos
 
     kudos.register(core)
+    directory_sync.register(core)

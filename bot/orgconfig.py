@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.directory_config import DirectoryConfig
 from bot.errors import ConfigError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -64,6 +65,7 @@ class OrgConfig(BaseModel):
     values: list[str] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
 
     @field_validator("values")
     @classmethod

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     PULSEBRIDGE_CONFIG: Path | None = None
     SLACK_MAX_RETRIES: int = Field(default=5, ge=0, le=20)
     PULSEBRIDGE_SCHEDULER: bool = True
+    # When the directory sync runs (UTC crontab; 6 fields put seconds first, for tests and demos).
+    PULSEBRIDGE_DIRECTORY_SYNC_CRON: str = "17 3 * * *"
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -36,6 +38,14 @@ class Settings(BaseSettings):
         if value.startswith("postgresql:"):
             # psycopg 3 is the driver we ship; SQLAlchemy's bare postgresql:// means psycopg2.
             value = "postgresql+psycopg:" + value[len("postgresql:") :]
+        return value
+
+    @field_validator("PULSEBRIDGE_DIRECTORY_SYNC_CRON")
+    @classmethod
+    def _sync_cron(cls, value: str) -> str:
+        from bot.scheduler import cron_fields
+
+        cron_fields(value)
         return value
 
     @field_validator("SLACK_BOT_TOKEN")

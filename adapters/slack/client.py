@@ -14,11 +14,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import render, translate
 from bot.events import MessageHandle, Profile
 from bot.messages import Message
-from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
+from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
 
 log = logging.getLogger(__name__)
 
 _NOT_FOUND = {"user_not_found", "user_not_visible", "users_not_found"}
+# users.list is Tier 2 (about 20 calls a minute): big pages keep a large workspace to few calls.
+USERS_PAGE = 200
 
 
 def make_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:
@@ -69,3 +71,19 @@ class SlackAdapter:
             log.warning("users.info for %s failed: %s", external_id, exc.response.get("error"))
             return None
         return translate.profile(response["user"])
+
+    async def roster(self, *, groups: bool = False) -> Roster:
+        """users.list page by page (the client waits out 429s), then user groups with their members."""
+        people = []
+        cursor = ""
+        while True:
+            response = await self.client.users_list(limit=USERS_PAGE, **({"cursor": cursor} if cursor else {}))
+            people.extend(translate.profile(member) for member in response.get("members") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        found = ()
+        if groups:
+            response = await self.client.usergroups_list(include_users=True)
+            found = tuple(translate.user_group(group) for group in response.get("usergroups") or [] if not group.get("date_delete"))
+        return Roster(tuple(people), found)

@@ -24,12 +24,16 @@ from bot.core import PulseBridge, error_message
 from bot.directory import store_profile
 from bot.events import ActionInvoked, MessageHandle, Profile
 from bot.messages import Form, Message
-from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
+from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
 from bot.settings import Settings
 from storage.db import session
+from storage.directory_sync import shared_conversations
 from storage.directory import conversation, find_user, latest_conversation, personal_conversation, save_conversation_ref
 
 log = logging.getLogger(__name__)
+
+# The connector allows up to 500 members a page; fewer keeps each response small.
+MEMBERS_PAGE = 100
 
 
 def cloud_adapter(settings: Settings) -> CloudAdapter:
@@ -158,6 +162,53 @@ class TeamsAdapter:
         # Teams only answers member look-ups inside a conversation, so profiles arrive with
         # each activity (see TeamsBot) rather than through this call.
         return None
+
+
+    async def roster(self, *, groups: bool = False) -> Roster:
+        """Members of every team and group chat the bot is installed in, via the paged members API.
+
+        Teams has no user groups to offer, so `groups` is ignored. The stored ConversationReferences
+        are reused as they are, so proactive messages keep working for everyone listed.
+        """
+        with session(self.core.engine) as s:
+            references = [ref.reference for ref in shared_conversations(s, self.platform)]
+        people: dict[str, Profile] = {}
+        complete = bool(references)
+        visited: set[str] = set()
+        for raw in references:
+            reference = ConversationReference().deserialize(raw)
+            # A channel thread's id carries ";messageid=…"; the members belong to the channel itself.
+            conversation_id = reference.conversation.id.split(";", 1)[0]
+            if conversation_id in visited:
+                continue
+            visited.add(conversation_id)
+            reference.conversation.id = conversation_id
+
+            failures: list[Exception] = []
+
+            async def logic(context: TurnContext) -> None:
+                # No channel data on a proactive turn: TeamsInfo then pages the conversation's members.
+                context.activity.channel_data = context.activity.channel_data or {}
+                token = None
+                try:
+                    while True:
+                        page = await TeamsInfo.get_paged_members(context, token, MEMBERS_PAGE)
+                        for member in page.members or []:
+                            people[member.id] = translate.profile(member, member.id, member.name or "")
+                        token = page.continuation_token
+                        if not token:
+                            break
+                except Exception as exc:  # noqa: BLE001 - kept from on_turn_error, which would post an apology
+                    failures.append(exc)
+
+            try:
+                await self._in(reference, logic)
+            except Exception as exc:  # noqa: BLE001 - one unreadable team must not hide the others
+                failures.append(exc)
+            if failures:
+                log.warning("listing members of Teams conversation %s failed: %s", conversation_id, type(failures[0]).__name__)
+                complete = False
+        return Roster(tuple(people.values()), (), complete)
 
 
 class TeamsResponder:
