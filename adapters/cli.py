@@ -140,6 +140,25 @@ def directory_sync() -> None:
         sys.exit(1)
 
 
+@main.command("teams-package")
+@click.option("--app-id", required=True, help="The bot's Microsoft App ID (a GUID), as in MICROSOFT_APP_ID.")
+@click.option("--out", default="pulsebridge-teams.zip", show_default=True, type=click.Path(dir_okay=False), help="Where to write the zip.")
+@click.option("--version", "app_version", default=None, help="App package version (x.y.z); raise it for every update you upload. [default: pulsebridge's version]")
+@click.option("--website", default="https://pulsebridge.example.com", show_default=True, help="Your https:// site; /privacy and /terms are linked below it.")
+def teams_package(app_id: str, out: str, app_version: str | None, website: str) -> None:
+    """Write the Microsoft Teams app package to upload to your tenant (Teams admin center or Developer Portal)."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from adapters.teams.package import write_package
+
+    try:
+        path = write_package(Path(out), app_id.strip(), version=app_version or version("pulsebridge"), website=website)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)")
+
+
 @main.group()
 def db() -> None:
     """Database schema management."""
