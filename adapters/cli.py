@@ -19,16 +19,30 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _settings():
+    from sqlalchemy.engine import make_url
+
+    from bot.logs import REDACTION
+
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         _fail(str(exc))
+    REDACTION.add_secrets(
+        settings.SLACK_BOT_TOKEN,
+        settings.SLACK_APP_TOKEN,
+        settings.SLACK_SIGNING_SECRET,
+        settings.MICROSOFT_APP_PASSWORD,
+        make_url(settings.DATABASE_URL).password,
+    )
+    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """pulsebridge: pulses, kudos and customer wins in Slack and Microsoft Teams."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot import logs
+
+    logs.configure(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -54,7 +68,13 @@ def run(host: str, port: int, migrate: bool) -> None:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]})", 1)
-    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"))
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        shutdown_timeout=settings.PULSEBRIDGE_SHUTDOWN_GRACE,
+        print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"),
+    )
 
 
 @main.command()

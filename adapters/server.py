@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core import PulseBridge
+from bot.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
 from bot.orgconfig import OrgConfig, load_org_config
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -26,9 +29,12 @@ def build_app(
     core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
     core.sync_org()
 
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[_observe])
     app[CORE] = core
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    # Registered first so it is torn down last: Socket Mode disconnects (no new work) before the drain.
+    app.cleanup_ctx.append(_lifecycle(core, engine, settings))
 
     if settings.slack_enabled:
         from adapters.slack import app as slack_app
@@ -52,17 +58,53 @@ def build_app(
         from adapters.playground.app import mount
 
         mount(app, core)
-    app.cleanup_ctx.append(_lifecycle(core, engine, settings.PULSEBRIDGE_SCHEDULER))
     return app
 
 
-def _lifecycle(core: PulseBridge, engine: Engine, with_scheduler: bool):
+def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
+    """Start the scheduler (in one process only, see bot/leader.py); on shutdown finish the work in flight.
+
+    aiohttp has stopped accepting connections and waited for open requests by the time the
+    teardown runs; what remains are Slack listeners that acked early and scheduled jobs.
+    """
+
     async def ctx(_app: web.Application):
-        core.start(Scheduler(core, engine) if with_scheduler else None)
+        if settings.PULSEBRIDGE_SCHEDULER:
+            core.start(Scheduler(core, engine))
+            SCHEDULER_LEADER.set(1)
+        else:
+            core.start(None)
         yield
+        log.info("shutting down: finishing %d handler(s) or job(s) in flight", core.inflight.count)
+        if not await core.inflight.drain(settings.PULSEBRIDGE_SHUTDOWN_GRACE):
+            log.warning("shutdown grace of %.0fs ran out with %d still running", settings.PULSEBRIDGE_SHUTDOWN_GRACE, core.inflight.count)
         core.stop()
+        SCHEDULER_LEADER.set(0)
+        log.info("shutdown complete")
 
     return ctx
+
+
+@web.middleware
+async def _observe(request: web.Request, handler):
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
+        HTTP_LATENCY.labels(route).observe(time.perf_counter() - start)
+
+
+async def _metrics(_request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def _socket_mode(bolt, app_token: str):

@@ -18,6 +18,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
+from bot.metrics import SCHEDULER_JOBS
+
 if TYPE_CHECKING:
     from bot.core import PulseBridge
 
@@ -35,7 +37,17 @@ async def run_job(name: str, **kwargs: Any) -> None:
     if handler is None:
         log.warning("job %s has no handler (feature removed?); skipped", name)
         return
-    await handler(core, **kwargs)
+    if not core.inflight.accepting:
+        log.info("job %s not started: shutting down", name)
+        SCHEDULER_JOBS.labels(name, "skipped").inc()
+        return
+    async with core.inflight.track():
+        try:
+            await handler(core, **kwargs)
+        except Exception:
+            SCHEDULER_JOBS.labels(name, "error").inc()
+            raise
+    SCHEDULER_JOBS.labels(name, "ok").inc()
 
 
 def cron_fields(expression: str) -> dict[str, str]:

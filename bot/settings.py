@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     PULSEBRIDGE_SCHEDULER: bool = True
     # When the directory sync runs (UTC crontab; 6 fields put seconds first, for tests and demos).
     PULSEBRIDGE_DIRECTORY_SYNC_CRON: str = "17 3 * * *"
+    # Seconds a stopping process (SIGTERM) waits for handlers, jobs and deliveries in flight.
+    PULSEBRIDGE_SHUTDOWN_GRACE: float = Field(default=20.0, ge=0, le=600)
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
 from bot.events import MessageHandle, Profile
+from bot.metrics import RATE_LIMITED, outbound_call
 from bot.messages import Message
 from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
 
@@ -23,14 +24,36 @@ _NOT_FOUND = {"user_not_found", "user_not_visible", "users_not_found"}
 USERS_PAGE = 200
 
 
+class _CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """Waits out 429s like its parent and counts each one, by API method."""
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        if response is not None and response.status_code == 429:
+            RATE_LIMITED.labels("slack", request.url.rstrip("/").rsplit("/", 1)[-1]).inc()
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
+class MeteredWebClient(AsyncWebClient):
+    """Counts every Web API call (after retries) by method and outcome for /metrics."""
+
+    async def api_call(self, api_method: str, **kwargs):
+        with outbound_call("slack", api_method, _slack_status):
+            return await super().api_call(api_method, **kwargs)
+
+
+def _slack_status(exc: BaseException) -> int | None:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if status != 200 else None  # a 200 with ok=false is an API error, not an HTTP one
+
+
 def make_client(token: str, base_url: str, max_retries: int = 5) -> AsyncWebClient:
     """A client that waits out HTTP 429 (honouring Retry-After) and retries dropped connections."""
-    return AsyncWebClient(
+    return MeteredWebClient(
         token=token,
         base_url=base_url,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            _CountingRateLimitHandler(max_retry_count=max_retries),
         ],
     )
 

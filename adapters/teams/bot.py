@@ -23,6 +23,7 @@ from adapters.teams import render, translate
 from bot.core import PulseBridge, error_message
 from bot.directory import store_profile
 from bot.events import ActionInvoked, MessageHandle, Profile
+from bot.metrics import outbound_call
 from bot.messages import Form, Message
 from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
 from bot.settings import Settings
@@ -54,6 +55,11 @@ def cloud_adapter(settings: Settings) -> CloudAdapter:
     return adapter
 
 
+def _connector_status(exc: BaseException) -> int | None:
+    """msrest's HttpOperationError (the connector's errors) carries the HTTP response."""
+    return getattr(getattr(exc, "response", None), "status_code", None)
+
+
 def _to_activity(payload: dict) -> Activity:
     activity = Activity().deserialize(payload)
     # Entity drops mention fields on (de)serialization; the Mention model keeps them.
@@ -82,7 +88,8 @@ class TeamsAdapter:
         sent: dict[str, str] = {}
 
         async def logic(context: TurnContext) -> None:
-            response = await context.send_activity(activity)
+            with outbound_call("teams", "send_activity", _connector_status):
+                response = await context.send_activity(activity)
             sent["id"] = (response.id if response else None) or ""
 
         await self._in(reference, logic)
@@ -124,7 +131,8 @@ class TeamsAdapter:
         activity.id = handle.message_id
 
         async def logic(context: TurnContext) -> None:
-            await context.update_activity(activity)
+            with outbound_call("teams", "update_activity", _connector_status):
+                await context.update_activity(activity)
 
         await self._in(self._reference_for(handle.conversation_id), logic)
 
@@ -152,10 +160,12 @@ class TeamsAdapter:
                     user_id=user_id,
                 )
             sent["conversation"] = reference.conversation.id
-            response = await context.send_activity(activity)
+            with outbound_call("teams", "send_activity", _connector_status):
+                response = await context.send_activity(activity)
             sent["id"] = (response.id if response else None) or ""
 
-        await self.cloud.create_conversation(self.app_id, logic, params, template.channel_id or "msteams", template.service_url, None)
+        with outbound_call("teams", "create_conversation", _connector_status):
+            await self.cloud.create_conversation(self.app_id, logic, params, template.channel_id or "msteams", template.service_url, None)
         return MessageHandle(self.platform, sent.get("conversation", ""), sent.get("id", ""))
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
@@ -192,7 +202,8 @@ class TeamsAdapter:
                 token = None
                 try:
                     while True:
-                        page = await TeamsInfo.get_paged_members(context, token, MEMBERS_PAGE)
+                        with outbound_call("teams", "get_paged_members", _connector_status):
+                            page = await TeamsInfo.get_paged_members(context, token, MEMBERS_PAGE)
                         for member in page.members or []:
                             people[member.id] = translate.profile(member, member.id, member.name or "")
                         token = page.continuation_token
@@ -219,10 +230,12 @@ class TeamsResponder:
         self.handle = handle
 
     async def reply(self, message: Message) -> None:
-        await self.turn_context.send_activity(_activity(message))
+        with outbound_call("teams", "send_activity", _connector_status):
+            await self.turn_context.send_activity(_activity(message))
 
     async def open_form(self, form: Form) -> None:
-        await self.turn_context.send_activity(_to_activity(render.form_payload(form)))
+        with outbound_call("teams", "send_activity", _connector_status):
+            await self.turn_context.send_activity(_to_activity(render.form_payload(form)))
 
     async def update(self, message: Message) -> None:
         if self.handle is None:
@@ -230,7 +243,8 @@ class TeamsResponder:
             return
         activity = _activity(message)
         activity.id = self.handle.message_id
-        await self.turn_context.update_activity(activity)
+        with outbound_call("teams", "update_activity", _connector_status):
+            await self.turn_context.update_activity(activity)
 
     async def form_errors(self, errors: dict[str, str]) -> None:
         await self.reply(error_message(" ".join(errors.values())))

@@ -32,6 +32,7 @@ class FakeSlackAPI:
         self.rate_limits: dict[str, tuple[float, list[float]]] = {}
         self._ts = itertools.count(1)
         self.usergroups: list[dict[str, Any]] = []
+        self.delays: dict[str, float] = {}  # method -> seconds to hold each call (after recording it)
         self.page_limit: int | None = None  # caps users.list pages below `limit`, to exercise paging
         self.bot_user_id = "UBOT"
         self.url = ""
@@ -138,6 +139,8 @@ class FakeSlackAPI:
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
             history.append(now)
         self.calls.append(Call(method, params))
+        if method in self.delays:
+            await asyncio.sleep(self.delays[method])
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": True}
         return web.json_response(body)
