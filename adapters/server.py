@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core import PulseBridge
+from bot.leader import LeaderElection
 from bot.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
 from bot.orgconfig import OrgConfig, load_org_config
 from bot.scheduler import Scheduler
@@ -69,17 +70,29 @@ def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
     """
 
     async def ctx(_app: web.Application):
-        if settings.PULSEBRIDGE_SCHEDULER:
+        def elected() -> None:
             core.start(Scheduler(core, engine))
             SCHEDULER_LEADER.set(1)
-        else:
+
+        def deposed() -> None:
+            core.stop()
+            SCHEDULER_LEADER.set(0)
+
+        election = None
+        if not settings.PULSEBRIDGE_SCHEDULER:
             core.start(None)
+        elif engine.dialect.name == "sqlite":
+            elected()  # SQLite means one process: always the leader
+        else:
+            election = LeaderElection(engine, ttl=settings.PULSEBRIDGE_LEADER_LEASE_SECONDS, on_elected=elected, on_deposed=deposed)
+            election.start()
         yield
         log.info("shutting down: finishing %d handler(s) or job(s) in flight", core.inflight.count)
         if not await core.inflight.drain(settings.PULSEBRIDGE_SHUTDOWN_GRACE):
             log.warning("shutdown grace of %.0fs ran out with %d still running", settings.PULSEBRIDGE_SHUTDOWN_GRACE, core.inflight.count)
-        core.stop()
-        SCHEDULER_LEADER.set(0)
+        deposed()
+        if election is not None:
+            await election.stop()
         log.info("shutdown complete")
 
     return ctx
@@ -126,4 +139,6 @@ async def _healthz(request: web.Request) -> web.Response:
         ping(core.engine)
     except SQLAlchemyError as exc:
         return web.json_response({"status": "error", "database": "unreachable", "detail": type(exc).__name__}, status=503)
-    return web.json_response({"status": "ok", "database": "ok", "backend": core.engine.dialect.name})
+    return web.json_response(
+        {"status": "ok", "database": "ok", "backend": core.engine.dialect.name, "scheduler": "running" if core.scheduler else "standby"}
+    )

@@ -66,6 +66,10 @@ def cron_fields(expression: str) -> dict[str, str]:
     return fields
 
 
+def _same_trigger(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a.__getstate__() == b.__getstate__()
+
+
 class Scheduler:
     # A job missed while the process was down runs once on start-up (coalesce), not once per miss.
     JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 12 * 3600}
@@ -91,14 +95,17 @@ class Scheduler:
             _running_core = None
 
     def cron(self, job_id: str, name: str, *, timezone: str, kwargs: dict[str, Any] | None = None, **fields: Any) -> None:
-        """(Re)define a recurring job, e.g. `cron("pulse:support", "pulse.open", timezone="Europe/Berlin", day_of_week="tue", hour=10)`."""
-        self.apscheduler.add_job(
-            "bot.scheduler:run_job",
-            CronTrigger(timezone=timezone, **fields),
-            id=job_id,
-            replace_existing=True,
-            kwargs={"name": name, **(kwargs or {})},
-        )
+        """(Re)define a recurring job, e.g. `cron("pulse:support", "pulse.open", timezone="Europe/Berlin", day_of_week="tue", hour=10)`.
+
+        Re-defining a job exactly as stored keeps its next run time, so a run that fell due while no
+        scheduler was up (a restart, a replica taking over) still happens once (see JOB_DEFAULTS).
+        """
+        trigger = CronTrigger(timezone=timezone, **fields)
+        job_kwargs = {"name": name, **(kwargs or {})}
+        existing = self.apscheduler.get_job(job_id)
+        if existing is not None and existing.kwargs == job_kwargs and _same_trigger(existing.trigger, trigger):
+            return
+        self.apscheduler.add_job("bot.scheduler:run_job", trigger, id=job_id, replace_existing=True, kwargs=job_kwargs)
 
     def every(self, job_id: str, name: str, *, seconds: int, kwargs: dict[str, Any] | None = None) -> None:
         self.apscheduler.add_job(
