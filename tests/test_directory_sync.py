@@ -200,3 +200,16 @@ async def test_cli_directory_sync(database_url, fake_slack):
         assert users(engine, "slack")["U0DAN"].email == "dan@example.com"
     finally:
         engine.dispose()
+
+
+async def test_active_team_users_skips_people_who_left(server):
+    from storage.directory_sync import active_team_users
+
+    await server.core.jobs[SYNC](server.core)
+    server.slack.users["U0BOB"]["deleted"] = True
+    await server.core.jobs[SYNC](server.core)
+
+    with session(server.engine) as s:
+        support = s.execute(select(Team).where(Team.slug == "support")).scalar_one()
+        names = [u.external_id for u in active_team_users(s, support.id)]
+    assert names == ["U0ANA", "U0CARLA"]  # members by email; Bob left, so pulses and digests skip him

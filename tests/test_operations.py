@@ -207,3 +207,22 @@ async def test_sigterm_stops_taking_work_and_finishes_deliveries_in_flight(datab
     assert "shutdown complete" in messages
     assert "xoxb-shutdown-test-token" not in err.decode() and SIGNING_SECRET not in err.decode()
     assert "quiet weekend" not in err.decode()
+
+
+async def test_teams_429_on_a_proactive_send_is_counted_and_left_failed_in_the_outbox(server):
+    """The DM fails with 429: the outbox must not record it as sent, and no apology goes to the recipient."""
+    before = await scrape(server.url)
+    server.connector.send_failures["a:personal-29:bob"] = [429]  # the DM to Bob, in the 1:1 chat the bot creates
+
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for pairing", mentions=[("29:bob", "Bob Stone")]))
+    await server.connector.wait_for(2)  # the reply to Ana and the channel post; the DM was refused
+    after = await scrape(server.url)
+
+    assert value(after, "pulsebridge_outbound_rate_limited_total", platform="teams", method="send_activity") - value(
+        before, "pulsebridge_outbound_rate_limited_total", platform="teams", method="send_activity"
+    ) == 1
+    with session(server.engine) as s:
+        rows = dict(s.execute(select(OutboxMessage.destination, OutboxMessage.status)).all())
+    assert rows["dm:29:bob"] == "failed"
+    assert server.connector.sent_to("a:personal-29:bob") == []  # no apology posted in its place
+    assert rows["channel:19:support@thread.tacv2"] == "sent"

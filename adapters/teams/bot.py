@@ -60,6 +60,25 @@ def _connector_status(exc: BaseException) -> int | None:
     return getattr(getattr(exc, "response", None), "status_code", None)
 
 
+async def _raising(run, logic) -> None:
+    """Run a proactive turn so that its failure reaches the caller.
+
+    The adapter's on_turn_error would otherwise swallow it (and post an apology into the
+    conversation), and the outbox would record an undelivered message as sent.
+    """
+    failures: list[BaseException] = []
+
+    async def guarded(context: TurnContext) -> None:
+        try:
+            await logic(context)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the turn pipeline
+            failures.append(exc)
+
+    await run(guarded)
+    if failures:
+        raise failures[0]
+
+
 def _to_activity(payload: dict) -> Activity:
     activity = Activity().deserialize(payload)
     # Entity drops mention fields on (de)serialization; the Mention model keeps them.
@@ -82,7 +101,7 @@ class TeamsAdapter:
         self.app_id = app_id
 
     async def _in(self, reference: ConversationReference, logic) -> None:
-        await self.cloud.continue_conversation(reference, logic, self.app_id)
+        await _raising(lambda guarded: self.cloud.continue_conversation(reference, guarded, self.app_id), logic)
 
     async def _send_in(self, reference: ConversationReference, activity: Activity) -> MessageHandle:
         sent: dict[str, str] = {}
@@ -165,7 +184,12 @@ class TeamsAdapter:
             sent["id"] = (response.id if response else None) or ""
 
         with outbound_call("teams", "create_conversation", _connector_status):
-            await self.cloud.create_conversation(self.app_id, logic, params, template.channel_id or "msteams", template.service_url, None)
+            await _raising(
+                lambda guarded: self.cloud.create_conversation(
+                    self.app_id, guarded, params, template.channel_id or "msteams", template.service_url, None
+                ),
+                logic,
+            )
         return MessageHandle(self.platform, sent.get("conversation", ""), sent.get("id", ""))
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
@@ -194,30 +218,23 @@ class TeamsAdapter:
             visited.add(conversation_id)
             reference.conversation.id = conversation_id
 
-            failures: list[Exception] = []
-
             async def logic(context: TurnContext) -> None:
                 # No channel data on a proactive turn: TeamsInfo then pages the conversation's members.
                 context.activity.channel_data = context.activity.channel_data or {}
                 token = None
-                try:
-                    while True:
-                        with outbound_call("teams", "get_paged_members", _connector_status):
-                            page = await TeamsInfo.get_paged_members(context, token, MEMBERS_PAGE)
-                        for member in page.members or []:
-                            people[member.id] = translate.profile(member, member.id, member.name or "")
-                        token = page.continuation_token
-                        if not token:
-                            break
-                except Exception as exc:  # noqa: BLE001 - kept from on_turn_error, which would post an apology
-                    failures.append(exc)
+                while True:
+                    with outbound_call("teams", "get_paged_members", _connector_status):
+                        page = await TeamsInfo.get_paged_members(context, token, MEMBERS_PAGE)
+                    for member in page.members or []:
+                        people[member.id] = translate.profile(member, member.id, member.name or "")
+                    token = page.continuation_token
+                    if not token:
+                        break
 
             try:
                 await self._in(reference, logic)
             except Exception as exc:  # noqa: BLE001 - one unreadable team must not hide the others
-                failures.append(exc)
-            if failures:
-                log.warning("listing members of Teams conversation %s failed: %s", conversation_id, type(failures[0]).__name__)
+                log.warning("listing members of Teams conversation %s failed: %s", conversation_id, type(exc).__name__)
                 complete = False
         return Roster(tuple(people.values()), (), complete)
 

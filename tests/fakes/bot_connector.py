@@ -34,6 +34,7 @@ class FakeBotConnector:
         self.rosters: dict[str, list[str]] = {}  # conversation id -> member ids (default: everyone)
         self.page_limit: int | None = None  # caps pagedmembers pages below pageSize, to exercise paging
         self.member_pages: list[str] = []  # conversation ids of every pagedmembers request
+        self.send_failures: dict[str, list[int]] = {}  # conversation id -> HTTP statuses for its next sends (e.g. 429)
         self._ids = itertools.count(1)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -82,6 +83,10 @@ class FakeBotConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.send_failures.get(request.match_info["cid"]):
+            status = self.send_failures[request.match_info["cid"]].pop(0)
+            return web.json_response({"error": {"code": "Throttled" if status == 429 else "ServiceError", "message": "try later"}},
+                                     status=status, headers={"Retry-After": "1"} if status == 429 else None)
         self.sent.append(Sent(request.match_info["cid"], request.match_info.get("reply"), body))
         return web.json_response({"id": f"act-{next(self._ids)}"})
 
