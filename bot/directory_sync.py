@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.directory import store_profile
 from bot.scheduler import cron_fields
 from storage.db import session
-from storage.directory_sync import GroupTeam, deactivate_missing, sync_group_teams
+from storage.directory_sync import GroupTeam, deactivate_missing, sync_group_teams, upsert_profiles
 from storage.tables import User
 
 if TYPE_CHECKING:
@@ -69,8 +68,7 @@ async def sync_platform(core: PulseBridge, platform: str) -> SyncReport:
         was_active = set(
             s.execute(select(User.external_id).where(User.platform == platform, User.active.is_(True))).scalars()
         )
-        for profile in roster.people:
-            store_profile(s, profile)
+        upsert_profiles(s, platform, roster.people)
         report.deactivated = sorted(p.external_id for p in roster.people if p.deleted and p.external_id in was_active)
         if roster.complete:
             report.deactivated += sorted(u.external_id for u in deactivate_missing(s, platform, {p.external_id for p in roster.people}))

@@ -33,6 +33,12 @@ def upsert_user(
     if user is None:
         user = User(platform=platform, external_id=external_id, display_name=display_name)
         session.add(user)
+    apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
+    session.flush()
+    return user
+
+
+def apply_profile(user: User, *, display_name: str, email: str | None, timezone: str | None, is_bot: bool, active: bool) -> None:
     if display_name:
         user.display_name = display_name
     if email:
@@ -42,8 +48,6 @@ def upsert_user(
     user.is_bot = is_bot
     user.active = active
     user.updated_at = utcnow()
-    session.flush()
-    return user
 
 
 def identifiers_of(user: User) -> list[str]:

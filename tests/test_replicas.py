@@ -12,6 +12,8 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import aiohttp
 import pytest
@@ -27,11 +29,9 @@ TICK = 2  # seconds between scheduled syncs in this test
 LEASE = 3  # seconds; a crashed leader is replaced within LEASE * 4/3
 
 
-@pytest.fixture
-def postgres_url():
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"replicas need PostgreSQL: set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+@contextmanager
+def throwaway_schema(base: str) -> Iterator[str]:
+    """A migrated schema of its own in the PostgreSQL at `base`; yields a URL that uses it."""
     schema = f"pb_{uuid.uuid4().hex[:12]}"
     admin = make_engine(base)
     with admin.begin() as conn:
@@ -44,6 +44,15 @@ def postgres_url():
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"replicas need PostgreSQL: set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    with throwaway_schema(base) as url:
+        yield url
 
 
 def test_lease_is_exclusive_until_it_expires_or_is_released(postgres_url):
