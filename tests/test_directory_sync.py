@@ -213,3 +213,21 @@ async def test_active_team_users_skips_people_who_left(server):
         support = s.execute(select(Team).where(Team.slug == "support")).scalar_one()
         names = [u.external_id for u in active_team_users(s, support.id)]
     assert names == ["U0ANA", "U0CARLA"]  # members by email; Bob left, so pulses and digests skip him
+
+
+async def test_playground_people_are_left_as_they_are(database_url, fake_slack):
+    from adapters.server import CORE, build_app
+    from bot import demo
+
+    app = build_app(make_settings(database_url, fake_slack.url), org=demo.demo_org(), playground=True)
+    core = app[CORE]
+    try:
+        demo.seed(core, days=1)
+        before = {k: (u.display_name, u.email, u.active) for k, u in users(core.engine, "playground").items()}
+
+        report = await sync_platform(core, "playground")
+
+        assert report.listed == len(before) > 0 and report.deactivated == []
+        assert {k: (u.display_name, u.email, u.active) for k, u in users(core.engine, "playground").items()} == before
+    finally:
+        core.engine.dispose()
