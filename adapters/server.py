@@ -93,6 +93,7 @@ def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
         deposed()
         if election is not None:
             await election.stop()
+        engine.dispose()
         log.info("shutdown complete")
 
     return ctx

@@ -1,8 +1,9 @@
 """Exactly one replica runs the scheduler: the one holding the lease in the shared database.
 
 APScheduler 3 cannot share a job store between running schedulers, so standbys do not start
-theirs at all. The leader renews its lease every third of its length; a standby tries as often
-and takes over once the lease expired (a crashed leader: within ttl + ttl/3). A leader that cannot
+theirs at all. The leader renews its lease every third of its length; a standby tries every
+second and takes over once the lease expired (a crashed leader: within ttl + 1 s) or was
+released (a leader stopping on SIGTERM: within about a second). A leader that cannot
 renew steps down on its own clock *before* the lease can expire in the database, so two
 schedulers never run at once even if the leader is cut off from the database.
 """
@@ -24,6 +25,7 @@ from storage.leases import release, try_acquire
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
+STANDBY_POLL = 1.0  # seconds
 
 
 def holder_id() -> str:
@@ -66,9 +68,11 @@ class LeaderElection:
                     self.on_elected()
             elif self.leader and time.monotonic() >= self._valid_until:
                 self._step_down("could not renew the scheduler lease")
-            pause = self.every
             if self.leader:
-                pause = max(0.0, min(pause, self._valid_until - time.monotonic()))
+                pause = max(0.0, min(self.every, self._valid_until - time.monotonic()))
+            else:
+                # Standbys ask often (one cheap statement) so a released lease is picked up at once.
+                pause = min(self.every, STANDBY_POLL)
             await asyncio.sleep(pause)
 
     def _step_down(self, why: str) -> None:

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # When the directory sync runs (UTC crontab; 6 fields put seconds first, for tests and demos).
     PULSEBRIDGE_DIRECTORY_SYNC_CRON: str = "17 3 * * *"
     # With PostgreSQL, replicas elect the scheduler's runner by a lease of this many seconds; a crashed
-    # leader is replaced within 4/3 of it (at most 60 s).
+    # leader is replaced within it plus a second (so well within 60 s).
     PULSEBRIDGE_LEADER_LEASE_SECONDS: float = Field(default=30.0, ge=0.3, le=45)
     # Seconds a stopping process (SIGTERM) waits for handlers, jobs and deliveries in flight.
     PULSEBRIDGE_SHUTDOWN_GRACE: float = Field(default=20.0, ge=0, le=600)

@@ -96,6 +96,19 @@ def shared_conversations(session: Session, platform: str) -> list[ConversationRe
     )
 
 
+def personal_conversations(session: Session, platform: str) -> list[tuple[str, dict]]:
+    """(user's platform id, serialized reference) of every 1:1 chat the bot has with a person."""
+    return [
+        (external_id, reference)
+        for external_id, reference in session.execute(
+            select(User.external_id, ConversationRef.reference)
+            .join(User, User.id == ConversationRef.user_id)
+            .where(ConversationRef.platform == platform, ConversationRef.kind == "personal")
+            .order_by(ConversationRef.updated_at.desc())
+        )
+    ]
+
+
 def active_team_users(session: Session, team_id: int) -> list[User]:
     """The team's members who are still active, for features that message a whole team."""
     idents = list(session.execute(select(TeamMember.identifier).where(TeamMember.team_id == team_id)).scalars())

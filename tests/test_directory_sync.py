@@ -145,7 +145,9 @@ async def test_teams_roster_pages_through_installed_teams_and_keeps_references(s
     assert {k for k, u in stored.items() if u.active} == {"29:ana", "29:bob", "29:dan", "29:erin"}
     assert stored["29:erin"].email == "erin@example.com"
 
+    # Bob leaves the organisation: gone from the team and from the tenant (his 1:1 chat answers 404).
     server.connector.rosters["19:support@thread.tacv2"] = ["29:ana", "29:dan", "29:erin"]
+    del server.connector.members["29:bob"]
     with session(server.engine) as s:
         refs_before = s.execute(select(func.count()).select_from(ConversationRef)).scalar_one()
     await server.core.jobs[SYNC](server.core)
@@ -154,6 +156,24 @@ async def test_teams_roster_pages_through_installed_teams_and_keeps_references(s
     assert not stored["29:bob"].active and stored["29:ana"].active
     with session(server.engine) as s:
         assert s.execute(select(func.count()).select_from(ConversationRef)).scalar_one() == refs_before
+
+
+async def test_teams_people_who_only_chat_one_to_one_stay_active(server):
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> help", conversation=CHANNEL))
+    carl = {"id": "a:personal-29:carl", "conversationType": "personal", "tenantId": "tenant-1"}
+    server.connector.add_member("29:carl", "Carl Ito", "carl@example.com")
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> help", sender=("29:carl", "Carl Ito"), conversation=carl))
+    await server.connector.wait_for(2)
+    server.connector.rosters["19:support@thread.tacv2"] = ["29:ana", "29:dan"]  # Carl is in no team with the bot
+
+    await server.core.jobs[SYNC](server.core)
+
+    assert users(server.engine, "teams")["29:carl"].active
+    assert users(server.engine, "teams")["29:carl"].email == "carl@example.com"
+
+    del server.connector.members["29:carl"]  # he left: his chat no longer knows him
+    await server.core.jobs[SYNC](server.core)
+    assert not users(server.engine, "teams")["29:carl"].active
 
 
 async def test_teams_sync_without_any_installed_team_deactivates_nobody(server):

@@ -28,7 +28,7 @@ from bot.messages import Form, Message
 from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
 from bot.settings import Settings
 from storage.db import session
-from storage.directory_sync import shared_conversations
+from storage.directory_sync import personal_conversations, shared_conversations
 from storage.directory import conversation, find_user, latest_conversation, personal_conversation, save_conversation_ref
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,37 @@ class TeamsAdapter:
             except Exception as exc:  # noqa: BLE001 - one unreadable team must not hide the others
                 log.warning("listing members of Teams conversation %s failed: %s", conversation_id, type(exc).__name__)
                 complete = False
+        if not await self._add_personal_members(people):
+            complete = False
         return Roster(tuple(people.values()), (), complete)
+
+    async def _add_personal_members(self, people: dict[str, Profile]) -> bool:
+        """People who only chat with the bot 1:1 are installed there too: look each one up in their chat.
+
+        One call per person not already listed by a team, so a large tenant stays cheap. Returns
+        False when a look-up failed for another reason than "not a member any more".
+        """
+        with session(self.core.engine) as s:
+            chats = [(ext, raw) for ext, raw in personal_conversations(s, self.platform) if ext not in people]
+        ok = True
+        for external_id, raw in chats:
+            found: list[Profile] = []
+
+            async def logic(context: TurnContext, member_id: str = external_id) -> None:
+                context.activity.channel_data = context.activity.channel_data or {}
+                with outbound_call("teams", "get_member", _connector_status):
+                    account = await TeamsInfo.get_member(context, member_id)
+                found.append(translate.profile(account, member_id, account.name or ""))
+
+            try:
+                await self._in(ConversationReference().deserialize(raw), logic)
+            except Exception as exc:  # noqa: BLE001 - a departed member answers 404; anything else is unknown
+                if _connector_status(exc) != 404:
+                    log.warning("looking up a Teams member in their personal chat failed: %s", type(exc).__name__)
+                    ok = False
+                continue
+            people[external_id] = found[0]
+        return ok
 
 
 class TeamsResponder:
