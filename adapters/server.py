@@ -36,6 +36,9 @@ def build_app(
     app.router.add_get("/metrics", _metrics)
     # Registered first so it is torn down last: Socket Mode disconnects (no new work) before the drain.
     app.cleanup_ctx.append(_lifecycle(core, engine, settings))
+    from adapters import webhooks
+
+    webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
 
     if settings.slack_enabled:
         from adapters.slack import app as slack_app

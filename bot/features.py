@@ -10,6 +10,8 @@ if TYPE_CHECKING:
 
 def register_all(core: PulseBridge) -> None:
     from bot import directory_sync, kudos
+    from bot.feedback import service as feedback
 
     kudos.register(core)
+    feedback.register(core)
     directory_sync.register(core)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.directory_config import DirectoryConfig
 from bot.errors import ConfigError
+from bot.feedback.config import FeedbackConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -66,6 +67,7 @@ class OrgConfig(BaseModel):
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
 
     @field_validator("values")
     @classmethod

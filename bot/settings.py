@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     PULSEBRIDGE_LEADER_LEASE_SECONDS: float = Field(default=30.0, ge=0.3, le=45)
     # Seconds a stopping process (SIGTERM) waits for handlers, jobs and deliveries in flight.
     PULSEBRIDGE_SHUTDOWN_GRACE: float = Field(default=20.0, ge=0, le=600)
+    FEEDBACK_WEBHOOK_SECRET: str | None = None
+
+    @field_validator("FEEDBACK_WEBHOOK_SECRET")
+    @classmethod
+    def _feedback_secret(cls, value: str | None) -> str | None:
+        if value and len(value) < 16:
+            raise ValueError("use at least 16 random characters (it signs every feedback webhook)")
+        return value or None
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -133,7 +133,7 @@ def _post_json(post: Post, viewer_people: list, names: dict[str, str]) -> dict[s
     if isinstance(post.content, Form):
         html = render.form_html(post.content, post.id, refs, post.errors)
     else:
-        html = render.message_html(post.content, post.id)
+        html = render.message_html(post.content, post.id, refs)
     return {
         "id": post.id,
         "author": "pulsebridge" if post.author == "bot" else names.get(post.author, post.author),

@@ -19,6 +19,7 @@ from bot.messages import (
     Select,
     Strong,
     TextInput,
+    UserPicker,
     UserRef,
     UserSelect,
 )
@@ -36,7 +37,23 @@ def _inline(parts: tuple[Inline, ...]) -> Markup:
     return out
 
 
-def message_html(message: Message, post_id: int) -> Markup:
+def _picker(picker: UserPicker, post_id: int, people: list[UserRef]) -> Markup:
+    options = Markup("").join(
+        Markup('<option value="{}">{}</option>').format(u.external_id, u.display_name or u.external_id) for u in (picker.choices or people)
+    )
+    return Markup(
+        '<span class="picker"><select aria-label="{ph}"><option value="">{ph}</option>{opts}</select>'
+        '<button type="button" class="action" data-picker="1" data-post="{post}" data-action-id="{aid}" data-value="">{label}</button></span>'
+    ).format(ph=picker.placeholder, opts=options, post=post_id, aid=picker.action_id, label=picker.submit_label)
+
+
+def _button(b, post_id: int) -> Markup:
+    return Markup('<button type="button" class="action {}" data-post="{}" data-action-id="{}" data-value="{}">{}</button>').format(
+        b.style or "", post_id, b.action_id, b.value, b.label
+    )
+
+
+def message_html(message: Message, post_id: int, people: list[UserRef] = ()) -> Markup:
     out = Markup("")
     for block in message.blocks:
         if isinstance(block, Heading):
@@ -52,10 +69,7 @@ def message_html(message: Message, post_id: int) -> Markup:
             out += Markup('<p class="context">{}</p>').format(_inline(block.parts))
         elif isinstance(block, Actions):
             buttons = Markup("").join(
-                Markup('<button type="button" class="action {}" data-post="{}" data-action-id="{}" data-value="{}">{}</button>').format(
-                    b.style or "", post_id, b.action_id, b.value, b.label
-                )
-                for b in block.buttons
+                _picker(b, post_id, list(people)) if isinstance(b, UserPicker) else _button(b, post_id) for b in block.buttons
             )
             out += Markup('<div class="actions">{}</div>').format(buttons)
     if not message.blocks:

@@ -25,6 +25,7 @@ from bot.messages import (
     Select,
     Strong,
     TextInput,
+    UserPicker,
     UserSelect,
 )
 
@@ -94,6 +95,12 @@ def card(message: Message, skip: object = None) -> dict[str, Any]:
             body.append({"type": "RichTextBlock", "inlines": inlines or [{"type": "TextRun", "text": " "}]})
         elif isinstance(block, Actions):
             for button in block.buttons:
+                if isinstance(button, UserPicker):
+                    body.append(_picker(button))
+                    # `user_picker` names the input whose value the translator hands over as the action's value.
+                    data = {"action_id": button.action_id, "value": "", "user_picker": _picker_id(button)}
+                    actions.append({"type": "Action.Submit", "title": button.submit_label, "style": "positive", "data": data})
+                    continue
                 action = {"type": "Action.Submit", "title": button.label, "data": {"action_id": button.action_id, "value": button.value}}
                 if button.style == "primary":
                     action["style"] = "positive"
@@ -104,6 +111,15 @@ def card(message: Message, skip: object = None) -> dict[str, Any]:
     if actions:
         out["actions"] = actions
     return out
+
+
+def _picker_id(picker: UserPicker) -> str:
+    return "pick." + picker.action_id
+
+
+def _picker(picker: UserPicker) -> dict[str, Any]:
+    choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in picker.choices]
+    return {"type": "Input.ChoiceSet", "id": _picker_id(picker), "style": "compact", "placeholder": picker.placeholder, "choices": choices}
 
 
 def activity_payload(message: Message) -> dict[str, Any]:
