@@ -20,16 +20,31 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _settings():
+    from sqlalchemy.engine import make_url
+
+    from bot.logs import REDACTION
+
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         _fail(str(exc))
+    REDACTION.add_secrets(
+        settings.SLACK_BOT_TOKEN,
+        settings.SLACK_APP_TOKEN,
+        settings.SLACK_SIGNING_SECRET,
+        settings.MICROSOFT_APP_PASSWORD,
+        settings.FEEDBACK_WEBHOOK_SECRET,
+        make_url(settings.DATABASE_URL).password,
+    )
+    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """pulsebridge: pulses, kudos and customer wins in Slack and Microsoft Teams."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot import logs
+
+    logs.configure(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -55,7 +70,13 @@ def run(host: str, port: int, migrate: bool) -> None:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]})", 1)
-    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"))
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        shutdown_timeout=settings.PULSEBRIDGE_SHUTDOWN_GRACE,
+        print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"),
+    )
 
 
 @main.command()
@@ -107,6 +128,57 @@ def _reset(url: str) -> None:
         for table in ("alembic_version", "apscheduler_jobs"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     engine.dispose()
+
+
+@main.group()
+def directory() -> None:
+    """People and teams from Slack and Teams."""
+
+
+@directory.command("sync")
+def directory_sync() -> None:
+    """List everyone on the connected platforms now: upsert profiles, deactivate who left, map user groups."""
+    import asyncio
+
+    from adapters.server import CORE, build_app
+    from bot.directory_sync import sync_all
+    from storage.db import make_engine
+    from storage.migrate import pending_heads
+
+    settings = _settings()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        if pending_heads(engine):
+            _fail("the database schema is out of date: run `pulsebridge db upgrade` first")
+        core = build_app(settings, engine=engine)[CORE]
+    except ConfigError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:
+        _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
+    reports = asyncio.run(sync_all(core))
+    for report in reports:
+        click.echo(report.line())
+    if any(r.error for r in reports):
+        sys.exit(1)
+
+
+@main.command("teams-package")
+@click.option("--app-id", required=True, help="The bot's Microsoft App ID (a GUID), as in MICROSOFT_APP_ID.")
+@click.option("--out", default="pulsebridge-teams.zip", show_default=True, type=click.Path(dir_okay=False), help="Where to write the zip.")
+@click.option("--version", "app_version", default=None, help="App package version (x.y.z); raise it for every update you upload. [default: pulsebridge's version]")
+@click.option("--website", default="https://pulsebridge.example.com", show_default=True, help="Your https:// site; /privacy and /terms are linked below it.")
+def teams_package(app_id: str, out: str, app_version: str | None, website: str) -> None:
+    """Write the Microsoft Teams app package to upload to your tenant (Teams admin center or Developer Portal)."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from adapters.teams.package import write_package
+
+    try:
+        path = write_package(Path(out), app_id.strip(), version=app_version or version("pulsebridge"), website=website)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)")
 
 
 @main.group()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core import PulseBridge
+from bot.leader import LeaderElection
+from bot.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
 from bot.orgconfig import OrgConfig, load_org_config
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -23,12 +27,15 @@ def build_app(
     settings: Settings, *, engine: Engine | None = None, org: OrgConfig | None = None, playground: bool = False
 ) -> web.Application:
     engine = engine or make_engine(settings.DATABASE_URL)
-    core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG))
+    core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
     core.sync_org()
 
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[_observe])
     app[CORE] = core
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    # Registered first so it is torn down last: Socket Mode disconnects (no new work) before the drain.
+    app.cleanup_ctx.append(_lifecycle(core, engine, settings))
     from adapters import webhooks
 
     webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
@@ -55,17 +62,66 @@ def build_app(
         from adapters.playground.app import mount
 
         mount(app, core)
-    app.cleanup_ctx.append(_lifecycle(core, engine, settings.PULSEBRIDGE_SCHEDULER))
     return app
 
 
-def _lifecycle(core: PulseBridge, engine: Engine, with_scheduler: bool):
+def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
+    """Start the scheduler (in one process only, see bot/leader.py); on shutdown finish the work in flight.
+
+    aiohttp has stopped accepting connections and waited for open requests by the time the
+    teardown runs; what remains are Slack listeners that acked early and scheduled jobs.
+    """
+
     async def ctx(_app: web.Application):
-        core.start(Scheduler(core, engine) if with_scheduler else None)
+        def elected() -> None:
+            core.start(Scheduler(core, engine))
+            SCHEDULER_LEADER.set(1)
+
+        def deposed() -> None:
+            core.stop()
+            SCHEDULER_LEADER.set(0)
+
+        election = None
+        if not settings.PULSEBRIDGE_SCHEDULER:
+            core.start(None)
+        elif engine.dialect.name == "sqlite":
+            elected()  # SQLite means one process: always the leader
+        else:
+            election = LeaderElection(engine, ttl=settings.PULSEBRIDGE_LEADER_LEASE_SECONDS, on_elected=elected, on_deposed=deposed)
+            election.start()
         yield
-        core.stop()
+        log.info("shutting down: finishing %d handler(s) or job(s) in flight", core.inflight.count)
+        if not await core.inflight.drain(settings.PULSEBRIDGE_SHUTDOWN_GRACE):
+            log.warning("shutdown grace of %.0fs ran out with %d still running", settings.PULSEBRIDGE_SHUTDOWN_GRACE, core.inflight.count)
+        deposed()
+        if election is not None:
+            await election.stop()
+        engine.dispose()
+        log.info("shutdown complete")
 
     return ctx
+
+
+@web.middleware
+async def _observe(request: web.Request, handler):
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
+        HTTP_LATENCY.labels(route).observe(time.perf_counter() - start)
+
+
+async def _metrics(_request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def _socket_mode(bolt, app_token: str):
@@ -87,4 +143,6 @@ async def _healthz(request: web.Request) -> web.Response:
         ping(core.engine)
     except SQLAlchemyError as exc:
         return web.json_response({"status": "error", "database": "unreachable", "detail": type(exc).__name__}, status=503)
-    return web.json_response({"status": "ok", "database": "ok", "backend": core.engine.dialect.name})
+    return web.json_response(
+        {"status": "ok", "database": "ok", "backend": core.engine.dialect.name, "scheduler": "running" if core.scheduler else "standby"}
+    )

@@ -15,11 +15,14 @@ from sqlalchemy.engine import Engine
 
 from bot.errors import UserFacingError
 from bot.events import ActionInvoked, CommandInvoked, FormSubmitted
+from bot.lifecycle import InFlight
+from bot.metrics import HANDLER_LATENCY, timed
 from bot.messages import Context, Form, Message, Paragraph, Strong
 from bot.orgconfig import OrgConfig, member_identifier
 from bot.outbox import Outbox
 from bot.ports import ChatAdapter, Outbound, Responder
 from bot.scheduler import Scheduler
+from bot.settings import Settings
 from storage.db import session
 from storage.directory import sync_teams
 
@@ -69,8 +72,11 @@ class PulseBridge:
         org: OrgConfig,
         adapters: Mapping[str, ChatAdapter] | None = None,
         clock: Callable[[], datetime] | None = None,
+        settings: Settings | None = None,
     ):
         self.engine = engine
+        # Process settings for features that need them (schedules); defaults when built bare in tests.
+        self.settings = settings if settings is not None else Settings.model_construct()
         self.org = org
         self.adapters: dict[str, ChatAdapter] = dict(adapters or {})
         self.outbox = Outbox(engine, self.adapters)
@@ -81,6 +87,8 @@ class PulseBridge:
         self.jobs: dict[str, JobHandler] = {}
         self.startup_hooks: list[Callable[[PulseBridge], None]] = []
         self.scheduler: Scheduler | None = None
+        # Handlers and jobs running now; a shutdown drains them (see adapters/server.py).
+        self.inflight = InFlight()
         from bot.features import register_all
 
         self.job("outbox.retry", _retry_outbox)
@@ -161,26 +169,45 @@ class PulseBridge:
         if cmd.raw_text.lower() == "help":
             await responder.reply(Message(summary=spec.usage, blocks=(Paragraph((spec.summary,)), Context((spec.usage,)))))
             return
-        await self._run(lambda: spec.handler(self, cmd), responder)
+        await self._run(lambda: spec.handler(self, cmd), responder, "command", spec.name)
 
     async def handle_action(self, action: ActionInvoked, responder: Responder) -> None:
         handler = self.actions.get(action.action_id.split(":", 1)[0])
         if handler is None:
             await responder.reply(error_message("That button is no longer active."))
             return
-        await self._run(lambda: handler(self, action), responder)
+        await self._run(lambda: handler(self, action), responder, "action", action.action_id.split(":", 1)[0])
 
     async def handle_form(self, submission: FormSubmitted, responder: Responder) -> None:
         handler = self.forms.get(submission.form_id)
         if handler is None:
             await responder.reply(error_message("That form is no longer active."))
             return
-        await self._run(lambda: handler(self, submission), responder)
+        await self._run(lambda: handler(self, submission), responder, "form", submission.form_id)
 
-    async def _run(self, call: Callable[[], Awaitable[Outcome]], responder: Responder) -> None:
+    async def _run(self, call: Callable[[], Awaitable[Outcome]], responder: Responder, kind: str, name: str) -> None:
+        if not self.inflight.accepting:
+            await responder.reply(error_message("pulsebridge is restarting; please try again in a minute. Nothing was saved."))
+            return
+        async with self.inflight.track():
+            await self._answer(call, responder, kind, name)
+
+    async def _answer(self, call: Callable[[], Awaitable[Outcome]], responder: Responder, kind: str, name: str) -> None:
         """Answer the actor first, then send the follow-ups (DMs, channel posts) through the outbox."""
         try:
-            outcome = await call()
+            with timed(HANDLER_LATENCY, kind, name) as label:
+                try:
+                    outcome = await call()
+                except FormInvalid:
+                    label.append("invalid")
+                    raise
+                except UserFacingError:
+                    label.append("refused")
+                    raise
+                except BaseException:
+                    label.append("error")
+                    raise
+                label.append("ok")
         except FormInvalid as exc:
             await responder.form_errors(exc.errors)
             return

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.directory_config import DirectoryConfig
 from bot.errors import ConfigError
 from bot.feedback.config import FeedbackConfig
 from bot.recognition_rules import PostMode, RecognitionConfig
@@ -67,6 +68,7 @@ class OrgConfig(BaseModel):
     values: list[str] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
 from bot.events import MessageHandle
-from datetime import timedelta
-
+from bot.metrics import OUTBOX_MESSAGES
 from bot.ports import ChatAdapter, Outbound, describe, destination_platform, handle_to_ref
 from bot.serialize import destination_from_data, message_from_data, to_data
 from storage.db import session
@@ -58,9 +58,11 @@ class Outbox:
             log.warning("sending %s to %s failed: %s", item.key, describe(item.destination), exc)
             with session(self.engine) as s, s.begin():
                 finish_outbox(s, row_id, error=f"{type(exc).__name__}: {exc}")
+            OUTBOX_MESSAGES.labels(platform, "failed").inc()
             return None
         with session(self.engine) as s, s.begin():
             finish_outbox(s, row_id, platform_ref=handle_to_ref(handle))
+        OUTBOX_MESSAGES.labels(platform, "sent").inc()
         return handle
 
     async def retry(self, *, pending_for: timedelta = timedelta(minutes=1)) -> int:

@@ -42,6 +42,29 @@ class Outbound:
     message: Message
 
 
+@dataclass(frozen=True)
+class PlatformGroup:
+    """A group the platform manages (a Slack user group) that an admin may map to a team."""
+
+    handle: str
+    name: str
+    member_ids: tuple[str, ...]
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Everyone the platform lists for the bot's workspace or installed teams.
+
+    `complete` is False when part of the listing could not be read: then a person's absence
+    proves nothing and nobody may be deactivated for it.
+    """
+
+    people: tuple[Profile, ...]
+    groups: tuple[PlatformGroup, ...] = ()
+    complete: bool = True
+
+
 class SendFailed(Exception):
     """The platform refused the message for good (not a transient error the client already retried)."""
 
@@ -59,6 +82,10 @@ class ChatAdapter(Protocol):
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
         """Look a person up on the platform; None when the platform does not know them."""
+        ...
+
+    async def roster(self, *, groups: bool = False) -> Roster:
+        """List the people (and, when asked, the user groups) the bot can see, following every page."""
         ...
 
 

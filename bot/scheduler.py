@@ -18,6 +18,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
+from bot.metrics import SCHEDULER_JOBS
+
 if TYPE_CHECKING:
     from bot.core import PulseBridge
 
@@ -35,7 +37,37 @@ async def run_job(name: str, **kwargs: Any) -> None:
     if handler is None:
         log.warning("job %s has no handler (feature removed?); skipped", name)
         return
-    await handler(core, **kwargs)
+    if not core.inflight.accepting:
+        log.info("job %s not started: shutting down", name)
+        SCHEDULER_JOBS.labels(name, "skipped").inc()
+        return
+    async with core.inflight.track():
+        try:
+            await handler(core, **kwargs)
+        except Exception:
+            SCHEDULER_JOBS.labels(name, "error").inc()
+            raise
+    SCHEDULER_JOBS.labels(name, "ok").inc()
+
+
+def cron_fields(expression: str) -> dict[str, str]:
+    """A crontab line as CronTrigger fields: 5 fields, or 6 with seconds first ("*/2 * * * * *").
+
+    Raises ValueError naming the problem, so a bad setting stops start-up with a clear message.
+    """
+    parts = expression.split()
+    names = ["minute", "hour", "day", "month", "day_of_week"]
+    if len(parts) == 6:
+        names = ["second", *names]
+    elif len(parts) != 5:
+        raise ValueError(f"expected 5 crontab fields (minute hour day month weekday) or 6 with seconds first, got {expression!r}")
+    fields = dict(zip(names, parts))
+    CronTrigger(timezone=UTC, **fields)
+    return fields
+
+
+def _same_trigger(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a.__getstate__() == b.__getstate__()
 
 
 class Scheduler:
@@ -63,14 +95,17 @@ class Scheduler:
             _running_core = None
 
     def cron(self, job_id: str, name: str, *, timezone: str, kwargs: dict[str, Any] | None = None, **fields: Any) -> None:
-        """(Re)define a recurring job, e.g. `cron("pulse:support", "pulse.open", timezone="Europe/Berlin", day_of_week="tue", hour=10)`."""
-        self.apscheduler.add_job(
-            "bot.scheduler:run_job",
-            CronTrigger(timezone=timezone, **fields),
-            id=job_id,
-            replace_existing=True,
-            kwargs={"name": name, **(kwargs or {})},
-        )
+        """(Re)define a recurring job, e.g. `cron("pulse:support", "pulse.open", timezone="Europe/Berlin", day_of_week="tue", hour=10)`.
+
+        Re-defining a job exactly as stored keeps its next run time, so a run that fell due while no
+        scheduler was up (a restart, a replica taking over) still happens once (see JOB_DEFAULTS).
+        """
+        trigger = CronTrigger(timezone=timezone, **fields)
+        job_kwargs = {"name": name, **(kwargs or {})}
+        existing = self.apscheduler.get_job(job_id)
+        if existing is not None and existing.kwargs == job_kwargs and _same_trigger(existing.trigger, trigger):
+            return
+        self.apscheduler.add_job("bot.scheduler:run_job", trigger, id=job_id, replace_existing=True, kwargs=job_kwargs)
 
     def every(self, job_id: str, name: str, *, seconds: int, kwargs: dict[str, Any] | None = None) -> None:
         self.apscheduler.add_job(

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     PULSEBRIDGE_CONFIG: Path | None = None
     SLACK_MAX_RETRIES: int = Field(default=5, ge=0, le=20)
     PULSEBRIDGE_SCHEDULER: bool = True
+    # When the directory sync runs (UTC crontab; 6 fields put seconds first, for tests and demos).
+    PULSEBRIDGE_DIRECTORY_SYNC_CRON: str = "17 3 * * *"
+    # With PostgreSQL, replicas elect the scheduler's runner by a lease of this many seconds; a crashed
+    # leader is replaced within it plus a second (so well within 60 s).
+    PULSEBRIDGE_LEADER_LEASE_SECONDS: float = Field(default=30.0, ge=0.3, le=45)
+    # Seconds a stopping process (SIGTERM) waits for handlers, jobs and deliveries in flight.
+    PULSEBRIDGE_SHUTDOWN_GRACE: float = Field(default=20.0, ge=0, le=600)
     FEEDBACK_WEBHOOK_SECRET: str | None = None
 
     @field_validator("FEEDBACK_WEBHOOK_SECRET")
@@ -44,6 +51,14 @@ class Settings(BaseSettings):
         if value.startswith("postgresql:"):
             # psycopg 3 is the driver we ship; SQLAlchemy's bare postgresql:// means psycopg2.
             value = "postgresql+psycopg:" + value[len("postgresql:") :]
+        return value
+
+    @field_validator("PULSEBRIDGE_DIRECTORY_SYNC_CRON")
+    @classmethod
+    def _sync_cron(cls, value: str) -> str:
+        from bot.scheduler import cron_fields
+
+        cron_fields(value)
         return value
 
     @field_validator("SLACK_BOT_TOKEN")

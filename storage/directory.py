@@ -33,6 +33,12 @@ def upsert_user(
     if user is None:
         user = User(platform=platform, external_id=external_id, display_name=display_name)
         session.add(user)
+    apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
+    session.flush()
+    return user
+
+
+def apply_profile(user: User, *, display_name: str, email: str | None, timezone: str | None, is_bot: bool, active: bool) -> None:
     if display_name:
         user.display_name = display_name
     if email:
@@ -42,8 +48,6 @@ def upsert_user(
     user.is_bot = is_bot
     user.active = active
     user.updated_at = utcnow()
-    session.flush()
-    return user
 
 
 def identifiers_of(user: User) -> list[str]:
@@ -88,13 +92,16 @@ def sync_teams(session: Session, teams: Iterable[tuple[str, dict[str, Any], list
         else:
             for key, value in attrs.items():
                 setattr(team, key, value)
+        team.source = "config"  # the YAML wins over a platform group of the same name
         session.flush()
         session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
         wanted = dict.fromkeys(members, False)
         wanted.update(dict.fromkeys(leads, True))
         for ident, is_lead in wanted.items():
             session.add(TeamMember(team_id=team.id, identifier=ident, is_lead=is_lead))
-    stale = session.execute(select(Team).where(Team.slug.not_in(seen) if seen else Team.id.is_not(None))).scalars().all()
+    # Teams mapped from platform groups are kept in step by the directory sync, not by the YAML.
+    stale_query = select(Team).where(Team.source == "config")
+    stale = session.execute(stale_query.where(Team.slug.not_in(seen)) if seen else stale_query).scalars().all()
     for team in stale:
         session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
     session.flush()

@@ -47,7 +47,7 @@ class User(SQLModel, table=True):
 
 
 class Team(SQLModel, table=True):
-    """A team from PULSEBRIDGE_CONFIG, mirrored into the database so queries can join on it."""
+    """A team from PULSEBRIDGE_CONFIG or a mapped platform group, mirrored so queries can join on it."""
 
     __tablename__ = "teams"
 
@@ -57,6 +57,8 @@ class Team(SQLModel, table=True):
     slack_channel: str | None = Field(default=None, max_length=64)
     teams_channel: str | None = Field(default=None, max_length=256)
     timezone: str = Field(default="UTC", max_length=64)
+    # "config" (PULSEBRIDGE_CONFIG, wins on a name clash) or the platform it was mapped from ("slack").
+    source: str = Field(default="config", max_length=16)
 
 
 class TeamMember(SQLModel, table=True):

@@ -16,7 +16,7 @@ from adapters.playground.store import PlaygroundStore, Post
 from bot.core import PulseBridge
 from bot.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitted, MentionToken, MessageHandle, Profile, Token
 from bot.messages import Form, Message, Paragraph, UserRef
-from bot.ports import ChannelPost, Destination, DirectMessage
+from bot.ports import ChannelPost, Destination, DirectMessage, Roster
 from storage.db import session
 from storage.tables import Team, TeamMember, User
 
@@ -52,6 +52,12 @@ class PlaygroundAdapter:
         if user is None:
             return None
         return Profile(PLATFORM, user.external_id, user.display_name, user.email, user.timezone, user.is_bot, not user.active)
+
+    async def roster(self, *, groups: bool = False) -> Roster:
+        """The playground's people live only in our database, so the directory sync finds them unchanged."""
+        with session(self.core.engine) as s:
+            users = s.execute(select(User).where(User.platform == PLATFORM)).scalars().all()
+        return Roster(tuple(Profile(PLATFORM, u.external_id, u.display_name, u.email, u.timezone, u.is_bot, not u.active) for u in users))
 
 
 class PlaygroundResponder:

@@ -17,6 +17,7 @@ from bot.events import (
     Token,
 )
 from bot.messages import UserRef
+from bot.ports import PlatformGroup
 
 PLATFORM = "slack"
 _SEGMENT = re.compile(r"<([^<>]*)>")
@@ -86,6 +87,16 @@ def profile(user: dict[str, Any]) -> Profile:
         timezone=user.get("tz"),
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         deleted=bool(user.get("deleted")),
+    )
+
+
+def user_group(group: dict[str, Any]) -> PlatformGroup:
+    channels = (group.get("prefs") or {}).get("channels") or []
+    return PlatformGroup(
+        handle=group.get("handle") or group["id"],
+        name=group.get("name") or group.get("handle") or group["id"],
+        member_ids=tuple(group.get("users") or ()),
+        channel_id=channels[0] if channels else None,
     )
 
 

@@ -23,13 +23,18 @@ from adapters.teams import render, translate
 from bot.core import PulseBridge, error_message
 from bot.directory import store_profile
 from bot.events import ActionInvoked, MessageHandle, Profile
+from bot.metrics import outbound_call
 from bot.messages import Form, Message
-from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
+from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
 from bot.settings import Settings
 from storage.db import session
+from storage.directory_sync import personal_conversations, shared_conversations
 from storage.directory import conversation, find_user, latest_conversation, personal_conversation, save_conversation_ref
 
 log = logging.getLogger(__name__)
+
+# The connector allows up to 500 members a page; fewer keeps each response small.
+MEMBERS_PAGE = 100
 
 
 def cloud_adapter(settings: Settings) -> CloudAdapter:
@@ -48,6 +53,30 @@ def cloud_adapter(settings: Settings) -> CloudAdapter:
 
     adapter.on_turn_error = on_error
     return adapter
+
+
+def _connector_status(exc: BaseException) -> int | None:
+    """msrest's HttpOperationError (the connector's errors) carries the HTTP response."""
+    return getattr(getattr(exc, "response", None), "status_code", None)
+
+
+async def _raising(run, logic) -> None:
+    """Run a proactive turn so that its failure reaches the caller.
+
+    The adapter's on_turn_error would otherwise swallow it (and post an apology into the
+    conversation), and the outbox would record an undelivered message as sent.
+    """
+    failures: list[BaseException] = []
+
+    async def guarded(context: TurnContext) -> None:
+        try:
+            await logic(context)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the turn pipeline
+            failures.append(exc)
+
+    await run(guarded)
+    if failures:
+        raise failures[0]
 
 
 def _to_activity(payload: dict) -> Activity:
@@ -72,13 +101,14 @@ class TeamsAdapter:
         self.app_id = app_id
 
     async def _in(self, reference: ConversationReference, logic) -> None:
-        await self.cloud.continue_conversation(reference, logic, self.app_id)
+        await _raising(lambda guarded: self.cloud.continue_conversation(reference, guarded, self.app_id), logic)
 
     async def _send_in(self, reference: ConversationReference, activity: Activity) -> MessageHandle:
         sent: dict[str, str] = {}
 
         async def logic(context: TurnContext) -> None:
-            response = await context.send_activity(activity)
+            with outbound_call("teams", "send_activity", _connector_status):
+                response = await context.send_activity(activity)
             sent["id"] = (response.id if response else None) or ""
 
         await self._in(reference, logic)
@@ -120,7 +150,8 @@ class TeamsAdapter:
         activity.id = handle.message_id
 
         async def logic(context: TurnContext) -> None:
-            await context.update_activity(activity)
+            with outbound_call("teams", "update_activity", _connector_status):
+                await context.update_activity(activity)
 
         await self._in(self._reference_for(handle.conversation_id), logic)
 
@@ -148,16 +179,94 @@ class TeamsAdapter:
                     user_id=user_id,
                 )
             sent["conversation"] = reference.conversation.id
-            response = await context.send_activity(activity)
+            with outbound_call("teams", "send_activity", _connector_status):
+                response = await context.send_activity(activity)
             sent["id"] = (response.id if response else None) or ""
 
-        await self.cloud.create_conversation(self.app_id, logic, params, template.channel_id or "msteams", template.service_url, None)
+        with outbound_call("teams", "create_conversation", _connector_status):
+            await _raising(
+                lambda guarded: self.cloud.create_conversation(
+                    self.app_id, guarded, params, template.channel_id or "msteams", template.service_url, None
+                ),
+                logic,
+            )
         return MessageHandle(self.platform, sent.get("conversation", ""), sent.get("id", ""))
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
         # Teams only answers member look-ups inside a conversation, so profiles arrive with
         # each activity (see TeamsBot) rather than through this call.
         return None
+
+
+    async def roster(self, *, groups: bool = False) -> Roster:
+        """Members of every team and group chat the bot is installed in, via the paged members API.
+
+        Teams has no user groups to offer, so `groups` is ignored. The stored ConversationReferences
+        are reused as they are, so proactive messages keep working for everyone listed.
+        """
+        with session(self.core.engine) as s:
+            references = [ref.reference for ref in shared_conversations(s, self.platform)]
+        people: dict[str, Profile] = {}
+        complete = bool(references)
+        visited: set[str] = set()
+        for raw in references:
+            reference = ConversationReference().deserialize(raw)
+            # A channel thread's id carries ";messageid=…"; the members belong to the channel itself.
+            conversation_id = reference.conversation.id.split(";", 1)[0]
+            if conversation_id in visited:
+                continue
+            visited.add(conversation_id)
+            reference.conversation.id = conversation_id
+
+            async def logic(context: TurnContext) -> None:
+                # No channel data on a proactive turn: TeamsInfo then pages the conversation's members.
+                context.activity.channel_data = context.activity.channel_data or {}
+                token = None
+                while True:
+                    with outbound_call("teams", "get_paged_members", _connector_status):
+                        page = await TeamsInfo.get_paged_members(context, token, MEMBERS_PAGE)
+                    for member in page.members or []:
+                        people[member.id] = translate.profile(member, member.id, member.name or "")
+                    token = page.continuation_token
+                    if not token:
+                        break
+
+            try:
+                await self._in(reference, logic)
+            except Exception as exc:  # noqa: BLE001 - one unreadable team must not hide the others
+                log.warning("listing members of Teams conversation %s failed: %s", conversation_id, type(exc).__name__)
+                complete = False
+        if not await self._add_personal_members(people):
+            complete = False
+        return Roster(tuple(people.values()), (), complete)
+
+    async def _add_personal_members(self, people: dict[str, Profile]) -> bool:
+        """People who only chat with the bot 1:1 are installed there too: look each one up in their chat.
+
+        One call per person not already listed by a team, so a large tenant stays cheap. Returns
+        False when a look-up failed for another reason than "not a member any more".
+        """
+        with session(self.core.engine) as s:
+            chats = [(ext, raw) for ext, raw in personal_conversations(s, self.platform) if ext not in people]
+        ok = True
+        for external_id, raw in chats:
+            found: list[Profile] = []
+
+            async def logic(context: TurnContext, member_id: str = external_id) -> None:
+                context.activity.channel_data = context.activity.channel_data or {}
+                with outbound_call("teams", "get_member", _connector_status):
+                    account = await TeamsInfo.get_member(context, member_id)
+                found.append(translate.profile(account, member_id, account.name or ""))
+
+            try:
+                await self._in(ConversationReference().deserialize(raw), logic)
+            except Exception as exc:  # noqa: BLE001 - a departed member answers 404; anything else is unknown
+                if _connector_status(exc) != 404:
+                    log.warning("looking up a Teams member in their personal chat failed: %s", type(exc).__name__)
+                    ok = False
+                continue
+            people[external_id] = found[0]
+        return ok
 
 
 class TeamsResponder:
@@ -168,10 +277,12 @@ class TeamsResponder:
         self.handle = handle
 
     async def reply(self, message: Message) -> None:
-        await self.turn_context.send_activity(_activity(message))
+        with outbound_call("teams", "send_activity", _connector_status):
+            await self.turn_context.send_activity(_activity(message))
 
     async def open_form(self, form: Form) -> None:
-        await self.turn_context.send_activity(_to_activity(render.form_payload(form)))
+        with outbound_call("teams", "send_activity", _connector_status):
+            await self.turn_context.send_activity(_to_activity(render.form_payload(form)))
 
     async def update(self, message: Message) -> None:
         if self.handle is None:
@@ -179,7 +290,8 @@ class TeamsResponder:
             return
         activity = _activity(message)
         activity.id = self.handle.message_id
-        await self.turn_context.update_activity(activity)
+        with outbound_call("teams", "update_activity", _connector_status):
+            await self.turn_context.update_activity(activity)
 
     async def form_errors(self, errors: dict[str, str]) -> None:
         await self.reply(error_message(" ".join(errors.values())))

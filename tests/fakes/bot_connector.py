@@ -31,6 +31,10 @@ class FakeBotConnector:
         self.created: list[dict[str, Any]] = []
         self.updated: list[Sent] = []
         self.members: dict[str, dict[str, Any]] = {}
+        self.rosters: dict[str, list[str]] = {}  # conversation id -> member ids (default: everyone)
+        self.page_limit: int | None = None  # caps pagedmembers pages below pageSize, to exercise paging
+        self.member_pages: list[str] = []  # conversation ids of every pagedmembers request
+        self.send_failures: dict[str, list[int]] = {}  # conversation id -> HTTP statuses for its next sends (e.g. 429)
         self._ids = itertools.count(1)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -64,6 +68,7 @@ class FakeBotConnector:
         app.router.add_post("/v3/conversations/{cid}/activities/{reply}", self._send)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
         app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._member)
+        app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._paged_members)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -78,6 +83,10 @@ class FakeBotConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.send_failures.get(request.match_info["cid"]):
+            status = self.send_failures[request.match_info["cid"]].pop(0)
+            return web.json_response({"error": {"code": "Throttled" if status == 429 else "ServiceError", "message": "try later"}},
+                                     status=status, headers={"Retry-After": "1"} if status == 429 else None)
         self.sent.append(Sent(request.match_info["cid"], request.match_info.get("reply"), body))
         return web.json_response({"id": f"act-{next(self._ids)}"})
 
@@ -97,3 +106,17 @@ class FakeBotConnector:
         if member is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "not found"}}, status=404)
         return web.json_response(member)
+
+    async def _paged_members(self, request: web.Request) -> web.Response:
+        cid = request.match_info["cid"]
+        self.member_pages.append(cid)
+        ids = self.rosters.get(cid, list(self.members))
+        size = int(request.query.get("pageSize") or 0) or len(ids) or 1
+        if self.page_limit:
+            size = min(size, self.page_limit)
+        start = int(request.query.get("continuationToken") or 0)
+        end = start + size
+        body: dict[str, Any] = {"members": [self.members[m] for m in ids[start:end]]}
+        if end < len(ids):
+            body["continuationToken"] = str(end)
+        return web.json_response(body)

@@ -31,6 +31,9 @@ class FakeSlackAPI:
         self.errors: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = {}
         self.rate_limits: dict[str, tuple[float, list[float]]] = {}
         self._ts = itertools.count(1)
+        self.usergroups: list[dict[str, Any]] = []
+        self.delays: dict[str, float] = {}  # method -> seconds to hold each call (after recording it)
+        self.page_limit: int | None = None  # caps users.list pages below `limit`, to exercise paging
         self.bot_user_id = "UBOT"
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -49,6 +52,13 @@ class FakeSlackAPI:
             "profile": {"display_name": name, "real_name": name, "email": email},
             **extra,
         }
+
+    def add_usergroup(self, group_id: str, handle: str, name: str, users: list[str], channels: list[str] = ()) -> None:
+        self.usergroups.append(
+            {"id": group_id, "team_id": "T0001", "is_usergroup": True, "handle": handle, "name": name,
+             "date_delete": 0, "prefs": {"channels": list(channels), "groups": []}, "users": list(users),
+             "user_count": len(users)}
+        )
 
     def fail_next(self, method: str, status: int = 429, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> None:
         """Answer the next call of `method` with this status (default: 429 Retry-After 1)."""
@@ -129,6 +139,8 @@ class FakeSlackAPI:
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
             history.append(now)
         self.calls.append(Call(method, params))
+        if method in self.delays:
+            await asyncio.sleep(self.delays[method])
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": True}
         return web.json_response(body)
@@ -175,3 +187,19 @@ class FakeSlackAPI:
 
     def _chat_postEphemeral(self, _params):
         return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+
+    def _users_list(self, params):
+        members = list(self.users.values())
+        limit = int(params.get("limit") or 0) or len(members) or 1
+        if self.page_limit:
+            limit = min(limit, self.page_limit)
+        start = int(params["cursor"].removeprefix("page:")) if params.get("cursor") else 0
+        end = start + limit
+        next_cursor = f"page:{end}" if end < len(members) else ""
+        return {"ok": True, "members": members[start:end], "cache_ts": int(time.time()),
+                "response_metadata": {"next_cursor": next_cursor}}
+
+    def _usergroups_list(self, params):
+        include_users = str(params.get("include_users", "")).lower() in ("1", "true")
+        groups = [g if include_users else {k: v for k, v in g.items() if k != "users"} for g in self.usergroups]
+        return {"ok": True, "usergroups": groups}
