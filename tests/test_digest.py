@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import timedelta
 
 import jsonschema
@@ -135,6 +137,11 @@ def test_templates_dir_must_exist_and_templates_must_compile(tmp_path):
 
 async def test_startup_schedules_a_weekly_digest_per_team_in_its_timezone(database_url, fake_slack, fake_connector):
     async with custom_server(database_url, fake_slack, fake_connector, DIGEST_YAML, PULSEBRIDGE_SCHEDULER=True) as server:
+        # On PostgreSQL the scheduler starts once this process has won the lease (bot/leader.py).
+        for _ in range(100):
+            if server.core.scheduler is not None:
+                break
+            await asyncio.sleep(0.05)
         job = server.core.scheduler.apscheduler.get_job("recognition-digest:support")
         assert job.kwargs == {"name": "recognition.digest", "team": "support"}
         assert str(job.trigger.timezone) == "Europe/Berlin"
