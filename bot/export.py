@@ -88,13 +88,14 @@ def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date) 
     if team is None:
         known = ", ".join(s.execute(select(Team.slug).order_by(Team.slug)).scalars()) or "none configured"
         raise UserFacingError(f"unknown team {slug!r} (known teams: {known})")
-    users, _ = team_users(s, team.id)
+    users, unseen = team_users(s, team.id)
     ids = [u.id for u in users]
+    emails = sorted({u.email.lower() for u in users if u.email} | {i for i in unseen if "@" in i and not i.startswith(("slack:", "teams:"))})
     rows = []
     for period in periods(kind, count, today):
         start, end = period.bounds
         received, given = kudos_counts(s, ids, start, end)
-        scores = feedback_scores(s, ids, start, end)
+        scores = feedback_scores(s, ids, emails, start, end)
         csat = [score for _, scale, score in scores if scale == "csat5" and score is not None]
         rows.append(
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, or_, select
 from sqlmodel import Session
 
 from storage.feedback_tables import CustomerKudos, Feedback
@@ -38,15 +38,23 @@ def customer_kudos_count(session: Session, user_ids: Sequence[int], start: datet
     ).scalar_one()
 
 
-def feedback_scores(session: Session, user_ids: Sequence[int], start: datetime, end: datetime) -> list[tuple[str, str | None, float | None]]:
-    """(sentiment, scale, score) of each piece of customer feedback credited to the team in [start, end)."""
-    if not user_ids:
+def feedback_scores(
+    session: Session, user_ids: Sequence[int], emails: Sequence[str], start: datetime, end: datetime
+) -> list[tuple[str, str | None, float | None]]:
+    """(sentiment, scale, score) of customer feedback in [start, end) credited to the team or naming one of its agents.
+
+    Only praise is routed to a person; criticism is matched by the agent email the source sent, so
+    the team's CSAT is not praise-only.
+    """
+    if not user_ids and not emails:
         return []
     return [
         tuple(row)
         for row in session.execute(
             select(Feedback.sentiment, Feedback.scale, Feedback.score).where(
-                Feedback.routed_user_id.in_(user_ids), Feedback.created_at >= start, Feedback.created_at < end
+                or_(Feedback.routed_user_id.in_(user_ids), func.lower(Feedback.agent_email).in_(emails)),
+                Feedback.created_at >= start,
+                Feedback.created_at < end,
             )
         ).all()
     ]
