@@ -21,7 +21,7 @@ CORE = web.AppKey("core", PulseBridge)
 
 def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfig | None = None) -> web.Application:
     engine = engine or make_engine(settings.DATABASE_URL)
-    core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG))
+    core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
     core.sync_org()
 
     app = web.Application(client_max_size=1024 * 1024)

@@ -20,6 +20,7 @@ from bot.orgconfig import OrgConfig, member_identifier
 from bot.outbox import Outbox
 from bot.ports import ChatAdapter, Outbound, Responder
 from bot.scheduler import Scheduler
+from bot.settings import Settings
 from storage.db import session
 from storage.directory import sync_teams
 
@@ -69,8 +70,10 @@ class PulseBridge:
         org: OrgConfig,
         adapters: Mapping[str, ChatAdapter] | None = None,
         clock: Callable[[], datetime] | None = None,
+        settings: Settings | None = None,
     ):
         self.engine = engine
+        self.settings = settings if settings is not None else Settings(_env_file=None)
         self.org = org
         self.adapters: dict[str, ChatAdapter] = dict(adapters or {})
         self.outbox = Outbox(engine, self.adapters)

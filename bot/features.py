@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import kudos
+    from bot import kudos, pulses
 
     kudos.register(core)
+    pulses.register(core)

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from bot.pulses.config import PulseConfig, TeamPulseSchedule
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -36,6 +37,7 @@ class TeamConfig(BaseModel):
     timezone: str = "UTC"
     leads: list[str] = Field(default_factory=list)
     members: list[str] = Field(default_factory=list)
+    pulse: TeamPulseSchedule | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -64,6 +66,7 @@ class OrgConfig(BaseModel):
     values: list[str] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    pulses: PulseConfig = Field(default_factory=PulseConfig)
 
     @field_validator("values")
     @classmethod

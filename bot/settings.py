@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     PULSEBRIDGE_CONFIG: Path | None = None
     SLACK_MAX_RETRIES: int = Field(default=5, ge=0, le=20)
     PULSEBRIDGE_SCHEDULER: bool = True
+    PULSEBRIDGE_SECRET_KEY: str | None = Field(default=None, min_length=32)
+    PULSEBRIDGE_SEND_RATE: float = Field(default=10.0, gt=0, le=1000)
 
     @field_validator("DATABASE_URL")
     @classmethod

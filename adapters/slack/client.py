@@ -18,6 +18,7 @@ from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
 
 log = logging.getLogger(__name__)
 
+MARKER_EVENT = "pulsebridge_delivery"
 _NOT_FOUND = {"user_not_found", "user_not_visible", "users_not_found"}
 
 
@@ -40,19 +41,38 @@ class SlackAdapter:
         self.client = client
 
     async def send(self, destination: Destination, message: Message) -> MessageHandle:
+        return await self.send_marked(destination, message, None)
+
+    async def send_marked(self, destination: Destination, message: Message, marker: str | None) -> MessageHandle:
+        """Send with an idempotency marker in the message metadata, so `find_marked` can tell later whether it landed."""
         if isinstance(destination, DirectMessage):
             channel = destination.user.external_id  # posting to a user id lands in the app's DM with them
         elif isinstance(destination, ChannelPost):
             channel = destination.channel_id
         else:  # pragma: no cover - the Destination union is closed
             raise TypeError(destination)
+        extra = {"metadata": {"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}} if marker else {}
         try:
             response = await self.client.chat_postMessage(
-                channel=channel, unfurl_links=False, unfurl_media=False, **render.message_kwargs(message)
+                channel=channel, unfurl_links=False, unfurl_media=False, **render.message_kwargs(message), **extra
             )
         except SlackApiError as exc:
             raise SendFailed(f"chat.postMessage to {channel}: {exc.response.get('error')}") from exc
         return MessageHandle(self.platform, response["channel"], response["ts"])
+
+    async def find_marked(self, destination: Destination, marker: str) -> MessageHandle | None:
+        """The message sent with `marker` among the newest in that DM/channel, or None if it never landed."""
+        if isinstance(destination, DirectMessage):
+            opened = await self.client.conversations_open(users=destination.user.external_id)
+            channel = opened["channel"]["id"]
+        else:
+            channel = destination.channel_id
+        history = await self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
+        for item in history.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            if metadata.get("event_type") == MARKER_EVENT and (metadata.get("event_payload") or {}).get("marker") == marker:
+                return MessageHandle(self.platform, channel, item["ts"])
+        return None
 
     async def update(self, handle: MessageHandle, message: Message) -> None:
         try:

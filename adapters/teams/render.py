@@ -71,7 +71,6 @@ def _has_teams_mention(block) -> bool:
 
 def card(message: Message, skip: object = None) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
-    actions: list[dict[str, Any]] = []
     for block in message.blocks:
         if block is skip:
             continue
@@ -93,17 +92,18 @@ def card(message: Message, skip: object = None) -> dict[str, Any]:
             inlines = [dict(run, isSubtle=True, size="Small") for run in _runs(block.parts)]
             body.append({"type": "RichTextBlock", "inlines": inlines or [{"type": "TextRun", "text": " "}]})
         elif isinstance(block, Actions):
+            # In the body (an ActionSet) rather than the card's footer, so each row of buttons
+            # stays next to the question it answers.
+            row = []
             for button in block.buttons:
                 action = {"type": "Action.Submit", "title": button.label, "data": {"action_id": button.action_id, "value": button.value}}
                 if button.style == "primary":
                     action["style"] = "positive"
                 elif button.style == "danger":
                     action["style"] = "destructive"
-                actions.append(action)
-    out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
-    if actions:
-        out["actions"] = actions
-    return out
+                row.append(action)
+            body.append({"type": "ActionSet", "actions": row})
+    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
 
 
 def activity_payload(message: Message) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def activity_payload(message: Message) -> dict[str, Any]:
         payload["textFormat"] = "markdown"
         payload["entities"] = entities
     body = card(message, skip=lead)
-    if body["body"] or body.get("actions"):
+    if body["body"]:
         payload["attachments"] = [{"contentType": "application/vnd.microsoft.card.adaptive", "content": body}]
     return payload
 

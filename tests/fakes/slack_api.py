@@ -31,6 +31,7 @@ class FakeSlackAPI:
         self.errors: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = {}
         self.rate_limits: dict[str, tuple[float, list[float]]] = {}
         self._ts = itertools.count(1)
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel → posted messages, newest last
         self.bot_user_id = "UBOT"
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -97,7 +98,7 @@ class FakeSlackAPI:
                 params.update(json.loads(raw))
             else:
                 params.update(parse_qsl(raw.decode()))
-        for key in ("blocks", "attachments", "view"):
+        for key in ("blocks", "attachments", "view", "metadata"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         params["_auth"] = request.headers.get("Authorization", "")
@@ -143,7 +144,22 @@ class FakeSlackAPI:
         channel = params.get("channel", "")
         if channel.startswith("U"):
             channel = "D" + channel[1:]
-        return {"ok": True, "channel": channel, "ts": f"1700000000.{next(self._ts):06d}", "message": {"text": params.get("text")}}
+        ts = f"1700000000.{next(self._ts):06d}"
+        message = {"type": "message", "ts": ts, "text": params.get("text")}
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+
+    def _conversations_open(self, params):
+        users = params.get("users", "")
+        return {"ok": True, "channel": {"id": "D" + users[1:] if users.startswith("U") else users}}
+
+    def _conversations_history(self, params):
+        messages = list(reversed(self.messages.get(params.get("channel", ""), [])))[: int(params.get("limit") or 100)]
+        if str(params.get("include_all_metadata")).lower() not in ("true", "1"):
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     def _chat_update(self, params):
         return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}

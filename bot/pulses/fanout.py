@@ -1,0 +1,237 @@
+"""Sending a pulse to everyone exactly once, at the pace the platforms allow.
+
+Each (pulse, person) has a delivery row written before anything is sent. A worker claims the row
+(pending → sending, stamped with this process's token), sends, then marks it sent. The only
+window where we cannot know the truth is a crash between the platform accepting the message and
+the row being marked: on the next start, rows still `sending` under another token are
+reconciled. Slack DMs carry the delivery marker as message metadata, so we look for it in the DM
+history and mark the row sent when found (exactly once). Teams offers no history API to bots; there
+such a row is sent again (at least once), which at worst shows the same card twice — the answers
+still dedupe on the respondent key.
+
+Pacing: one token bucket per platform at PULSEBRIDGE_SEND_RATE messages/s (workspace-wide limits)
+plus, on Teams, 7 messages/s per conversation. Slack 429s are waited out by slack_sdk's retry
+handler (Retry-After); a send that still fails goes back in the queue and is retried, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.directory import user_ref
+from bot.ports import DirectMessage, handle_to_ref
+from bot.pulses.render import question_message, zone
+from storage.db import session
+from storage.pulse_tables import Pulse, PulseDelivery
+from storage.pulses import (
+    answers_of,
+    claim_delivery,
+    due_delivery_ids,
+    finish_delivery,
+    questions_of,
+    release_delivery,
+    stuck_deliveries,
+)
+from storage.tables import Team, User
+
+log = logging.getLogger(__name__)
+
+# Identifies this process's claims; rows `sending` under any other token were left by a crash.
+PROCESS_TOKEN = uuid.uuid4().hex
+MAX_ATTEMPTS = 10
+RETRIES_PER_RUN = 3
+TEAMS_PER_CONVERSATION_RATE = 7.0
+
+
+def marker_of(delivery_id: int) -> str:
+    return f"pulse-delivery:{delivery_id}"
+
+
+class Pacer:
+    """Evenly spaced sends: at most `rate` per second overall (no bursts, so no 429 storms)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            self._next = max(self._next, now)
+            delay = self._next - now
+            self._next += self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class KeyedPacer:
+    """One Pacer per key (a Teams conversation), created on demand."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self._pacers: dict[str, Pacer] = {}
+
+    async def wait(self, key: str) -> None:
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            pacer = self._pacers[key] = Pacer(self.rate)
+        await pacer.wait()
+
+
+@dataclass
+class FanoutReport:
+    sent: int = 0
+    failed: int = 0
+    reconciled: int = 0
+    resent_after_crash: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+_pacers: dict[tuple[int, str], Pacer] = {}
+
+
+def platform_pacer(core, platform: str) -> Pacer:
+    key = (id(core), platform)
+    if key not in _pacers:
+        _pacers[key] = Pacer(core.settings.PULSEBRIDGE_SEND_RATE)
+    return _pacers[key]
+
+
+_conversation_pacers: dict[int, KeyedPacer] = {}
+
+
+def conversation_pacer(core) -> KeyedPacer:
+    if id(core) not in _conversation_pacers:
+        _conversation_pacers[id(core)] = KeyedPacer(TEAMS_PER_CONVERSATION_RATE)
+    return _conversation_pacers[id(core)]
+
+
+class _MessageCache:
+    """Pulse, questions and team name per pulse, loaded once per fan-out run."""
+
+    def __init__(self, core):
+        self.core = core
+        self._pulses: dict[int, tuple[Pulse, dict, str]] = {}
+
+    def get(self, s, pulse_id: int):
+        if pulse_id not in self._pulses:
+            pulse = s.get(Pulse, pulse_id)
+            team = s.get(Team, pulse.team_id)
+            self._pulses[pulse_id] = (pulse, questions_of(s, pulse_id), team.name if team else "your team")
+        return self._pulses[pulse_id]
+
+
+def delivery_message(core, s, cache: _MessageCache, delivery: PulseDelivery, user: User, *, reminder: bool = False):
+    from bot.pulses.anonymity import respondent_key
+
+    pulse, questions, team_name = cache.get(s, delivery.pulse_id)
+    team = s.get(Team, pulse.team_id)
+    asked = [questions[k] for k in delivery.question_keys if k in questions]
+    answers = {}
+    if delivery.answered and core.settings.PULSEBRIDGE_SECRET_KEY:
+        answers = answers_of(s, pulse.id, respondent_key(core.settings.PULSEBRIDGE_SECRET_KEY, user.id, pulse.id))
+    tz = zone(user.timezone, team.timezone if team else "UTC")
+    return question_message(pulse, team_name, asked, answers, tz, reminder=reminder)
+
+
+async def _send(adapter, destination, message, marker):
+    send_marked = getattr(adapter, "send_marked", None)
+    if send_marked is not None:
+        return await send_marked(destination, message, marker)
+    return await adapter.send(destination, message)
+
+
+async def reconcile(core, report: FanoutReport) -> None:
+    """Settle rows a crashed process left in `sending` before anything new goes out."""
+    with session(core.engine) as s:
+        stuck = [(d, s.get(User, d.user_id)) for d in stuck_deliveries(s, PROCESS_TOKEN)]
+    for delivery, user in stuck:
+        adapter = core.adapters.get(delivery.platform)
+        if adapter is None:
+            continue
+        handle = None
+        find = getattr(adapter, "find_marked", None)
+        if find is not None:
+            try:
+                handle = await find(DirectMessage(user_ref(user)), marker_of(delivery.id))
+            except Exception as exc:  # noqa: BLE001 - cannot verify: prefer a duplicate card over a lost question
+                log.warning("could not check whether pulse delivery %s was sent (%s); sending again", delivery.id, exc)
+        with session(core.engine) as s, s.begin():
+            if handle is not None:
+                finish_delivery(s, delivery.id, platform_ref=handle_to_ref(handle))
+                report.reconciled += 1
+            else:
+                release_delivery(s, delivery.id)
+                report.resent_after_crash += 1
+
+
+async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None, concurrency: int | None = None) -> FanoutReport:
+    """Send every due, unsent delivery (optionally of one pulse); returns what happened."""
+    now = now or core.clock()
+    report = FanoutReport()
+    await reconcile(core, report)
+    with session(core.engine) as s:
+        ids = due_delivery_ids(s, now, MAX_ATTEMPTS, pulse_id)
+    if not ids:
+        return report
+    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+    for delivery_id in ids:
+        queue.put_nowait((delivery_id, 0))
+    cache = _MessageCache(core)
+    workers = concurrency or max(4, min(64, int(core.settings.PULSEBRIDGE_SEND_RATE * 2)))
+    pending_retries: defaultdict[int, int] = defaultdict(int)
+
+    async def worker() -> None:
+        while True:
+            try:
+                delivery_id, tries = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            ok = await _deliver(core, cache, delivery_id, report)
+            if ok is False and tries + 1 < RETRIES_PER_RUN:
+                pending_retries[delivery_id] += 1
+                await asyncio.sleep(min(30, 2 ** tries))
+                queue.put_nowait((delivery_id, tries + 1))
+
+    await asyncio.gather(*(worker() for _ in range(min(workers, len(ids)))))
+    return report
+
+
+async def _deliver(core, cache: _MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
+    """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
+    with session(core.engine) as s:
+        delivery = s.get(PulseDelivery, delivery_id)
+        if delivery is None or delivery.status not in ("pending", "failed"):
+            return None
+        user = s.get(User, delivery.user_id)
+        message = delivery_message(core, s, cache, delivery, user)
+    adapter = core.adapters.get(delivery.platform)
+    if adapter is None:
+        return None
+    destination = DirectMessage(user_ref(user))
+    await platform_pacer(core, delivery.platform).wait()
+    if delivery.platform == "teams":
+        await conversation_pacer(core).wait(user.external_id)
+    with session(core.engine) as s, s.begin():
+        if not claim_delivery(s, delivery_id, PROCESS_TOKEN):
+            return None
+    try:
+        handle = await _send(adapter, destination, message, marker_of(delivery_id))
+    except Exception as exc:  # noqa: BLE001 - recorded on the row; retried in this run or the next tick
+        log.warning("pulse delivery %s to %s failed: %s", delivery_id, user.external_id, exc)
+        with session(core.engine) as s, s.begin():
+            finish_delivery(s, delivery_id, error=f"{type(exc).__name__}: {exc}")
+        report.failed += 1
+        report.errors.append(str(exc))
+        return False
+    with session(core.engine) as s, s.begin():
+        finish_delivery(s, delivery_id, platform_ref=handle_to_ref(handle))
+    report.sent += 1
+    return True
