@@ -39,7 +39,13 @@ def team_recipients(s: Session, team_id: int) -> list[User]:
     if not conditions:
         return []
     rows = s.execute(select(User).where(or_(*conditions), User.active.is_(True), User.is_bot.is_(False)).order_by(User.id)).scalars()
-    return list(rows)
+    # Someone on both Slack and Teams is one person: ask them once, where they were seen last.
+    by_person: dict[str, User] = {}
+    for user in rows:
+        key = user.email.lower() if user.email else f"{user.platform}:{user.external_id}"
+        if key not in by_person or by_person[key].updated_at < user.updated_at:
+            by_person[key] = user
+    return sorted(by_person.values(), key=lambda u: u.id)
 
 
 def is_lead_of(s: Session, user: User) -> list[Team]:
