@@ -18,30 +18,46 @@ def team_by_slug(s: Session, slug: str) -> Team | None:
     return s.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
 
 
+def _chunks(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
 def team_recipients(s: Session, team_id: int) -> list[User]:
     """Active people of a team we can DM: known users matching a member identifier.
 
     Members listed by platform id (`slack:U…`) get a directory row on the spot so they can be
     reached before they ever talk to the bot; members listed by email are reached once the
-    directory knows them (first contact or a profile event).
+    directory knows them (first contact or a profile event). Queries go in chunks so a team of
+    thousands stays within SQLite's expression limits.
     """
     idents = list(s.execute(select(TeamMember.identifier).where(TeamMember.team_id == team_id)).scalars())
+    emails = [i for i in idents if not i.startswith(("slack:", "teams:"))]
+    by_platform: dict[str, list[str]] = {}
     for ident in idents:
         platform, _, external = ident.partition(":")
         if platform in ("slack", "teams") and external:
-            if s.execute(select(User.id).where(User.platform == platform, User.external_id == external)).first() is None:
-                upsert_user(s, platform=platform, external_id=external, display_name="")
-    emails = [i for i in idents if "@" in i and not i.startswith(("slack:", "teams:"))]
-    platform_ids = [i.split(":", 1) for i in idents if i.startswith(("slack:", "teams:"))]
-    conditions = [User.email.in_(emails)] if emails else []
-    for platform, external in platform_ids:
-        conditions.append((User.platform == platform) & (User.external_id == external))
-    if not conditions:
-        return []
-    rows = s.execute(select(User).where(or_(*conditions), User.active.is_(True), User.is_bot.is_(False)).order_by(User.id)).scalars()
+            by_platform.setdefault(platform, []).append(external)
+    found: dict[int, User] = {}
+    for platform, externals in by_platform.items():
+        known: set[str] = set()
+        for chunk in _chunks(externals):
+            rows = s.execute(select(User).where(User.platform == platform, User.external_id.in_(chunk))).scalars()
+            for user in rows:
+                known.add(user.external_id)
+                found[user.id] = user
+        for external in externals:
+            if external not in known:
+                user = upsert_user(s, platform=platform, external_id=external, display_name="")
+                found[user.id] = user
+    for chunk in _chunks(emails):
+        for user in s.execute(select(User).where(User.email.in_(chunk))).scalars():
+            found[user.id] = user
     # Someone on both Slack and Teams is one person: ask them once, where they were seen last.
     by_person: dict[str, User] = {}
-    for user in rows:
+    for user in found.values():
+        if not user.active or user.is_bot:
+            continue
         key = user.email.lower() if user.email else f"{user.platform}:{user.external_id}"
         if key not in by_person or by_person[key].updated_at < user.updated_at:
             by_person[key] = user

@@ -107,3 +107,21 @@ async def test_reminder_goes_once_to_everyone_who_has_not_answered(pulse_server)
     reminders = srv.slack.calls_to("chat.postMessage")[before:]
     assert sorted(c.params["channel"] for c in reminders) == ["U0CARLA", "U0DAN", "U0ERIN", "U0FAY"]
     assert all("Reminder" in c.params["text"] for c in reminders)
+
+
+async def test_tick_job_is_persisted_in_the_database_and_coalesces_misfires(database_url, fake_slack, fake_connector):
+    from tests.pulse_helpers import pulse_server_for
+
+    runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, PULSEBRIDGE_SCHEDULER=True)
+    try:
+        job = srv.core.scheduler.apscheduler.get_job("pulses:tick")
+        assert job is not None and job.kwargs == {"name": "pulses.tick"}
+        assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time >= 3600
+        assert "minute='*'" in str(job.trigger)
+        with srv.engine.connect() as conn:
+            from sqlalchemy import text
+
+            assert conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all() == ["pulses:tick"]
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

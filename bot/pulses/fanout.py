@@ -9,7 +9,7 @@ history and mark the row sent when found (exactly once). Teams offers no history
 such a row is sent again (at least once), which at worst shows the same card twice — the answers
 still dedupe on the respondent key.
 
-Pacing: one token bucket per platform at PULSEBRIDGE_SEND_RATE messages/s (workspace-wide limits)
+Pacing: one smooth token bucket per platform at 95% of PULSEBRIDGE_SEND_RATE messages/s
 plus, on Teams, 7 messages/s per conversation. Slack 429s are waited out by slack_sdk's retry
 handler (Retry-After); a send that still fails goes back in the queue and is retried, never dropped.
 """
@@ -20,7 +20,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,6 +46,9 @@ PROCESS_TOKEN = uuid.uuid4().hex
 MAX_ATTEMPTS = 10
 RETRIES_PER_RUN = 3
 TEAMS_PER_CONVERSATION_RATE = 7.0
+# Pace a little under the configured limit: platforms count in sliding windows, and a send that
+# lands on a window edge costs a 429 and a whole Retry-After second.
+HEADROOM = 0.95
 
 
 def marker_of(delivery_id: int) -> str:
@@ -54,20 +56,31 @@ def marker_of(delivery_id: int) -> str:
 
 
 class Pacer:
-    """Evenly spaced sends: at most `rate` per second overall (no bursts, so no 429 storms)."""
+    """A token bucket refilled at `rate`/s holding at most a tiny burst, decided at the real send time.
+
+    Smooth spacing matters more than the average: platforms count in sliding windows, and a
+    burst whose requests arrive with different latencies overruns the window at its edges.
+    Tokens are taken when a send actually starts, so a worker delayed by the event loop or the
+    database cannot bunch up with the next one.
+    """
 
     def __init__(self, rate: float):
-        self.interval = 1.0 / rate
-        self._next = 0.0
+        self.rate = rate
+        self.capacity = max(1.0, rate * 0.02)
+        self._tokens = 1.0
+        self._last = time.monotonic()
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            self._next = max(self._next, now)
-            delay = self._next - now
-            self._next += self.interval
-        if delay > 0:
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                delay = (1.0 - self._tokens) / self.rate
             await asyncio.sleep(delay)
 
 
@@ -100,7 +113,7 @@ _pacers: dict[tuple[int, str], Pacer] = {}
 def platform_pacer(core, platform: str) -> Pacer:
     key = (id(core), platform)
     if key not in _pacers:
-        _pacers[key] = Pacer(core.settings.PULSEBRIDGE_SEND_RATE)
+        _pacers[key] = Pacer(core.settings.PULSEBRIDGE_SEND_RATE * HEADROOM)
     return _pacers[key]
 
 
@@ -109,7 +122,7 @@ _conversation_pacers: dict[int, KeyedPacer] = {}
 
 def conversation_pacer(core) -> KeyedPacer:
     if id(core) not in _conversation_pacers:
-        _conversation_pacers[id(core)] = KeyedPacer(TEAMS_PER_CONVERSATION_RATE)
+        _conversation_pacers[id(core)] = KeyedPacer(TEAMS_PER_CONVERSATION_RATE * HEADROOM)
     return _conversation_pacers[id(core)]
 
 
@@ -186,7 +199,6 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
         queue.put_nowait((delivery_id, 0))
     cache = _MessageCache(core)
     workers = concurrency or max(4, min(64, int(core.settings.PULSEBRIDGE_SEND_RATE * 2)))
-    pending_retries: defaultdict[int, int] = defaultdict(int)
 
     async def worker() -> None:
         while True:
@@ -196,7 +208,6 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
                 return
             ok = await _deliver(core, cache, delivery_id, report)
             if ok is False and tries + 1 < RETRIES_PER_RUN:
-                pending_retries[delivery_id] += 1
                 await asyncio.sleep(min(30, 2 ** tries))
                 queue.put_nowait((delivery_id, tries + 1))
 
@@ -204,34 +215,44 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
     return report
 
 
-async def _deliver(core, cache: _MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
-    """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
+def _prepare(core, cache: _MessageCache, delivery_id: int):
+    """Load, render and claim one delivery (runs in a worker thread: SQLite commits must not stall the pacer)."""
     with session(core.engine) as s:
         delivery = s.get(PulseDelivery, delivery_id)
-        if delivery is None or delivery.status not in ("pending", "failed"):
+        if delivery is None or delivery.status not in ("pending", "failed") or delivery.platform not in core.adapters:
             return None
         user = s.get(User, delivery.user_id)
         message = delivery_message(core, s, cache, delivery, user)
-    adapter = core.adapters.get(delivery.platform)
-    if adapter is None:
-        return None
-    destination = DirectMessage(user_ref(user))
-    await platform_pacer(core, delivery.platform).wait()
-    if delivery.platform == "teams":
-        await conversation_pacer(core).wait(user.external_id)
     with session(core.engine) as s, s.begin():
         if not claim_delivery(s, delivery_id, PROCESS_TOKEN):
             return None
+    return delivery, user, message
+
+
+def _finish(core, delivery_id: int, **outcome) -> None:
+    with session(core.engine) as s, s.begin():
+        finish_delivery(s, delivery_id, **outcome)
+
+
+async def _deliver(core, cache: _MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
+    """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
+    prepared = await asyncio.to_thread(_prepare, core, cache, delivery_id)
+    if prepared is None:
+        return None
+    delivery, user, message = prepared
+    adapter = core.adapters[delivery.platform]
+    # Pace right before the request, after the database work, so the pacer sees real send times.
+    await platform_pacer(core, delivery.platform).wait()
+    if delivery.platform == "teams":
+        await conversation_pacer(core).wait(user.external_id)
     try:
-        handle = await _send(adapter, destination, message, marker_of(delivery_id))
+        handle = await _send(adapter, DirectMessage(user_ref(user)), message, marker_of(delivery_id))
     except Exception as exc:  # noqa: BLE001 - recorded on the row; retried in this run or the next tick
         log.warning("pulse delivery %s to %s failed: %s", delivery_id, user.external_id, exc)
-        with session(core.engine) as s, s.begin():
-            finish_delivery(s, delivery_id, error=f"{type(exc).__name__}: {exc}")
+        await asyncio.to_thread(_finish, core, delivery_id, error=f"{type(exc).__name__}: {exc}")
         report.failed += 1
         report.errors.append(str(exc))
         return False
-    with session(core.engine) as s, s.begin():
-        finish_delivery(s, delivery_id, platform_ref=handle_to_ref(handle))
+    await asyncio.to_thread(_finish, core, delivery_id, platform_ref=handle_to_ref(handle))
     report.sent += 1
     return True
