@@ -71,7 +71,7 @@ async def child(args) -> None:
     report = await fan_out(core, NOW)
     t2 = time.monotonic()
     print(json.dumps({"open_s": t1 - t0, "fanout_s": t2 - t1, "sent": report.sent, "failed": report.failed,
-                      "reconciled": report.reconciled, "resent_after_crash": report.resent_after_crash}), flush=True)
+                      "reconciled": report.reconciled, "resent_after_crash": report.resent_after_crash, "rate_limited": report.rate_limited}), flush=True)
 
 
 # -- parent: fake Slack, run/kill/restart, count -------------------------------------------------------
@@ -100,6 +100,23 @@ def tally(fake, users: int) -> tuple[int, int, int]:
     return lost, dup, len(fake.calls_to("chat.postMessage:rejected"))
 
 
+_schemas: list[str] = []
+
+
+def drop_schemas(base: str | None) -> None:
+    if not base:
+        return
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(base)
+    with engine.begin() as conn:
+        for schema in _schemas:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def fresh_db(tmp: Path, name: str, base: str | None) -> str:
     from storage.migrate import upgrade
 
@@ -111,6 +128,7 @@ def fresh_db(tmp: Path, name: str, base: str | None) -> str:
         from storage.db import make_engine
 
         schema = f"bench_{uuid.uuid4().hex[:10]}"
+        _schemas.append(schema)
         with make_engine(base).begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
@@ -121,9 +139,23 @@ def fresh_db(tmp: Path, name: str, base: str | None) -> str:
 
 
 async def parent(args) -> None:
+    rows = []
+    try:
+        await phases(args, rows)
+    finally:
+        drop_schemas(args.postgres)
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"\nN={args.users} users, allowed rate {args.rate}/s (fake Slack: 429 + Retry-After: 1 above it), {backend}\n")
+    print("| run | wall s | N÷rate s | ratio | lost | duplicate | 429s | notes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, wall, ideal, ratio, lost, dup, rej, note in rows:
+        print(f"| {name} | {wall:.1f} | {ideal:.1f} | {ratio:.3f} | {lost} | {dup} | {rej} | {note} |")
+
+
+
+async def phases(args, rows) -> None:
     from tests.fakes.slack_api import FakeSlackAPI
 
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         # Phase 1: uninterrupted.
@@ -151,13 +183,6 @@ async def parent(args) -> None:
         rows.append(("killed at ~N/3 + restart", total, ideal, total / ideal, lost, dup, rejected,
                      f"killed={killed} after {at_kill} DMs; reconciled {report2['reconciled']}, re-sent {report2['resent_after_crash']}"))
         await fake.stop()
-
-    backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"\nN={args.users} users, allowed rate {args.rate}/s (fake Slack: 429 + Retry-After: 1 above it), {backend}\n")
-    print("| run | wall s | N÷rate s | ratio | lost | duplicate | 429s | notes |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, wall, ideal, ratio, lost, dup, rej, note in rows:
-        print(f"| {name} | {wall:.1f} | {ideal:.1f} | {ratio:.3f} | {lost} | {dup} | {rej} | {note} |")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import render, translate
 from bot.events import MessageHandle, Profile
 from bot.messages import Message
-from bot.ports import ChannelPost, Destination, DirectMessage, SendFailed
+from bot.ports import ChannelPost, Destination, DirectMessage, RateLimited, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,22 @@ class SlackAdapter:
 
     def __init__(self, client: AsyncWebClient):
         self.client = client
+        # For bulk sends: same token and URL, but a 429 surfaces as RateLimited instead of being
+        # waited out inside slack_sdk, so the caller's pacer accounts for the retry.
+        self.bulk_client = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            retry_handlers=[h for h in client.retry_handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)],
+        )
 
     async def send(self, destination: Destination, message: Message) -> MessageHandle:
         return await self.send_marked(destination, message, None)
 
     async def send_marked(self, destination: Destination, message: Message, marker: str | None) -> MessageHandle:
-        """Send with an idempotency marker in the message metadata, so `find_marked` can tell later whether it landed."""
+        """Send with an idempotency marker in the message metadata, so `find_marked` can tell later whether it landed.
+
+        With a marker this is a bulk send: HTTP 429 raises RateLimited(retry_after) for the caller to pace.
+        """
         if isinstance(destination, DirectMessage):
             channel = destination.user.external_id  # posting to a user id lands in the app's DM with them
         elif isinstance(destination, ChannelPost):
@@ -52,11 +62,19 @@ class SlackAdapter:
         else:  # pragma: no cover - the Destination union is closed
             raise TypeError(destination)
         extra = {"metadata": {"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}} if marker else {}
+        client = self.bulk_client if marker else self.client
         try:
-            response = await self.client.chat_postMessage(
+            response = await client.chat_postMessage(
                 channel=channel, unfurl_links=False, unfurl_media=False, **render.message_kwargs(message), **extra
             )
         except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+                try:
+                    retry_after = float(headers.get("retry-after", 1))
+                except (TypeError, ValueError):
+                    retry_after = 1.0
+                raise RateLimited(f"chat.postMessage to {channel}: ratelimited", retry_after) from exc
             raise SendFailed(f"chat.postMessage to {channel}: {exc.response.get('error')}") from exc
         return MessageHandle(self.platform, response["channel"], response["ts"])
 

@@ -7,10 +7,11 @@ import logging
 from datetime import timedelta
 
 from bot.core import FormInvalid, Outcome
-from bot.directory import resolve_profiles, store_profile
+from bot.directory import resolve_profiles, store_profile, user_ref
 from bot.errors import UserFacingError
 from bot.events import CommandInvoked, FormSubmitted
 from bot.messages import Form, Message, Paragraph, Select, TextInput
+from bot.ports import DirectMessage, handle_to_ref
 from bot.pulses import rotation
 from bot.pulses.anonymity import secret_of
 from bot.pulses.bank import active_questions
@@ -74,7 +75,9 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
             keys = rotation.pick(user.id, bank, history, config, now, pulse.source_key)
             for key in keys:
                 if key not in asked:
-                    s.add(question_row(active_questions(config)[key]).model_copy(update={"pulse_id": pulse.id}))
+                    row = question_row(active_questions(config)[key])
+                    row.pulse_id = pulse.id
+                    s.add(row)
             s.add(PulseDelivery(pulse_id=pulse.id, user_id=user.id, platform=user.platform, question_keys=keys, due_at=now))
         s.flush()
         mine = open_deliveries_for(s, user.id, now)
@@ -82,9 +85,6 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
         return Outcome(reply=Message("You have no open pulse questions right now.", (Paragraph(("You have no open pulse questions right now. 🎉",)),)))
     adapter = core.adapters[cmd.platform]
     cache = _MessageCache(core)
-    from bot.directory import user_ref
-    from bot.ports import DirectMessage, handle_to_ref
-
     for delivery, _pulse in mine:
         with session(core.engine) as s:
             message = delivery_message(core, s, cache, delivery, user)

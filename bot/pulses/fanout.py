@@ -10,8 +10,10 @@ such a row is sent again (at least once), which at worst shows the same card twi
 still dedupe on the respondent key.
 
 Pacing: one smooth token bucket per platform at 95% of PULSEBRIDGE_SEND_RATE messages/s
-plus, on Teams, 7 messages/s per conversation. Slack 429s are waited out by slack_sdk's retry
-handler (Retry-After); a send that still fails goes back in the queue and is retried, never dropped.
+plus, on Teams, 7 messages/s per conversation. A Slack 429 comes back to us (RateLimited) rather
+than being waited out inside slack_sdk: the message waits Retry-After and then takes a pacer token
+like any other send, so retries never pile on top of the pace. A send that fails for another
+reason goes back in the queue and is retried, never dropped.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 from datetime import datetime
 
 from bot.directory import user_ref
-from bot.ports import DirectMessage, handle_to_ref
+from bot.ports import DirectMessage, RateLimited, handle_to_ref
 from bot.pulses.render import question_message, zone
 from storage.db import session
 from storage.pulse_tables import Pulse, PulseDelivery
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 PROCESS_TOKEN = uuid.uuid4().hex
 MAX_ATTEMPTS = 10
 RETRIES_PER_RUN = 3
+MAX_RATE_LIMITED = 20  # 429s in a row for one message before it counts as a failed attempt
 TEAMS_PER_CONVERSATION_RATE = 7.0
 # Pace a little under the configured limit: platforms count in sliding windows, and a send that
 # lands on a window edge costs a 429 and a whole Retry-After second.
@@ -104,26 +108,26 @@ class FanoutReport:
     failed: int = 0
     reconciled: int = 0
     resent_after_crash: int = 0
+    rate_limited: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-_pacers: dict[tuple[int, str], Pacer] = {}
+# Per core, shared by scheduled fan-outs, ad-hoc pulses and reminders running at the same time.
+_pacers: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def platform_pacer(core, platform: str) -> Pacer:
-    key = (id(core), platform)
-    if key not in _pacers:
-        _pacers[key] = Pacer(core.settings.PULSEBRIDGE_SEND_RATE * HEADROOM)
-    return _pacers[key]
-
-
-_conversation_pacers: dict[int, KeyedPacer] = {}
+    pacers = _pacers.setdefault(core, {})
+    if platform not in pacers:
+        pacers[platform] = Pacer(core.settings.PULSEBRIDGE_SEND_RATE * HEADROOM)
+    return pacers[platform]
 
 
 def conversation_pacer(core) -> KeyedPacer:
-    if id(core) not in _conversation_pacers:
-        _conversation_pacers[id(core)] = KeyedPacer(TEAMS_PER_CONVERSATION_RATE * HEADROOM)
-    return _conversation_pacers[id(core)]
+    pacers = _pacers.setdefault(core, {})
+    if "teams-conversations" not in pacers:
+        pacers["teams-conversations"] = KeyedPacer(TEAMS_PER_CONVERSATION_RATE * HEADROOM)
+    return pacers["teams-conversations"]
 
 
 class _MessageCache:
@@ -234,19 +238,31 @@ def _finish(core, delivery_id: int, **outcome) -> None:
         finish_delivery(s, delivery_id, **outcome)
 
 
+async def _send_paced(core, adapter, delivery: PulseDelivery, user: User, message, report: FanoutReport):
+    """Send once a pacer token is free; a 429 waits Retry-After and then queues for a token again,
+    so retries count against our own pace instead of overrunning the platform's next window."""
+    for _ in range(MAX_RATE_LIMITED + 1):
+        # Pace right before the request, after the database work, so the pacer sees real send times.
+        await platform_pacer(core, delivery.platform).wait()
+        if delivery.platform == "teams":
+            await conversation_pacer(core).wait(user.external_id)
+        try:
+            return await _send(adapter, DirectMessage(user_ref(user)), message, marker_of(delivery.id))
+        except RateLimited as exc:
+            report.rate_limited += 1
+            last = exc
+            await asyncio.sleep(exc.retry_after)
+    raise last
+
+
 async def _deliver(core, cache: _MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
     """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
     prepared = await asyncio.to_thread(_prepare, core, cache, delivery_id)
     if prepared is None:
         return None
     delivery, user, message = prepared
-    adapter = core.adapters[delivery.platform]
-    # Pace right before the request, after the database work, so the pacer sees real send times.
-    await platform_pacer(core, delivery.platform).wait()
-    if delivery.platform == "teams":
-        await conversation_pacer(core).wait(user.external_id)
     try:
-        handle = await _send(adapter, DirectMessage(user_ref(user)), message, marker_of(delivery_id))
+        handle = await _send_paced(core, core.adapters[delivery.platform], delivery, user, message, report)
     except Exception as exc:  # noqa: BLE001 - recorded on the row; retried in this run or the next tick
         log.warning("pulse delivery %s to %s failed: %s", delivery_id, user.external_id, exc)
         await asyncio.to_thread(_finish, core, delivery_id, error=f"{type(exc).__name__}: {exc}")

@@ -3,7 +3,8 @@
 Each person gets `questions_per_pulse` questions; a question comes back to the same person no
 sooner than `recur_after_weeks`, eNPS every `enps_every_weeks`. Among eligible questions, drivers
 the person was asked about least recently come first, so everyone sweeps all drivers over time;
-ties break on a hash of (person, question, cycle) so teammates get different questions.
+ties break on a hash of (question, cycle), not of the person: teammates who were asked the same
+things get the same questions, so each question can reach the minimum group size and be shown.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from bot.pulses.config import PulseConfig, QuestionSpec
 _NEVER = datetime.min.replace(tzinfo=None)
 
 
-def _spread(user_id: int, qid: str, cycle: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{user_id}|{qid}|{cycle}".encode()).digest()[:4], "big")
+def _spread(qid: str, cycle: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{qid}|{cycle}".encode()).digest()[:4], "big")
 
 
 def pick(
@@ -51,7 +52,7 @@ def pick(
         driver_last[d] = max(driver_last.get(d, _NEVER), last(qid))
 
     def order(qid: str):
-        return (driver_last[bank[qid].driver], last(qid), _spread(user_id, qid, cycle))
+        return (driver_last[bank[qid].driver], last(qid), _spread(qid, cycle))
 
     drivers_used: set[str] = set()
     for qid in sorted(eligible, key=order):
@@ -63,7 +64,7 @@ def pick(
         drivers_used.add(bank[qid].driver)
     if len(chosen) < config.questions_per_pulse:
         # Small banks: repeat the least recently asked rather than send nothing.
-        for qid in sorted(others, key=lambda q: (last(q), _spread(user_id, q, cycle))):
+        for qid in sorted(others, key=lambda q: (last(q), _spread(q, cycle))):
             if len(chosen) >= config.questions_per_pulse:
                 break
             if qid not in chosen:

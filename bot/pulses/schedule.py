@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
+from weakref import WeakSet
 
 from bot.pulses import rotation
 from bot.pulses.bank import active_questions
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "pulses:tick"
 TICK_JOB = "pulses.tick"
-_warned_no_secret: set[int] = set()
+_warned_no_secret: WeakSet = WeakSet()
 
 
 def local_due(day: date, schedule: TeamPulseSchedule, tz_name: str | None, team_tz: str) -> datetime:
@@ -129,8 +130,8 @@ async def tick(core, **_kwargs) -> None:
     """The scheduled job: close, open, send what is due, remind."""
     now = core.clock()
     if not core.settings.PULSEBRIDGE_SECRET_KEY:
-        if id(core) not in _warned_no_secret:
-            _warned_no_secret.add(id(core))
+        if core not in _warned_no_secret:
+            _warned_no_secret.add(core)
             log.warning("pulses are off: PULSEBRIDGE_SECRET_KEY is not set, so answers could not be stored anonymously")
         return
     with session(core.engine) as s, s.begin():
