@@ -107,3 +107,18 @@ async def test_teams_forged_value_is_refused(teams_pulse):
     reply = srv.connector.sent[before]
     assert "doesn't match" in card_texts(reply.card)
     assert answers(srv.engine) == [] and srv.connector.updated == []
+
+
+async def test_teams_pulse_command_reshows_open_questions(teams_pulse):
+    srv = teams_pulse
+    await srv.teams_send(srv.teams_activity("help"))
+    await tick(srv, TUESDAY + timedelta(hours=15))
+    before = len(srv.connector.sent)
+    conversation = {"conversationType": "personal", "tenantId": "tenant-1", "id": "a:personal-29:dan"}
+    await srv.teams_send(srv.teams_activity("<at>pulsebridge</at> pulse", sender=("29:dan", "Dan Wu"), conversation=conversation))
+    new = srv.connector.sent[before:]
+    assert [s.conversation_id for s in new] == ["a:personal-29:dan", "a:personal-29:dan"]
+    assert any(b["data"]["action_id"].startswith("pulse.answer:") for b in buttons(new[0].card))
+    assert "sent you 1 open pulse" in card_texts(new[1].card)
+    row = deliveries(srv.engine)["29:dan"]
+    assert row.status == "sent" and row.platform_ref.startswith("a:personal-29:dan|act-")

@@ -98,7 +98,8 @@ async def _open_form(core, action: ActionInvoked, form_id: str) -> Outcome:
         title = "Your answer"
     intro = (
         Paragraph((question.text,)),
-        Paragraph((f"Only groups of {pulse.min_group_size}+ answers are ever shown, without names or times.",)),
+        Paragraph((f"Only groups of {pulse.min_group_size}+ answers are ever shown, without names or times. "
+                   "Your words are shown as written, so leave out details that would identify you.",)),
     )
     return Outcome(form=Form(form_id, title, "Save", (field,), metadata=f"{pulse.id}:{question.id}", intro=intro))
 
