@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 from aiohttp import web
@@ -57,6 +58,57 @@ def run(host: str, port: int, migrate: bool) -> None:
     web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (the playground has no login).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--database-url", default="sqlite:///pulsebridge-demo.db", show_default=True, help="Where the demo keeps its data.")
+@click.option("--reset", is_flag=True, help="Delete the demo data and seed it again.")
+def demo(host: str, port: int, database_url: str, reset: bool) -> None:
+    """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
+    from adapters.server import build_app
+    from bot import demo as demo_data
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    settings = _settings_with(DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None)
+    if reset:
+        _reset(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        upgrade(settings.DATABASE_URL, engine)
+        app = build_app(settings, engine=engine, org=demo_data.demo_org(), playground=True)
+    except OperationalError as exc:
+        _fail(f"cannot open the demo database ({str(exc.orig).strip().splitlines()[0]})", 1)
+    from adapters.server import CORE
+
+    demo_data.seed(app[CORE])
+    url = f"http://{host}:{port}/playground"
+    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
+
+
+def _settings_with(**overrides):
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _reset(url: str) -> None:
+    """Drop every demo table so the next upgrade and seed start from nothing."""
+    from sqlmodel import SQLModel
+
+    from storage.db import make_engine
+    from storage.tables import import_all_tables
+
+    import_all_tables()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        SQLModel.metadata.drop_all(conn)
+        for table in ("alembic_version", "apscheduler_jobs"):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    engine.dispose()
+
+
 @main.group()
 def db() -> None:
     """Database schema management."""
@@ -73,6 +125,63 @@ def db_upgrade() -> None:
     except SQLAlchemyError as exc:
         _fail(f"migration failed: {exc.__class__.__name__}: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}", 1)
     click.echo("database schema is up to date")
+
+
+@main.group()
+def feedback() -> None:
+    """Customer feedback (the kudos relay)."""
+
+
+@feedback.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--input-format", "kind", type=click.Choice(["csv", "jsonl"]), help="Default: csv for *.csv, else JSON Lines.")
+@click.option("--source", "default_source", help="Source name for rows that have none (generic format).")
+@click.option("--dry-run", is_flag=True, help="Print where each record would go, one JSON line each; store nothing.")
+def feedback_import(file: Path, kind: str | None, default_source: str | None, dry_run: bool) -> None:
+    """Import a CSV or JSON Lines export of customer feedback (no messages are sent for imports)."""
+    import json
+    from datetime import UTC, datetime
+
+    from bot.feedback.importer import Summary, file_kind, process, read_lines, snapshot
+    from bot.orgconfig import load_org_config
+    from storage.db import make_engine
+    from storage.migrate import pending_heads
+
+    settings = _settings()
+    try:
+        config = load_org_config(settings.PULSEBRIDGE_CONFIG).feedback
+    except ConfigError as exc:
+        _fail(str(exc))
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        if pending_heads(engine):
+            _fail("the database schema is out of date: run `pulsebridge db upgrade` first")
+    except OperationalError as exc:
+        _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
+    lines = list(read_lines(file, file_kind(file, kind), default_source))
+    summary = Summary()
+    now = datetime.now(UTC)
+    directory = snapshot(engine, config)
+    with click.progressbar(lines, label="importing" if not dry_run else "checking", file=sys.stderr) as bar:
+        for line in bar:
+            outcome, reason, preview = process(engine, config, line, dry_run=dry_run, now=now, directory=directory)
+            if preview is not None:
+                click.echo(json.dumps(preview))
+            elif outcome == "rejected":
+                summary.rejected.append(reason)
+            elif outcome == "duplicate":
+                summary.duplicate += 1
+            elif outcome == "imported":
+                summary.imported += 1
+    engine.dispose()
+    if dry_run:
+        click.echo(f"dry run: {len(lines) - len(summary.rejected)} records checked, nothing stored", err=True)
+    else:
+        click.echo(f"imported {summary.imported}, duplicate {summary.duplicate}, rejected {len(summary.rejected)}", err=True)
+    for reason in summary.rejected:
+        click.echo(f"  rejected {reason}", err=True)
+    if summary.rejected:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

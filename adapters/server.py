@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 CORE = web.AppKey("core", PulseBridge)
 
 
-def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfig | None = None) -> web.Application:
+def build_app(
+    settings: Settings, *, engine: Engine | None = None, org: OrgConfig | None = None, playground: bool = False
+) -> web.Application:
     engine = engine or make_engine(settings.DATABASE_URL)
     core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
     core.sync_org()
@@ -27,6 +29,9 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
     app = web.Application(client_max_size=1024 * 1024)
     app[CORE] = core
     app.router.add_get("/healthz", _healthz)
+    from adapters import webhooks
+
+    webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
 
     if settings.slack_enabled:
         from adapters.slack import app as slack_app
@@ -35,7 +40,7 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
         if settings.SLACK_APP_TOKEN:
             app.cleanup_ctx.append(_socket_mode(bolt, settings.SLACK_APP_TOKEN))
         else:
-            app.router.add_post("/slack/events", slack_app.http_handler(bolt))
+            app.router.add_post("/slack/events", slack_app.http_handler(bolt, settings.SLACK_SIGNING_SECRET or ""))
     else:
         log.warning("SLACK_BOT_TOKEN is not set: Slack is disabled")
 
@@ -46,6 +51,10 @@ def build_app(settings: Settings, *, engine: Engine | None = None, org: OrgConfi
     app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
     if not settings.MICROSOFT_APP_ID:
         log.warning("MICROSOFT_APP_ID is not set: /api/messages accepts unauthenticated activities (local use only)")
+    if playground:
+        from adapters.playground.app import mount
+
+        mount(app, core)
     app.cleanup_ctx.append(_lifecycle(core, engine, settings.PULSEBRIDGE_SCHEDULER))
     return app
 

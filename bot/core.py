@@ -86,6 +86,8 @@ class PulseBridge:
         self.scheduler: Scheduler | None = None
         from bot.features import register_all
 
+        self.job("outbox.retry", _retry_outbox)
+        self.on_startup(lambda core: core.scheduler and core.scheduler.every("outbox-retry", "outbox.retry", seconds=60))
         register_all(self)
 
     # -- registration -----------------------------------------------------------------------------
@@ -196,3 +198,9 @@ class PulseBridge:
             await responder.reply(outcome.reply)
         if outcome.followups:
             await self.outbox.deliver(outcome.followups)
+
+
+async def _retry_outbox(core: PulseBridge) -> None:
+    sent = await core.outbox.retry()
+    if sent:
+        log.info("outbox: resent %d message(s)", sent)

@@ -9,7 +9,11 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import kudos, pulses
+    from bot import digest, kudos, pulses, wins
+    from bot.feedback import service as feedback
 
     kudos.register(core)
+    feedback.register(core)
+    wins.register(core)
+    digest.register(core)
     pulses.register(core)

@@ -71,8 +71,22 @@ class Button:
 
 
 @dataclass(frozen=True)
+class UserPicker:
+    """Pick one person, acted on at once (no form). The picked user's id arrives as ActionInvoked.value.
+
+    Slack shows its own user list; Teams shows `choices` (the directory's people there). Context
+    the handler needs travels in `action_id` after the first ':', as with buttons.
+    """
+
+    action_id: str
+    placeholder: str
+    choices: tuple[UserRef, ...] = ()
+    submit_label: str = "Send"
+
+
+@dataclass(frozen=True)
 class Actions:
-    buttons: tuple[Button, ...]
+    buttons: tuple[Union[Button, UserPicker], ...]
 
 
 Block = Union[Heading, Paragraph, Quote, Fields, Context, Actions]

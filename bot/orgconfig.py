@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import ConfigError
 from bot.pulses.config import PulseConfig, TeamPulseSchedule
+from bot.feedback.config import FeedbackConfig
+from bot.recognition_rules import PostMode, RecognitionConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -38,6 +40,7 @@ class TeamConfig(BaseModel):
     leads: list[str] = Field(default_factory=list)
     members: list[str] = Field(default_factory=list)
     pulse: TeamPulseSchedule | None = None
+    recognition_posts: PostMode = "auto"
 
     @field_validator("timezone")
     @classmethod
@@ -67,6 +70,8 @@ class OrgConfig(BaseModel):
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     pulses: PulseConfig = Field(default_factory=PulseConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
 
     @field_validator("values")
     @classmethod

@@ -1,4 +1,9 @@
-"""Sending through the outbox: each message has a stored key, so a retry never sends it twice."""
+"""Sending through the outbox: each message has a stored key, so a retry never sends it twice.
+
+A row moves pending → sending → sent, or → failed (retried later with what it stored). A row left
+in `sending` by a crash is not resent automatically: the platform may already show it, and a
+duplicate celebration is the failure users notice most. Those rows stay visible for operators.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,15 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy.engine import Engine
 
 from bot.events import MessageHandle
+from datetime import timedelta
+
 from bot.ports import ChatAdapter, Outbound, describe, destination_platform, handle_to_ref
+from bot.serialize import destination_from_data, message_from_data, to_data
 from storage.db import session
-from storage.deliveries import claim_outbox, finish_outbox, outbox_row
+from storage.deliveries import claim_outbox, finish_outbox, outbox_row, retryable_outbox
+from storage.tables import utcnow
+
+MAX_ATTEMPTS = 5
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +47,8 @@ class Outbox:
             log.warning("no adapter for platform %s; message %s left pending", platform, item.key)
             return None
         with session(self.engine) as s, s.begin():
-            row = outbox_row(s, item.key, platform, describe(item.destination))
+            payload = {"destination": to_data(item.destination), "message": to_data(item.message)}
+            row = outbox_row(s, item.key, platform, describe(item.destination), payload)
             if row.status == "sent" or not claim_outbox(s, row.id):
                 return None
             row_id = row.id
@@ -50,3 +62,15 @@ class Outbox:
         with session(self.engine) as s, s.begin():
             finish_outbox(s, row_id, platform_ref=handle_to_ref(handle))
         return handle
+
+    async def retry(self, *, pending_for: timedelta = timedelta(minutes=1)) -> int:
+        """Resend failed messages (up to MAX_ATTEMPTS) and ones a stopped process never sent; returns how many went out."""
+        with session(self.engine) as s:
+            rows = retryable_outbox(s, max_attempts=MAX_ATTEMPTS, pending_before=utcnow() - pending_for)
+            items = []
+            for row in rows:
+                try:
+                    items.append(Outbound(row.key, destination_from_data(row.payload["destination"]), message_from_data(row.payload["message"])))
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.error("outbox row %s cannot be decoded (%s); left as is", row.key, exc)
+        return len(await self.deliver(items))

@@ -15,6 +15,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
@@ -69,6 +70,11 @@ class Scheduler:
             id=job_id,
             replace_existing=True,
             kwargs={"name": name, **(kwargs or {})},
+        )
+
+    def every(self, job_id: str, name: str, *, seconds: int, kwargs: dict[str, Any] | None = None) -> None:
+        self.apscheduler.add_job(
+            "bot.scheduler:run_job", IntervalTrigger(seconds=seconds), id=job_id, replace_existing=True, kwargs={"name": name, **(kwargs or {})}
         )
 
     def once(self, job_id: str, name: str, at: datetime, kwargs: dict[str, Any] | None = None) -> None:

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     PULSEBRIDGE_SCHEDULER: bool = True
     PULSEBRIDGE_SECRET_KEY: str | None = Field(default=None, min_length=32)
     PULSEBRIDGE_SEND_RATE: float = Field(default=10.0, gt=0, le=1000)
+    FEEDBACK_WEBHOOK_SECRET: str | None = None
+
+    @field_validator("FEEDBACK_WEBHOOK_SECRET")
+    @classmethod
+    def _feedback_secret(cls, value: str | None) -> str | None:
+        if value and len(value) < 16:
+            raise ValueError("use at least 16 random characters (it signs every feedback webhook)")
+        return value or None
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -19,6 +19,15 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # pysqlite only emits BEGIN before the first INSERT/UPDATE, so a SAVEPOINT issued first
+            # (claim_inbound's begin_nested) opened its own transaction and RELEASE committed it:
+            # a handler that failed later still left its delivery key behind. Let SQLAlchemy
+            # begin transactions itself (the recipe in SQLAlchemy's pysqlite docs).
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - exercised by every SQLite test
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

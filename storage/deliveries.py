@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -21,13 +23,13 @@ def claim_inbound(session: Session, key: str) -> bool:
     return True
 
 
-def outbox_row(session: Session, key: str, platform: str, destination: str) -> OutboxMessage:
+def outbox_row(session: Session, key: str, platform: str, destination: str, payload: dict) -> OutboxMessage:
     row = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one_or_none()
     if row is not None:
         return row
     try:
         with session.begin_nested():
-            row = OutboxMessage(key=key, platform=platform, destination=destination)
+            row = OutboxMessage(key=key, platform=platform, destination=destination, payload=payload)
             session.add(row)
     except IntegrityError:
         row = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one()
@@ -51,3 +53,20 @@ def finish_outbox(session: Session, row_id: int, *, platform_ref: str | None = N
         else {"status": "sent", "platform_ref": platform_ref, "sent_at": utcnow(), "last_error": None}
     )
     session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+
+def retryable_outbox(session: Session, *, max_attempts: int, pending_before: datetime, limit: int = 500) -> list[OutboxMessage]:
+    """Failed rows with attempts left, and rows never claimed (the process stopped before sending)."""
+    return list(
+        session.execute(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    (OutboxMessage.status == "failed") & (OutboxMessage.attempts < max_attempts),
+                    (OutboxMessage.status == "pending") & (OutboxMessage.created_at < pending_before),
+                )
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).scalars()
+    )

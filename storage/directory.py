@@ -65,6 +65,17 @@ def teams_of(session: Session, user: User) -> list[Team]:
     )
 
 
+def team_channel(team: Team, platform: str) -> str | None:
+    """The channel a team celebrates in on one platform (the playground gives every team one)."""
+    if platform == "slack":
+        return team.slack_channel
+    if platform == "teams":
+        return team.teams_channel
+    if platform == "playground":
+        return f"team:{team.slug}"
+    return None
+
+
 def sync_teams(session: Session, teams: Iterable[tuple[str, dict[str, Any], list[str], list[str]]]) -> None:
     """Mirror the configured teams into the database: (slug, attributes, members, leads) per team."""
     seen: set[str] = set()

@@ -140,5 +140,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     platform_ref: str | None = Field(default=None, max_length=256)
     last_error: str | None = None
+    # What to send, so a failed or interrupted delivery can be retried after a restart.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None

@@ -79,3 +79,67 @@ async def test_cards_validate_against_adaptive_card_schema(server):
         jsonschema.validate(item.card, schema)
     quote = card_text(sent[0])
     assert "[clicking](https://evil.example) **here**" in quote  # a TextRun: shown literally, no Markdown
+
+
+async def test_a_redelivered_activity_creates_one_kudos(server):
+    activity = server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for the demo", mentions=[("29:bob", "Bob Stone")])
+    for _ in range(3):
+        status, _ = await server.teams_send(activity)
+        assert status in (200, 201)
+    with session(server.engine) as s:
+        assert len(s.execute(select(Kudos)).scalars().all()) == 1
+    dms = [x for x in server.connector.sent if x.conversation_id == "a:personal-29:bob"]
+    channel = [x for x in server.connector.sent if x.conversation_id == "19:support@thread.tacv2"]
+    assert len(dms) == 1 and len(channel) == 1
+
+
+async def test_bad_teams_input_gets_a_clear_reply_and_stores_nothing(server):
+    cases = [
+        ("<at>pulsebridge</at> kudos <at>Bob Stone</at>", [("29:bob", "Bob Stone")], "Please say what the kudos is for"),
+        ("<at>pulsebridge</at> kudos for everything", [], "Who should get the kudos?"),
+        ("<at>pulsebridge</at> kudos <at>Ana Lima</at> for me", [("29:ana", "Ana Lima")], "yourself"),
+        ("<at>pulsebridge</at> kudos <at>Bob Stone</at> for " + "y" * 10_000, [("29:bob", "Bob Stone")], "10,000 characters"),
+    ]
+    for text, mentions, expected in cases:
+        before = len(server.connector.sent)
+        await server.teams_send(server.teams_activity(text, mentions=mentions))
+        replies = server.connector.sent[before:]
+        assert len(replies) == 1, text
+        assert expected in card_text(replies[0])
+    with session(server.engine) as s:
+        assert s.execute(select(Kudos)).scalars().all() == []
+
+
+async def test_chatter_gets_the_command_list(server):
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> hello there"))
+    reply = (await server.connector.wait_for(1))[0]
+    assert "Here is what I can do" in card_text(reply) and "kudos" in card_text(reply)
+
+
+async def test_malformed_activities_are_rejected_without_crashing(server):
+    assert (await server.post("/api/messages", b"{not json", {"Content-Type": "application/json"}))[0] == 400
+    assert (await server.post("/api/messages", b"[]", {"Content-Type": "application/json"}))[0] == 400
+    assert (await server.post("/api/messages", b"{}", {"Content-Type": "application/json"}))[0] == 400
+    assert (await server.post("/api/messages", b"\xff\xfe", {"Content-Type": "application/json"}))[0] == 400
+    assert (await server.post("/api/messages", b"{}", {"Content-Type": "text/plain"}))[0] == 415
+    status, _ = await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for uptime", mentions=[("29:bob", "Bob Stone")]))
+    assert status in (200, 201)
+
+
+async def test_with_an_app_id_unauthenticated_activities_get_401_and_store_nothing(database_url, fake_slack, fake_connector):
+    from tests.conftest import make_settings, start_server
+
+    settings = make_settings(database_url, fake_slack.url, MICROSOFT_APP_ID="00000000-0000-0000-0000-000000000001", MICROSOFT_APP_PASSWORD="secret")
+    runner, srv = await start_server(settings, fake_slack, fake_connector)
+    try:
+        activity = srv.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for sneaking in", mentions=[("29:bob", "Bob Stone")])
+        for headers in ({}, {"Authorization": "Bearer not-a-jwt"}):
+            status, _ = await srv.teams_send(activity, headers)
+            assert status == 401
+        assert fake_connector.sent == []
+        with session(srv.engine) as s:
+            assert s.execute(select(Kudos)).scalars().all() == []
+            assert s.execute(select(ConversationRef)).scalars().all() == []
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

@@ -123,7 +123,7 @@ async def test_tick_job_is_persisted_in_the_database_and_coalesces_misfires(data
         with srv.engine.connect() as conn:
             from sqlalchemy import text
 
-            assert conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all() == ["pulses:tick"]
+            assert "pulses:tick" in conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
     finally:
         await runner.cleanup()
         srv.engine.dispose()

@@ -34,7 +34,8 @@ async def teams_pulse(database_url, fake_slack, fake_connector):
 
 
 def buttons(card) -> list[dict]:
-    return [a for item in card["body"] if item["type"] == "ActionSet" for a in item["actions"]]
+    """Buttons in body ActionSets (several rows) and in the card footer (a single row)."""
+    return [a for item in card["body"] if item["type"] == "ActionSet" for a in item["actions"]] + list(card.get("actions", []))
 
 
 def card_texts(card) -> str:

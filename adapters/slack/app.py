@@ -9,6 +9,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import translate
 from adapters.slack.responders import CommandResponder, ViewResponder
@@ -36,9 +37,14 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
 
     @app.command(COMMANDS)
     async def on_command(ack, body, respond):
+        try:
+            cmd = translate.slash_command(body)
+        except KeyError as exc:
+            await ack(f"That command arrived incomplete (no {exc.args[0]}); please try again.")
+            return
         # Ack at once: the core may call users.info (and wait out a 429) before it can answer.
         await ack()
-        await core.handle_command(translate.slash_command(body), CommandResponder(client, respond, body.get("trigger_id")))
+        await core.handle_command(cmd, CommandResponder(client, respond, body.get("trigger_id")))
 
     @app.action(re.compile(".*"))
     async def on_action(ack, body, respond):
@@ -63,18 +69,23 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     return app, adapter
 
 
-def http_handler(app: AsyncApp):
+def http_handler(app: AsyncApp, signing_secret: str):
+    verifier = SignatureVerifier(signing_secret)
+
     async def handle(request: web.Request) -> web.Response:
         raw = await request.read()
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             return web.json_response({"error": "request body is not valid UTF-8"}, status=400)
-        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
         try:
+            # Bolt parses the body while building the request, before it checks the signature.
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
             bolt_response = await app.async_dispatch(bolt_request)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.info("malformed Slack request: %s", exc)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            if not verifier.is_valid_request(body, dict(request.headers)):
+                return web.json_response({"error": "invalid request"}, status=401)
+            log.info("malformed Slack request: %s: %s", type(exc).__name__, exc)
             return web.json_response({"error": "malformed Slack request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 

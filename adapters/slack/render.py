@@ -23,6 +23,7 @@ from bot.messages import (
     Select,
     Strong,
     TextInput,
+    UserPicker,
     UserSelect,
 )
 
@@ -72,6 +73,10 @@ def _blocks(items) -> list[dict[str, Any]]:
         elif isinstance(block, Actions):
             elements = []
             for button in block.buttons[:25]:
+                if isinstance(button, UserPicker):
+                    # A users_select in an actions block fires block_actions with `selected_user` at once.
+                    elements.append({"type": "users_select", "action_id": button.action_id, "placeholder": _plain(button.placeholder, 150)})
+                    continue
                 element = {
                     "type": "button",
                     "text": {"type": "plain_text", "text": button.label[:75], "emoji": True},

@@ -98,7 +98,7 @@ def block_action(body: dict[str, Any]) -> ActionInvoked:
     action = body["actions"][0]
     value = action.get("value")
     if value is None:
-        value = (action.get("selected_option") or {}).get("value", "")
+        value = action.get("selected_user") or (action.get("selected_option") or {}).get("value", "")
     container = body.get("container") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     ts = container.get("message_ts") or (body.get("message") or {}).get("ts")

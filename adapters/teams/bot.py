@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
+import jwt
 from aiohttp import web
 from botbuilder.core import ActivityHandler, TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -265,7 +266,11 @@ def http_handler(cloud: CloudAdapter, bot: TeamsBot):
             return web.json_response({"error": "body is not valid JSON"}, status=400)
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):
             return web.json_response({"error": "activity must be a JSON object with a 'type'"}, status=400)
-        response = await cloud.process(request, bot)
+        try:
+            response = await cloud.process(request, bot)
+        except jwt.PyJWTError:
+            # botframework only maps PermissionError to 401; a token that is not even a JWT must be one too.
+            return web.json_response({"error": "invalid Authorization token"}, status=401)
         return response or web.Response(status=201)
 
     return handle

@@ -25,6 +25,7 @@ from bot.messages import (
     Select,
     Strong,
     TextInput,
+    UserPicker,
     UserSelect,
 )
 
@@ -71,6 +72,9 @@ def _has_teams_mention(block) -> bool:
 
 def card(message: Message, skip: object = None) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
+    # One row of buttons goes in the card's footer; several rows stay next to their content.
+    single_row = sum(isinstance(b, Actions) for b in message.blocks) == 1
     for block in message.blocks:
         if block is skip:
             continue
@@ -92,18 +96,38 @@ def card(message: Message, skip: object = None) -> dict[str, Any]:
             inlines = [dict(run, isSubtle=True, size="Small") for run in _runs(block.parts)]
             body.append({"type": "RichTextBlock", "inlines": inlines or [{"type": "TextRun", "text": " "}]})
         elif isinstance(block, Actions):
-            # In the body (an ActionSet) rather than the card's footer, so each row of buttons
-            # stays next to the question it answers.
             row = []
             for button in block.buttons:
+                if isinstance(button, UserPicker):
+                    body.append(_picker(button))
+                    # `user_picker` names the input whose value the translator hands over as the action's value.
+                    data = {"action_id": button.action_id, "value": "", "user_picker": _picker_id(button)}
+                    row.append({"type": "Action.Submit", "title": button.submit_label, "style": "positive", "data": data})
+                    continue
                 action = {"type": "Action.Submit", "title": button.label, "data": {"action_id": button.action_id, "value": button.value}}
                 if button.style == "primary":
                     action["style"] = "positive"
                 elif button.style == "danger":
                     action["style"] = "destructive"
                 row.append(action)
-            body.append({"type": "ActionSet", "actions": row})
-    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
+            if single_row:
+                actions.extend(row)
+            elif row:
+                # Several rows (e.g. one per pulse question): each stays in place as an ActionSet.
+                body.append({"type": "ActionSet", "actions": row})
+    out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
+    if actions:
+        out["actions"] = actions
+    return out
+
+
+def _picker_id(picker: UserPicker) -> str:
+    return "pick." + picker.action_id
+
+
+def _picker(picker: UserPicker) -> dict[str, Any]:
+    choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in picker.choices]
+    return {"type": "Input.ChoiceSet", "id": _picker_id(picker), "style": "compact", "placeholder": picker.placeholder, "choices": choices}
 
 
 def activity_payload(message: Message) -> dict[str, Any]:
@@ -120,7 +144,7 @@ def activity_payload(message: Message) -> dict[str, Any]:
         payload["textFormat"] = "markdown"
         payload["entities"] = entities
     body = card(message, skip=lead)
-    if body["body"]:
+    if body["body"] or body.get("actions"):
         payload["attachments"] = [{"contentType": "application/vnd.microsoft.card.adaptive", "content": body}]
     return payload
 

@@ -139,11 +139,12 @@ def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmit
             actor_profile=actor,
         )
     if isinstance(value.get("action_id"), str):
-        inputs = {k: v for k, v in value.items() if k not in ("action_id", "value")}
+        inputs = {k: v for k, v in value.items() if k not in ("action_id", "value", "user_picker")}
+        picked = inputs.pop(value["user_picker"], "") if isinstance(value.get("user_picker"), str) else None
         return ActionInvoked(
             platform=PLATFORM,
             action_id=value["action_id"],
-            value=str(value.get("value") or ""),
+            value=str(picked if picked is not None else value.get("value") or ""),
             actor=actor_ref,
             delivery_key=key,
             message=handle,

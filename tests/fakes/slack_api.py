@@ -35,6 +35,8 @@ class FakeSlackAPI:
         self.bot_user_id = "UBOT"
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: list[dict[str, Any]] = []
 
     # -- configuration -------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, email: str | None = None, tz: str = "Europe/Berlin", **extra: Any) -> None:
@@ -77,6 +79,7 @@ class FakeSlackAPI:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{token}", self._response_url)
+        app.router.add_get("/socket-mode", self._socket_mode)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -130,6 +133,28 @@ class FakeSlackAPI:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": True}
         return web.json_response(body)
+
+    # -- Socket Mode ---------------------------------------------------------------------------
+    async def push_envelope(self, envelope_type: str, payload: dict[str, Any], envelope_id: str) -> None:
+        """Deliver an envelope to every connected Socket Mode client, as Slack does."""
+        for ws in self.sockets:
+            await ws.send_json({"envelope_id": envelope_id, "type": envelope_type, "payload": payload, "accepts_response_payload": True, "retry_attempt": 0, "retry_reason": ""})
+
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A0PULSE"}})
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(message.json())
+        self.sockets.remove(ws)
+        return ws
+
+    def _apps_connections_open(self, params):
+        if not params.get("_auth", "").startswith("Bearer xapp-"):
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket-mode"}
 
     # -- methods -------------------------------------------------------------------------------
     def _auth_test(self, _params):

@@ -1,0 +1,274 @@
+"""Playground wiring: the ChatAdapter for the browser surface, its responder and HTTP routes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from adapters.playground import render
+from adapters.playground.store import PlaygroundStore, Post
+from bot.core import PulseBridge
+from bot.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitted, MentionToken, MessageHandle, Profile, Token
+from bot.messages import Form, Message, Paragraph, UserRef
+from bot.ports import ChannelPost, Destination, DirectMessage
+from storage.db import session
+from storage.tables import Team, TeamMember, User
+
+PLATFORM = "playground"
+PAGE = Path(__file__).parent / "static" / "index.html"
+_MENTION = re.compile(r"@([A-Za-z0-9._-]+)")
+MAX_TEXT = 20_000
+
+
+class PlaygroundAdapter:
+    platform = PLATFORM
+
+    def __init__(self, core: PulseBridge, store: PlaygroundStore):
+        self.core = core
+        self.store = store
+
+    async def send(self, destination: Destination, message: Message) -> MessageHandle:
+        if isinstance(destination, DirectMessage):
+            conversation = f"dm:{destination.user.external_id}"
+        elif isinstance(destination, ChannelPost):
+            conversation = destination.channel_id
+        else:  # pragma: no cover - closed union
+            raise TypeError(destination)
+        post = self.store.add(conversation, message)
+        return MessageHandle(PLATFORM, conversation, str(post.id))
+
+    async def update(self, handle: MessageHandle, message: Message) -> None:
+        self.store.replace(int(handle.message_id), message)
+
+    async def fetch_profile(self, external_id: str) -> Profile | None:
+        with session(self.core.engine) as s:
+            user = s.execute(select(User).where(User.platform == PLATFORM, User.external_id == external_id)).scalar_one_or_none()
+        if user is None:
+            return None
+        return Profile(PLATFORM, user.external_id, user.display_name, user.email, user.timezone, user.is_bot, not user.active)
+
+
+class PlaygroundResponder:
+    def __init__(self, store: PlaygroundStore, conversation: str, viewer: str, post_id: int | None = None):
+        self.store = store
+        self.conversation = conversation
+        self.viewer = viewer
+        self.post_id = post_id
+        self.form_rejected = False
+
+    async def reply(self, message: Message) -> None:
+        self.store.add(self.conversation, message, visible_to=self.viewer)
+
+    async def open_form(self, form: Form) -> None:
+        self.store.add(self.conversation, form, visible_to=self.viewer)
+
+    async def update(self, message: Message) -> None:
+        if self.post_id is not None and self.post_id in self.store.posts:
+            self.store.replace(self.post_id, message)
+        else:
+            await self.reply(message)
+
+    async def form_errors(self, errors: dict[str, str]) -> None:
+        self.form_rejected = True
+        post = self.store.posts.get(self.post_id) if self.post_id is not None else None
+        if post is not None and isinstance(post.content, Form):
+            self.store.replace(post.id, post.content, errors)
+        else:
+            await self.reply(Message(summary=" ".join(errors.values()), blocks=(Paragraph(("⚠️ " + " ".join(errors.values()),)),)))
+
+
+def people(core: PulseBridge) -> list[dict[str, Any]]:
+    with session(core.engine) as s:
+        users = s.execute(select(User).where(User.platform == PLATFORM, User.active.is_(True)).order_by(User.display_name)).scalars().all()
+        leads = {
+            ident
+            for ident in s.execute(select(TeamMember.identifier).where(TeamMember.is_lead.is_(True))).scalars()
+        }
+    return [
+        {"id": u.external_id, "name": u.display_name, "lead": (u.email or "") in leads or f"{PLATFORM}:{u.external_id}" in leads}
+        for u in users
+    ]
+
+
+def conversations(core: PulseBridge, viewer: str) -> list[dict[str, str]]:
+    with session(core.engine) as s:
+        teams = s.execute(select(Team).order_by(Team.slug)).scalars().all()
+    return [{"id": f"dm:{viewer}", "title": "pulsebridge (direct message)"}] + [
+        {"id": f"team:{t.slug}", "title": f"#{t.slug} — {t.name}"} for t in teams
+    ]
+
+
+def parse_command(text: str, known: dict[str, str]) -> tuple[str, tuple] | None:
+    """`/kudos @bob for …` → ("kudos", parts); `@handle` becomes a mention of that playground user."""
+    text = text.strip()
+    word, _, rest = text.partition(" ")
+    name = word.lstrip("/").lower()
+    if not name:
+        return None
+    parts: list = []
+    pos = 0
+    for match in _MENTION.finditer(rest):
+        parts.append(Token(rest[pos : match.start()]))
+        handle = match.group(1)
+        parts.append(MentionToken(UserRef(PLATFORM, handle, known.get(handle, handle))))
+        pos = match.end()
+    parts.append(Token(rest[pos:]))
+    return name, tuple(p for p in parts if not (isinstance(p, Token) and not p.text))
+
+
+def _post_json(post: Post, viewer_people: list, names: dict[str, str]) -> dict[str, Any]:
+    refs = [UserRef(PLATFORM, p["id"], p["name"]) for p in viewer_people]
+    if isinstance(post.content, Form):
+        html = render.form_html(post.content, post.id, refs, post.errors)
+    else:
+        html = render.message_html(post.content, post.id, refs)
+    return {
+        "id": post.id,
+        "author": "pulsebridge" if post.author == "bot" else names.get(post.author, post.author),
+        "bot": post.author == "bot",
+        "ephemeral": post.visible_to is not None,
+        "at": post.at.strftime("%H:%M"),
+        "html": str(html),
+    }
+
+
+def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    async def body(request: web.Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text='{"error": "body must be JSON"}', content_type="application/json") from None
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}', content_type="application/json")
+        return data
+
+    def actor(handle: Any) -> tuple[UserRef, Profile]:
+        if not isinstance(handle, str):
+            raise web.HTTPBadRequest(text='{"error": "choose who you are"}', content_type="application/json")
+        with session(core.engine) as s:
+            user = s.execute(select(User).where(User.platform == PLATFORM, User.external_id == handle)).scalar_one_or_none()
+        if user is None:
+            raise web.HTTPBadRequest(text='{"error": "unknown person"}', content_type="application/json")
+        profile = Profile(PLATFORM, user.external_id, user.display_name, user.email, user.timezone)
+        return UserRef(PLATFORM, user.external_id, user.display_name), profile
+
+    def key(data: dict[str, Any]) -> str:
+        client_id = data.get("client_id")
+        return f"playground:{client_id if isinstance(client_id, str) and client_id else uuid.uuid4().hex}"
+
+    @r.get("/playground")
+    async def page(_request: web.Request) -> web.FileResponse:
+        return web.FileResponse(PAGE)
+
+    @r.get("/playground/api/state")
+    async def state(request: web.Request) -> web.Response:
+        viewer = request.query.get("as", "")
+        try:
+            since = int(request.query.get("since", "-1"))
+        except ValueError:
+            since = -1
+        await store.wait_for_change(since, timeout=20.0 if since >= 0 else 0)
+        everyone = people(core)
+        names = {p["id"]: p["name"] for p in everyone}
+        convs = conversations(core, viewer) if viewer in names else []
+        for conv in convs:
+            conv["posts"] = [_post_json(p, everyone, names) for p in store.visible(conv["id"], viewer)]
+        jobs = []
+        if core.scheduler is not None:
+            for job in sorted(core.scheduler.apscheduler.get_jobs(), key=lambda j: j.next_run_time or datetime.max.replace(tzinfo=UTC)):
+                jobs.append({"id": job.id, "name": job.kwargs.get("name", job.id), "next_run": job.next_run_time.isoformat() if job.next_run_time else None})
+        return web.json_response({"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": jobs})
+
+    @r.post("/playground/api/command")
+    async def command(request: web.Request) -> web.Response:
+        data = await body(request)
+        ref, profile = actor(data.get("as"))
+        text = data.get("text")
+        conversation = data.get("conversation") or f"dm:{ref.external_id}"
+        if not isinstance(text, str) or not text.strip():
+            raise web.HTTPBadRequest(text='{"error": "type a command such as /kudos @bob for …"}', content_type="application/json")
+        if len(text) > MAX_TEXT:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_TEXT, actual_size=len(text))
+        known = {p["id"]: p["name"] for p in people(core)}
+        parsed = parse_command(text, known)
+        store.add(conversation, Message(summary=text, blocks=(Paragraph((text,)),)), author=ref.external_id, visible_to=ref.external_id)
+        responder = PlaygroundResponder(store, conversation, ref.external_id)
+        if parsed is None:
+            await responder.reply(core.help_message())
+            return web.json_response({"ok": True})
+        name, parts = parsed
+        kind = "personal" if conversation.startswith("dm:") else "channel"
+        cmd = CommandInvoked(PLATFORM, name, parts, ref, Conversation(PLATFORM, conversation, kind), key(data), actor_profile=profile)
+        await core.handle_command(cmd, responder)
+        return web.json_response({"ok": True})
+
+    @r.post("/playground/api/action")
+    async def action(request: web.Request) -> web.Response:
+        data = await body(request)
+        ref, profile = actor(data.get("as"))
+        post = store.posts.get(data.get("post")) if isinstance(data.get("post"), int) else None
+        if post is None or not isinstance(data.get("action_id"), str):
+            raise web.HTTPBadRequest(text='{"error": "that message is gone"}', content_type="application/json")
+        handle = MessageHandle(PLATFORM, post.conversation, str(post.id))
+        event = ActionInvoked(
+            PLATFORM, data["action_id"], str(data.get("value") or ""), ref, key(data), handle,
+            Conversation(PLATFORM, post.conversation, "personal" if post.conversation.startswith("dm:") else "channel"),
+            actor_profile=profile,
+        )
+        await core.handle_action(event, PlaygroundResponder(store, post.conversation, ref.external_id, post.id))
+        return web.json_response({"ok": True})
+
+    @r.post("/playground/api/form")
+    async def form(request: web.Request) -> web.Response:
+        data = await body(request)
+        ref, profile = actor(data.get("as"))
+        post = store.posts.get(data.get("post")) if isinstance(data.get("post"), int) else None
+        if post is None or not isinstance(post.content, Form):
+            raise web.HTTPBadRequest(text='{"error": "that form is gone"}', content_type="application/json")
+        values = data.get("values") if isinstance(data.get("values"), dict) else {}
+        event = FormSubmitted(
+            PLATFORM, post.content.form_id, values, post.content.metadata, ref, key(data),
+            Conversation(PLATFORM, post.conversation, "personal" if post.conversation.startswith("dm:") else "channel"),
+            actor_profile=profile,
+        )
+        responder = PlaygroundResponder(store, post.conversation, ref.external_id, post.id)
+        await core.handle_form(event, responder)
+        if not responder.form_rejected:
+            store.remove(post.id)  # like a Slack modal, the form closes once it is accepted
+        return web.json_response({"ok": not responder.form_rejected})
+
+    @r.post("/playground/api/tick")
+    async def tick(request: web.Request) -> web.Response:
+        """Time travel: run a scheduled job now instead of at its next run time."""
+        data = await body(request)
+        if core.scheduler is None:
+            raise web.HTTPConflict(text='{"error": "the scheduler is off"}', content_type="application/json")
+        job = core.scheduler.apscheduler.get_job(data.get("job_id")) if isinstance(data.get("job_id"), str) else None
+        if job is None:
+            raise web.HTTPBadRequest(text='{"error": "no such scheduled job"}', content_type="application/json")
+        from bot.scheduler import run_job
+
+        await run_job(**job.kwargs)
+        return web.json_response({"ok": True, "ran": job.kwargs.get("name")})
+
+    return r
+
+
+def mount(app: web.Application, core: PulseBridge) -> PlaygroundStore:
+    store = PlaygroundStore()
+    core.register(PlaygroundAdapter(core, store))
+    app.router.add_routes(routes(core, store))
+
+    async def release_long_polls(_app: web.Application) -> None:
+        store.close()
+
+    app.on_shutdown.append(release_long_polls)
+    return store

@@ -1,0 +1,166 @@
+"""Recognition rules through real HTTP: allowance, pair limit, private kudos, values, stats, leaderboard, the form."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jsonschema
+from sqlalchemy import select
+
+from storage.db import session
+from storage.recognition_tables import KudosContext
+from storage.tables import InboundDelivery, Kudos, KudosRecipient
+from tests.conftest import shared_schema
+from tests.recognition_support import NOW, card_text, count, custom_server, settle, slack_texts, static, text_input, users, with_recognition
+
+
+async def kudos(server, text: str, user_id: str = "U0ANA") -> str:
+    """Send /kudos and return the private answer the giver saw."""
+    before = len(server.slack.calls_to("response_url"))
+    await server.slack_command("/kudos", text, user_id=user_id)
+    return slack_texts((await server.slack.wait_for("response_url", before + 1))[before])
+
+
+async def test_allowance_per_day_counts_recipients_and_resets_the_next_day(database_url, fake_slack, fake_connector):
+    yaml = with_recognition("allowance: 3")
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> <@U0CARLA|carla> for the release notes")
+        answer = await kudos(server, "<@U0DAN|dan> <@U0ERIN|erin> for the on-call handover")
+        assert "allowance is 3 people per day and you have used 2 today; you can recognise 1 more today" in answer
+        assert "Nothing was sent" in answer
+        assert count(server.engine, Kudos) == 1 and count(server.engine, KudosRecipient) == 2
+        assert count(server.engine, InboundDelivery) == 1
+
+        assert "Kudos sent to" in await kudos(server, "<@U0DAN|dan> for the on-call handover")
+        answer = await kudos(server, "<@U0ERIN|erin> for the dashboards")
+        assert "you can give more tomorrow" in answer
+        assert count(server.engine, Kudos) == 2
+
+        server.core.clock = lambda: NOW + timedelta(days=1)
+        assert "Kudos sent to" in await kudos(server, "<@U0ERIN|erin> for the dashboards")
+        assert count(server.engine, Kudos) == 3
+
+
+async def test_weekly_allowance(database_url, fake_slack, fake_connector):
+    yaml = with_recognition("allowance: 2\nallowance_period: week")
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        server.core.clock = lambda: NOW - timedelta(days=3)  # Tuesday of the same week
+        assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> <@U0CARLA|carla> for the release")
+        server.core.clock = lambda: NOW  # Friday
+        assert "allowance is 2 people per week" in await kudos(server, "<@U0DAN|dan> for the handover")
+        server.core.clock = lambda: NOW + timedelta(days=3)  # next Monday
+        assert "Kudos sent to" in await kudos(server, "<@U0DAN|dan> for the handover")
+
+
+async def test_same_pair_is_limited_per_day_but_the_other_direction_is_not(server):
+    server.core.clock = lambda: NOW
+    assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> for the migration")
+    answer = await kudos(server, "<@U0BOB|bob> for the other migration")
+    assert "You already gave kudos to Bob Stone today" in answer and "once a day" in answer
+    answer = await kudos(server, "<@U0CARLA|carla> <@U0BOB|bob> for pairing")
+    assert "Bob Stone" in answer and count(server.engine, Kudos) == 1  # the whole kudos is refused, Carla's part too
+    assert "Kudos sent to" in await kudos(server, "<@U0ANA|ana> for reviewing", user_id="U0BOB")
+    server.core.clock = lambda: NOW + timedelta(days=1)
+    assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> for the other migration")
+    assert count(server.engine, Kudos) == 3
+
+
+async def test_private_kudos_reach_only_the_recipient(server):
+    server.core.clock = lambda: NOW
+    answer = await kudos(server, "<@U0BOB|bob> --private for quietly fixing my broken deploy #craft")
+    assert "Private kudos sent to <@U0BOB>" in answer and "no channel post" in answer
+    await server.slack.wait_for("chat.postMessage")
+    await settle()
+    posts = server.slack.calls_to("chat.postMessage")
+    assert [p.params["channel"] for p in posts] == ["U0BOB"]
+    assert "gave you private kudos" in slack_texts(posts[0]) and "quietly fixing my broken deploy" in slack_texts(posts[0])
+    with session(server.engine) as s:
+        stored = s.execute(select(Kudos)).scalar_one()
+        assert stored.reason == "quietly fixing my broken deploy"
+        assert s.get(KudosContext, stored.id).private is True
+
+
+async def test_private_kudos_can_be_turned_off(database_url, fake_slack, fake_connector):
+    async with custom_server(database_url, fake_slack, fake_connector, with_recognition("private_kudos: false")) as server:
+        assert "Private kudos are turned off" in await kudos(server, "<@U0BOB|bob> for the fix --private")
+        assert count(server.engine, Kudos) == 0
+        await server.slack_command("/kudos", "")
+        view = (await server.slack.wait_for("views.open"))[0].params["view"]
+        assert "visibility" not in [b.get("block_id") for b in view["blocks"]]
+
+
+async def test_required_values(database_url, fake_slack, fake_connector):
+    async with custom_server(database_url, fake_slack, fake_connector, with_recognition("values_required: true")) as server:
+        answer = await kudos(server, "<@U0BOB|bob> for the fix")
+        assert "tag the kudos with at least one value: #customer-first, #ownership, #craft" in answer
+        assert count(server.engine, Kudos) == 0
+        assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> for the fix #ownership")
+
+
+async def test_stats_show_own_counts_and_leaderboard_is_off_by_default(server):
+    server.core.clock = lambda: NOW
+    await kudos(server, "<@U0BOB|bob> for the migration #craft")
+    await kudos(server, "<@U0BOB|bob> --private for the hotfix #ownership", user_id="U0CARLA")
+    await kudos(server, "<@U0CARLA|carla> for the review #craft", user_id="U0BOB")
+    stats = await kudos(server, "stats", user_id="U0BOB")
+    assert "Kudos received: 2 · Kudos given: 1" in stats
+    assert "#craft ×1, #ownership ×1" in stats  # received values, the private one included: it is Bob's own
+    assert "only you can see this" in stats
+    assert "leaderboard is turned off" in await kudos(server, "leaderboard")
+
+
+async def test_leaderboard_when_enabled_counts_public_kudos_only(database_url, fake_slack, fake_connector):
+    async with custom_server(database_url, fake_slack, fake_connector, with_recognition("leaderboard: true")) as server:
+        await kudos(server, "<@U0BOB|bob> for the migration")
+        await kudos(server, "<@U0BOB|bob> for the docs", user_id="U0DAN")
+        await kudos(server, "<@U0CARLA|carla> --private for the secret thing", user_id="U0DAN")
+        board = await kudos(server, "leaderboard", user_id="U0ERIN")
+        assert "1. <@U0BOB> — 2 kudos" in board and "U0CARLA" not in board
+
+
+async def test_kudos_without_arguments_opens_a_form_and_the_form_gives_kudos(server):
+    server.core.clock = lambda: NOW
+    await server.slack_command("/kudos", "", user_id="U0DAN")
+    view = (await server.slack.wait_for("views.open"))[0].params["view"]
+    assert view["callback_id"] == "kudos.give"
+    assert [b.get("block_id") for b in view["blocks"] if b["type"] == "input"] == ["recipients", "reason", "value", "visibility"]
+
+    state = {"recipients": users("U0DAN"), "reason": text_input("x"), "value": static(None), "visibility": static("public")}
+    status, body = await server.slack_interaction(server.view_submission("kudos.give", state, user_id="U0DAN"))
+    assert '"recipients":' in body.replace(" ", "") and "yourself" in body
+    state = {"recipients": users("U0ERIN"), "reason": text_input("r" * 1501), "value": static(None), "visibility": static("public")}
+    status, body = await server.slack_interaction(server.view_submission("kudos.give", state, user_id="U0DAN"))
+    assert '"reason":' in body.replace(" ", "") and "under 1,500" in body
+    state = {"recipients": users("U0ERIN"), "reason": text_input("x"), "value": static(None), "win": static("W-777"), "visibility": static("public")}
+    status, body = await server.slack_interaction(server.view_submission("kudos.give", state, user_id="U0DAN"))
+    assert '"win":' in body.replace(" ", "") and "There is no customer win W-777" in body
+    assert count(server.engine, Kudos) == 0 and count(server.engine, InboundDelivery) == 0
+
+    state = {"recipients": users("U0ERIN"), "reason": text_input("the Grafana boards"), "value": static("craft"), "visibility": static("private")}
+    status, body = await server.slack_interaction(server.view_submission("kudos.give", state, user_id="U0DAN"))
+    assert status == 200 and "errors" not in body
+    await server.slack.wait_for("chat.postMessage", 2)
+    await settle()
+    channels = sorted(p.params["channel"] for p in server.slack.calls_to("chat.postMessage"))
+    assert channels == ["U0DAN", "U0ERIN"]  # confirmation + the recipient; private, so no channel post
+    with session(server.engine) as s:
+        stored = s.execute(select(Kudos)).scalar_one()
+        assert (stored.reason, s.get(KudosContext, stored.id).private) == ("the Grafana boards", True)
+
+
+async def test_teams_kudos_card_and_private_kudos_on_teams(server):
+    server.core.clock = lambda: NOW
+    await server.teams_send(
+        server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> --private for covering my shift", mentions=[("29:bob", "Bob Stone")])
+    )
+    await server.connector.wait_for(2)
+    await settle()
+    assert server.connector.sent_to("19:support@thread.tacv2") == []
+    assert any("private kudos" in card_text(s) for s in server.connector.sent_to("a:personal-29:bob"))
+
+    server.connector.sent.clear()
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos"))
+    form = (await server.connector.wait_for(1))[0].card
+    jsonschema.validate(form, shared_schema("adaptive-card-1.5.schema.json"))
+    recipients = next(i for i in form["body"] if i.get("id") == "recipients")
+    assert [c["value"] for c in recipients["choices"]] == ["29:bob"]
