@@ -15,7 +15,7 @@ from bot.events import ActionInvoked, FormSubmitted
 from bot.messages import Form, Message, Paragraph, TextInput
 from bot.ports import ref_to_handle
 from bot.pulses.anonymity import polarity, respondent_key, secret_of
-from bot.pulses.fanout import _MessageCache, delivery_message
+from bot.pulses.fanout import MessageCache, delivery_message
 from bot.pulses.render import local_time, options, zone
 from bot.text import clean
 from storage.db import session
@@ -55,7 +55,7 @@ def _check(s, core, actor, pulse_id: int, question_id: int, now: datetime) -> tu
 
 
 def _refreshed(core, s, delivery: PulseDelivery, user: User) -> Message:
-    return delivery_message(core, s, _MessageCache(core), delivery, user)
+    return delivery_message(core, s, MessageCache(core), delivery, user)
 
 
 async def on_answer(core, action: ActionInvoked) -> Outcome:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import timedelta
 
 from bot.core import FormInvalid, Outcome
@@ -15,7 +14,7 @@ from bot.ports import DirectMessage, handle_to_ref
 from bot.pulses import rotation
 from bot.pulses.anonymity import secret_of
 from bot.pulses.bank import active_questions
-from bot.pulses.fanout import PROCESS_TOKEN, _MessageCache, delivery_message, fan_out
+from bot.pulses.fanout import PROCESS_TOKEN, MessageCache, delivery_message, fan_out
 from bot.pulses.render import local_time, zone
 from bot.pulses.results import pulse_results, results_message
 from bot.pulses.schedule import question_row
@@ -40,7 +39,6 @@ from storage.pulses import (
 )
 from storage.tables import Team
 
-log = logging.getLogger(__name__)
 
 USAGE = "Usage: /pulse (your open questions) · /pulse send (leads: ask your team now) · /pulse results (leads)"
 CUSTOM_SCALES = (("likert", "Agree/disagree 1–5"), ("mood", "Mood (5 faces)"), ("enps", "0–10"), ("text", "Free text"))
@@ -84,7 +82,7 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
     if not mine:
         return Outcome(reply=Message("You have no open pulse questions right now.", (Paragraph(("You have no open pulse questions right now. 🎉",)),)))
     adapter = core.adapters[cmd.platform]
-    cache = _MessageCache(core)
+    cache = MessageCache(core)
     for delivery, _pulse in mine:
         with session(core.engine) as s:
             message = delivery_message(core, s, cache, delivery, user)

@@ -130,7 +130,7 @@ def conversation_pacer(core) -> KeyedPacer:
     return pacers["teams-conversations"]
 
 
-class _MessageCache:
+class MessageCache:
     """Pulse, questions and team name per pulse, loaded once per fan-out run."""
 
     def __init__(self, core):
@@ -145,7 +145,7 @@ class _MessageCache:
         return self._pulses[pulse_id]
 
 
-def delivery_message(core, s, cache: _MessageCache, delivery: PulseDelivery, user: User, *, reminder: bool = False):
+def delivery_message(core, s, cache: MessageCache, delivery: PulseDelivery, user: User, *, reminder: bool = False):
     from bot.pulses.anonymity import respondent_key
 
     pulse, questions, team_name = cache.get(s, delivery.pulse_id)
@@ -201,7 +201,7 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
     queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
     for delivery_id in ids:
         queue.put_nowait((delivery_id, 0))
-    cache = _MessageCache(core)
+    cache = MessageCache(core)
     workers = concurrency or max(4, min(64, int(core.settings.PULSEBRIDGE_SEND_RATE * 2)))
 
     async def worker() -> None:
@@ -219,7 +219,7 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
     return report
 
 
-def _prepare(core, cache: _MessageCache, delivery_id: int):
+def _prepare(core, cache: MessageCache, delivery_id: int):
     """Load, render and claim one delivery (runs in a worker thread: SQLite commits must not stall the pacer)."""
     with session(core.engine) as s:
         delivery = s.get(PulseDelivery, delivery_id)
@@ -255,7 +255,7 @@ async def _send_paced(core, adapter, delivery: PulseDelivery, user: User, messag
     raise last
 
 
-async def _deliver(core, cache: _MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
+async def _deliver(core, cache: MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
     """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
     prepared = await asyncio.to_thread(_prepare, core, cache, delivery_id)
     if prepared is None:

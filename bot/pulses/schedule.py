@@ -17,7 +17,7 @@ from weakref import WeakSet
 from bot.pulses import rotation
 from bot.pulses.bank import active_questions
 from bot.pulses.config import DAYS, PulseConfig, QuestionSpec, TeamPulseSchedule
-from bot.pulses.fanout import _MessageCache, delivery_message, fan_out, platform_pacer
+from bot.pulses.fanout import MessageCache, delivery_message, fan_out, platform_pacer
 from bot.pulses.render import zone
 from bot.directory import user_ref
 from bot.ports import DirectMessage, Outbound
@@ -111,7 +111,7 @@ async def send_reminders(core, now: datetime) -> int:
     with session(core.engine) as s:
         pulses = reminders_due(s, now)
     for pulse in pulses:
-        cache = _MessageCache(core)
+        cache = MessageCache(core)
         with session(core.engine) as s:
             items = [
                 (d.platform, Outbound(f"pulse:{pulse.id}:reminder:{u.id}", DirectMessage(user_ref(u)), delivery_message(core, s, cache, d, u, reminder=True)))
