@@ -132,3 +132,26 @@ async def test_without_secret_key_pulses_refuse_clearly(database_url, fake_slack
     finally:
         await runner.cleanup()
         srv.engine.dispose()
+
+
+async def test_adhoc_pulse_goes_out_through_the_scheduler_when_one_runs(database_url, fake_slack, fake_connector):
+    from tests.pulse_helpers import pulse_server_for, seed_people
+
+    runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, PULSEBRIDGE_SCHEDULER=True)
+    try:
+        seed_people(srv.engine)
+        srv.clock.now = TUESDAY + timedelta(days=2)
+        state = {
+            "team": {"type": "static_select", "selected_option": {"value": "support"}},
+            "question": {"type": "static_select", "selected_option": {"value": "wellbeing-1"}},
+            "custom": {"type": "plain_text_input", "value": None},
+            "scale": {"type": "static_select", "selected_option": None},
+            "close": {"type": "static_select", "selected_option": {"value": "4"}},
+        }
+        await srv.slack_interaction(srv.view_submission("pulse.send", state, user_id="U0ANA"))
+        dms = await srv.slack.wait_for("chat.postMessage", 6)
+        assert sorted(c.params["channel"] for c in dms if c.params.get("metadata")) == ["U0BOB", "U0CARLA", "U0DAN", "U0ERIN", "U0FAY"]
+        assert {d.status for d in deliveries(srv.engine).values()} == {"sent"}
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

@@ -14,4 +14,5 @@ def register(core) -> None:
     core.form("pulse.text", answers.on_text_form)
     core.form("pulse.send", commands.on_send_form)
     core.job(schedule.TICK_JOB, schedule.tick)
+    core.job(commands.FANOUT_JOB, commands.fanout_job)
     core.on_startup(schedule.schedule_tick)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.core import FormInvalid, Outcome
 from bot.directory import resolve_profiles, store_profile, user_ref
@@ -43,6 +43,7 @@ from storage.tables import Team
 USAGE = "Usage: /pulse (your open questions) · /pulse send (leads: ask your team now) · /pulse results (leads)"
 CUSTOM_SCALES = (("likert", "Agree/disagree 1–5"), ("mood", "Mood (5 faces)"), ("enps", "0–10"), ("text", "Free text"))
 CLOSE_OPTIONS = (("4", "4 hours"), ("24", "1 day"), ("72", "3 days"), ("168", "1 week"))
+FANOUT_JOB = "pulses.fanout"
 _background: set[asyncio.Task] = set()
 
 
@@ -170,11 +171,24 @@ async def on_send_form(core, submission: FormSubmitted) -> Outcome:
         )
         pulse_id = pulse.id
         tz = zone(user.timezone, team.timezone)
-    task = asyncio.get_running_loop().create_task(fan_out(core, now, pulse_id=pulse_id))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    start_fanout(core, pulse_id)
     text = f"Sending your pulse to {len(people)} people in {team.name}. It closes {local_time(closes, tz)}; see /pulse results once {config.min_group_size}+ have answered."
     return Outcome(reply=Message(text, (Paragraph((text,)),)))
+
+
+def start_fanout(core, pulse_id: int) -> None:
+    """Send an ad-hoc pulse now: as a one-off scheduler job when a scheduler runs (jobs run where
+    scheduled jobs run, next to the tick), else as a task in this process."""
+    if core.scheduler is not None:
+        core.scheduler.once(f"pulses:fanout:{pulse_id}", FANOUT_JOB, at=datetime.now(UTC), kwargs={"pulse_id": pulse_id})
+        return
+    task = asyncio.get_running_loop().create_task(fan_out(core, pulse_id=pulse_id))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def fanout_job(core, pulse_id: int, **_kwargs) -> None:
+    await fan_out(core, pulse_id=pulse_id)
 
 
 async def show_results(core, cmd: CommandInvoked) -> Outcome:
