@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import digest, directory_sync, kudos, retention, wins
+    from bot import digest, directory_sync, kudos, pulses, retention, wins
     from bot.feedback import service as feedback
 
     kudos.register(core)
@@ -17,4 +17,5 @@ def register_all(core: PulseBridge) -> None:
     wins.register(core)
     digest.register(core)
     directory_sync.register(core)
+    pulses.register(core)
     retention.register(core)
