@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -284,20 +285,21 @@ def _org(settings):
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @click.option("--period", type=click.Choice(["week", "month", "quarter"]), default="month", show_default=True)
 @click.option("--periods", "count", type=click.IntRange(1, 520), default=6, show_default=True, help="How many periods, ending with the current one.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="A day in the last period (YYYY-MM-DD). [default: today, UTC]")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of standard output.")
-def export(team_slug: str, fmt: str, period: str, count: int, out: Path | None) -> None:
+def export(team_slug: str, fmt: str, period: str, count: int, until: datetime | None, out: Path | None) -> None:
     """A team's aggregates per period (counts and averages only; small pulse groups left empty)."""
-    from datetime import UTC, datetime
 
     from bot.errors import UserFacingError
     from bot.export import team_rows, to_csv
     from storage.db import session
 
     settings = _settings()
+    org = _org(settings)
     engine = _migrated_engine(settings)
     try:
         with session(engine) as s:
-            columns, rows = team_rows(s, team_slug, period, count, datetime.now(UTC).date())
+            columns, rows = team_rows(s, team_slug, period, count, (until or datetime.now(UTC)).date(), org.pulses.min_group_size)
     except UserFacingError as exc:
         _fail(exc.text)
     finally:
@@ -366,8 +368,6 @@ def retention() -> None:
 @retention.command("run")
 def retention_run() -> None:
     """Purge raw feedback and pulse comments older than the retention period now (the bot also does it daily)."""
-    from datetime import UTC, datetime
-
     from bot.retention import run_purge
 
     settings = _settings()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.errors import UserFacingError
-from storage.export import customer_kudos_count, feedback_scores, kudos_counts
+from storage.export import PulseFigures, closed_team_pulses, customer_kudos_count, feedback_scores, kudos_counts
 from storage.recognition import team_users
 from storage.tables import Team
 
@@ -83,7 +83,47 @@ BASE_COLUMNS = [
 ]
 
 
-def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date) -> tuple[list[str], list[dict[str, str]]]:
+PULSE_COLUMNS = ["pulses", "pulse_invited", "pulse_responded", "participation_percent", "enps"]
+AVERAGED = ("likert", "mood")  # 1-5 scales; a driver's average is over these
+
+
+def _pulse_cells(pulses: list[PulseFigures], floor: int, drivers: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Pulse columns for one period; any figure from fewer answers than the minimum group size stays empty."""
+    cells = dict.fromkeys(PULSE_COLUMNS[1:], "") | {f"avg_{d}": "" for d in drivers}
+    cells["pulses"] = str(len(pulses))
+    notes: list[str] = []
+    shown = [p for p in pulses if p.responded >= max(p.min_group_size, floor)]
+    if shown:
+        invited, responded = sum(p.invited for p in shown), sum(p.responded for p in shown)
+        cells.update(pulse_invited=str(invited), pulse_responded=str(responded), participation_percent=_pct(responded, invited))
+    if len(shown) < len(pulses):
+        notes.append(f"participation: {len(pulses) - len(shown)} pulse(s) with fewer respondents than the minimum group size left out")
+    values: dict[str, list[int]] = {}
+    hidden: dict[str, int] = {}
+    for pulse in pulses:
+        threshold = max(pulse.min_group_size, floor)
+        for q in pulse.questions:
+            if q.scale not in (*AVERAGED, "enps"):
+                continue
+            key = "enps" if q.scale == "enps" else q.driver
+            if q.answers >= threshold:
+                values.setdefault(key, []).extend(q.values)
+            elif q.answers:
+                hidden[key] = hidden.get(key, 0) + 1
+    for key, got in values.items():
+        if not got:
+            continue
+        if key == "enps":
+            promoters, detractors = sum(v >= 9 for v in got), sum(v <= 6 for v in got)
+            cells["enps"] = f"{round(100 * (promoters - detractors) / len(got)):+d}"
+        else:
+            cells[f"avg_{key}"] = _avg(got)
+    notes.extend(f"{key}: {n} question(s) with fewer answers than the minimum group size left out" for key, n in sorted(hidden.items()))
+    return cells, notes
+
+
+def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date, min_group_size: int) -> tuple[list[str], list[dict[str, str]]]:
+    """Rows for the CSV; `min_group_size` is the organisation's current minimum (a pulse's own, if higher, wins)."""
     team = s.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
     if team is None:
         known = ", ".join(s.execute(select(Team.slug).order_by(Team.slug)).scalars()) or "none configured"
@@ -91,9 +131,13 @@ def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date) 
     users, unseen = team_users(s, team.id)
     ids = [u.id for u in users]
     emails = sorted({u.email.lower() for u in users if u.email} | {i for i in unseen if "@" in i and not i.startswith(("slack:", "teams:"))})
+    spans = periods(kind, count, today)
+    pulses = {p: closed_team_pulses(s, team.id, p.start, p.end) for p in spans}
+    drivers = sorted({q.driver for figures in pulses.values() for f in figures for q in f.questions if q.scale in AVERAGED})
     rows = []
-    for period in periods(kind, count, today):
+    for period in spans:
         start, end = period.bounds
+        pulse_cells, notes = _pulse_cells(pulses[period], min_group_size, drivers)
         received, given = kudos_counts(s, ids, start, end)
         scores = feedback_scores(s, ids, emails, start, end)
         csat = [score for _, scale, score in scores if scale == "csat5" and score is not None]
@@ -112,9 +156,11 @@ def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date) 
                 "csat_responses": str(len(csat)),
                 "csat_average": _avg(csat),
                 "csat_percent": _pct(sum(1 for v in csat if v >= 4), len(csat)),
+                **pulse_cells,
+                "note": "; ".join(notes),
             }
         )
-    return list(BASE_COLUMNS), rows
+    return [*BASE_COLUMNS, *PULSE_COLUMNS, *(f"avg_{d}" for d in drivers), "note"], rows
 
 
 def to_csv(columns: list[str], rows: list[dict[str, str]]) -> str:

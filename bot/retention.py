@@ -1,4 +1,4 @@
-"""Retention: raw text (customer feedback, relayed quotes) is kept for `retention.days`, then blanked.
+"""Retention: raw text (customer feedback, relayed quotes, pulse comments) is kept for `retention.days`, then blanked.
 
 Admins set `retention: {days: 365}` in PULSEBRIDGE_CONFIG. The purge runs daily and on demand
 (`pulsebridge retention run`); counts, scores and averages are untouched, so aggregates stay.

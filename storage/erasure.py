@@ -23,6 +23,7 @@ from sqlalchemy import JSON, String, Table, Text, TypeDecorator, cast, delete, f
 from sqlmodel import Session, SQLModel
 
 from storage.feedback_tables import CustomerKudos, Feedback
+from storage.pulse_tables import Pulse, PulseDelivery
 from storage.recognition_tables import KudosContext, Win, WinContributor
 from storage.tables import (
     ConversationRef,
@@ -171,6 +172,11 @@ def _erase_account(session: Session, user: User, email: str, report: ErasureRepo
         delete(OutboxMessage).where(OutboxMessage.platform == user.platform, OutboxMessage.destination == f"dm:{user.external_id}")
     ).rowcount
 
+    # Who was asked stays counted (participation), but as nobody: the DM's location and errors go.
+    report.pulse_deliveries_anonymised += session.execute(
+        update(PulseDelivery).where(PulseDelivery.user_id == uid).values(user_id=tid, platform_ref=None, last_error=None, claim_token=None)
+    ).rowcount
+    session.execute(update(Pulse).where(Pulse.owner_user_id == uid).values(owner_user_id=None))
     _reassign_remaining_references(session, uid, tid)
     session.flush()
     session.delete(user)
