@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from storage.db import session
@@ -13,10 +14,20 @@ from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
 from storage.pulses import questions_of
 from storage.tables import User
 from tests.datarights_support import cli, rows_mentioning
-from tests.pulse_helpers import PEOPLE, PULSE_YAML, TUESDAY, count, deliveries, pulse_server, tick  # noqa: F401
+from tests.pulse_helpers import PEOPLE, PULSE_YAML, TUESDAY, count, deliveries, pulse_server_for, seed_people, tick
 
 EXPORT = ("export", "--team", "support", "--format", "csv", "--period", "month", "--periods", "2", "--until", "2026-12-31")
 COMMENT = "Secret worry about my manager"
+
+
+@pytest.fixture
+async def srv(database_url, fake_slack, fake_connector):
+    runner, server = await pulse_server_for(database_url, fake_slack, fake_connector)
+    seed_people(server.engine)
+    server.database_url = database_url
+    yield server
+    await runner.cleanup()
+    server.engine.dispose()
 
 
 async def answer(srv, user: str, question, value: int, pulse_id: int) -> None:
@@ -59,9 +70,7 @@ def export(srv, tmp_path) -> tuple[str, list[dict[str, str]]]:
     return result.stdout, list(csv.DictReader(io.StringIO(result.stdout)))
 
 
-async def test_export_shows_pulse_aggregates_only_for_groups_of_the_minimum_size(pulse_server, database_url, tmp_path):
-    srv = pulse_server
-    srv.database_url = database_url
+async def test_export_shows_pulse_aggregates_only_for_groups_of_the_minimum_size(srv, tmp_path):
     driver = await two_pulses(srv)
     text, (november, december) = export(srv, tmp_path)
 
@@ -80,9 +89,7 @@ async def test_export_shows_pulse_aggregates_only_for_groups_of_the_minimum_size
         assert name not in text and email not in text
 
 
-async def test_deleting_a_respondent_leaves_pulse_aggregates_unchanged_and_no_trace(pulse_server, database_url, tmp_path):
-    srv = pulse_server
-    srv.database_url = database_url
+async def test_deleting_a_respondent_leaves_pulse_aggregates_unchanged_and_no_trace(srv, tmp_path):
     await two_pulses(srv)
     before, _ = export(srv, tmp_path)
     with session(srv.engine) as s:
@@ -103,9 +110,7 @@ async def test_deleting_a_respondent_leaves_pulse_aggregates_unchanged_and_no_tr
         assert len(anonymous) == 2 and all(d.platform_ref is None and d.answered for d in anonymous)
 
 
-async def test_retention_drops_old_pulse_comments_and_keeps_every_number(pulse_server, database_url, tmp_path):
-    srv = pulse_server
-    srv.database_url = database_url
+async def test_retention_drops_old_pulse_comments_and_keeps_every_number(srv, tmp_path):
     await two_pulses(srv)
     before, _ = export(srv, tmp_path)
     with session(srv.engine) as s:
