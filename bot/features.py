@@ -11,9 +11,11 @@ if TYPE_CHECKING:
 def register_all(core: PulseBridge) -> None:
     from bot import digest, directory_sync, kudos, wins
     from bot.feedback import service as feedback
+    from bot import teamhealth
 
     kudos.register(core)
     feedback.register(core)
     wins.register(core)
     digest.register(core)
     directory_sync.register(core)
+    teamhealth.register(core)

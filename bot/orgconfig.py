@@ -17,6 +17,7 @@ from bot.directory_config import DirectoryConfig
 from bot.errors import ConfigError
 from bot.feedback.config import FeedbackConfig
 from bot.recognition_rules import PostMode, RecognitionConfig
+from bot.teamhealth.config import TeamHealthConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -71,6 +72,7 @@ class OrgConfig(BaseModel):
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
+    teamhealth: TeamHealthConfig = Field(default_factory=TeamHealthConfig)
 
     @field_validator("values")
     @classmethod

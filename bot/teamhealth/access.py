@@ -1,0 +1,59 @@
+"""Who may see a team's health and manage its goals: that team's leads and the config's admins."""
+
+from __future__ import annotations
+
+from bot.directory import resolve_profiles, store_profile
+from bot.errors import UserFacingError
+from storage import teamhealth as q
+from storage.db import session
+from storage.directory import identifiers_of
+from storage.tables import Team, TeamMember, User
+
+
+async def caller(core, event) -> User:
+    """The actor's stored user row (email included, so email-configured leads are recognised)."""
+    given = {event.actor_profile.external_id: event.actor_profile} if event.actor_profile else {}
+    profiles = await resolve_profiles(core.engine, core.adapters[event.platform], [event.actor], given)
+    profile = profiles.get(event.actor.external_id)
+    if profile is None:
+        raise UserFacingError("I couldn't look up your profile on this workspace; please try again in a minute.")
+    with session(core.engine) as s, s.begin():
+        user = store_profile(s, profile)
+        s.flush()
+        s.expunge(user)
+    return user
+
+
+def is_admin(core, user: User) -> bool:
+    return bool(set(identifiers_of(user)) & set(core.org.admins))
+
+
+def is_lead(s, user: User, team: Team) -> bool:
+    from sqlalchemy import select
+
+    return (
+        s.execute(
+            select(TeamMember.id).where(TeamMember.team_id == team.id, TeamMember.is_lead.is_(True), TeamMember.identifier.in_(identifiers_of(user)))
+        ).first()
+        is not None
+    )
+
+
+def may_manage(core, s, user: User, team: Team) -> bool:
+    return is_admin(core, user) or is_lead(s, user, team)
+
+
+def who_can(core, s, team: Team) -> str:
+    idents = q.lead_identifiers(s, team.id)
+    names = q.names_for(s, idents)
+    leads = ", ".join(names.get(i, i) for i in idents) or "no leads configured"
+    admins = ", ".join(core.org.admins) or "none configured"
+    return f"the leads of {team.name or team.slug} ({leads}) and pulsebridge admins ({admins})"
+
+
+def find_team(core, s, slug: str) -> Team:
+    team = q.team_by_slug(s, slug.strip().lower())
+    if team is None or team.slug not in core.org.teams and team.source == "config":
+        known = ", ".join(sorted(core.org.teams)) or "none configured"
+        raise UserFacingError(f"I don't know a team called “{slug.strip()}”. Teams: {known}.")
+    return team
