@@ -149,17 +149,28 @@ def recognition(session: Session, member_ids: list[int], start: datetime, end: d
         Win.created_at >= start, Win.created_at < end, exists().where(WinContributor.win_id == Win.id, WinContributor.user_id.in_(member_ids))
     )
     wins = session.execute(select(func.count()).select_from(wins_q.subquery())).scalar_one()
-    win_people = (
+    return Recognition(given, received, wins, recognised_people(session, member_ids, start, end))
+
+
+def recognised_people(session: Session, member_ids: list[int], start: datetime, end: datetime) -> int:
+    """Distinct members with public kudos, a customer win or praise from a customer in [start, end)."""
+    if not member_ids:
+        return 0
+    by_kudos = (
+        select(KudosRecipient.user_id)
+        .join(Kudos, Kudos.id == KudosRecipient.kudos_id)
+        .where(KudosRecipient.user_id.in_(member_ids), Kudos.created_at >= start, Kudos.created_at < end, _public())
+    )
+    by_win = (
         select(WinContributor.user_id)
         .join(Win, Win.id == WinContributor.win_id)
         .where(WinContributor.user_id.in_(member_ids), Win.created_at >= start, Win.created_at < end)
     )
-    customer_people = select(CustomerKudos.user_id).where(
+    by_customer = select(CustomerKudos.user_id).where(
         CustomerKudos.user_id.in_(member_ids), CustomerKudos.created_at >= start, CustomerKudos.created_at < end
     )
-    union = received_q.union(win_people, customer_people).subquery()
-    recognised = session.execute(select(func.count()).select_from(union)).scalar_one()
-    return Recognition(given, received, wins, recognised)
+    union = by_kudos.union(by_win, by_customer).subquery()
+    return session.execute(select(func.count()).select_from(union)).scalar_one()
 
 
 def top_values(session: Session, member_ids: list[int], start: datetime, end: datetime, limit: int = 3) -> list[tuple[str, int]]:

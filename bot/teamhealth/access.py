@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from bot.directory import resolve_profiles, store_profile
+from datetime import UTC, datetime
+
+from bot.directory import PROFILE_TTL, resolve_profiles, store_profile
 from bot.errors import UserFacingError
 from storage import teamhealth as q
 from storage.db import session
-from storage.directory import identifiers_of
-from storage.tables import Team, TeamMember, User
+from storage.directory import find_user, identifiers_of
+from storage.tables import Team, TeamMember, User, utcnow
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def caller(core, event) -> User:
     """The actor's stored user row (email included, so email-configured leads are recognised)."""
+    with session(core.engine) as s:
+        known = find_user(s, event.actor.platform, event.actor.external_id)
+        if known is not None and known.display_name and known.updated_at and utcnow() - _aware(known.updated_at) < PROFILE_TTL:
+            s.expunge(known)
+            return known  # read-only commands should not write a row on every call
     given = {event.actor_profile.external_id: event.actor_profile} if event.actor_profile else {}
     profiles = await resolve_profiles(core.engine, core.adapters[event.platform], [event.actor], given)
     profile = profiles.get(event.actor.external_id)

@@ -61,7 +61,7 @@ def report(core, s, team, kind: str, now) -> Message:
     today = today_in(now, team.timezone)
     period = containing(kind, today)
     cur = figures(s, team, period, cfg.min_respondents, has_pulses, member_ids, people)
-    prev = figures(s, team, period.previous(), cfg.min_respondents, has_pulses, member_ids, people)
+    prev = figures(s, team, period.previous(), cfg.min_respondents, has_pulses, member_ids, people, recognition=False)
     series = weekly(s, team, today, CORRELATION_WEEKS, cfg.min_respondents, has_pulses, member_ids)
     name = team.name or team.slug
 

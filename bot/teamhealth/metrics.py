@@ -100,24 +100,24 @@ def pulse_figures(s, team: Team, period: Period, minimum: int, has_pulses: bool)
     return combine(q.pulse_atoms(s, team.id, period.start, period.end), minimum)
 
 
-def figures(s, team: Team, period: Period, minimum: int, has_pulses: bool, member_ids: list[int], people: int) -> Figures:
+def figures(s, team: Team, period: Period, minimum: int, has_pulses: bool, member_ids: list[int], people: int, *, recognition: bool = True) -> Figures:
+    """`recognition=False` skips kudos and quiet contributors (the previous period only needs trends)."""
     start, end = period.bounds(team.timezone)
     pulse = pulse_figures(s, team, period, minimum, has_pulses)
     participation = None
     if has_pulses:
         asked, answered = q.participation(s, pulse.pulse_ids)
         participation = 100 * answered / asked if asked else None
-    recognition = q.recognition(s, member_ids, start, end)
+    rec = q.recognition(s, member_ids, start, end) if recognition else q.Recognition(0, 0, 0, 0)
     quiet = None
-    if member_ids:
-        recognised = q.recognition(s, member_ids, end - timedelta(days=QUIET_DAYS), end).recognised_people
-        quiet = max(len(member_ids) - recognised, 0)
+    if member_ids and recognition:
+        quiet = max(len(member_ids) - q.recognised_people(s, member_ids, end - timedelta(days=QUIET_DAYS), end), 0)
     return Figures(
         period=period,
         pulse=pulse,
         participation=participation,
-        recognition=recognition,
-        kudos_per_person=recognition.received / people if people else None,
+        recognition=rec,
+        kudos_per_person=rec.received / people if people and recognition else None,
         quiet=quiet,
         customer=q.customer(s, member_ids, start, end),
     )
