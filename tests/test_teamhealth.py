@@ -328,3 +328,29 @@ async def test_weekly_post_is_scheduled_at_local_time_per_team(database_url, fak
         assert server.core.scheduler.apscheduler.get_job("teamhealth-weekly:support").next_run_time == before
         with session(server.engine) as s:
             assert s.execute(select(func.count()).select_from(Goal)).scalar_one() == 1
+
+
+async def test_goals_on_teams_card_form_and_refusal(database_url, fake_slack, fake_connector):
+    async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
+        await server.teams_send(server.teams_activity("<at>pulsebridge</at> goals new", sender=("29:bob", "Bob Stone")))
+        sent = await server.connector.wait_for(1)
+        assert "Only team leads and pulsebridge admins can set goals" in card_text(sent[-1]) + (sent[-1].activity.get("text") or "")
+        server.connector.sent.clear()
+        await server.teams_send(server.teams_activity("<at>pulsebridge</at> goals new"))
+        card = (await server.connector.wait_for(1))[-1].card
+        jsonschema.validate(card, shared_schema("adaptive-card-1.5.schema.json"))
+        assert "New team goal" in str(card) and "Input.ChoiceSet" in str(card)
+        server.connector.sent.clear()
+        bad = {"form_id": "goals.edit", "metadata": "new", "title": "Kind words", "metric": "nps", "target": "150", "period": "month", "teams": "support"}
+        await server.teams_send(server.teams_submit(bad))
+        assert "NPS target must be between -100 and 100" in card_text((await server.connector.wait_for(1))[-1]) + str((server.connector.sent[-1].activity))
+        assert count(server.engine, Goal) == 0
+        server.connector.sent.clear()
+        await server.teams_send(server.teams_submit(dict(bad, target="20")))
+        assert "Saved" in card_text((await server.connector.wait_for(1))[-1])
+        with session(server.engine) as s:
+            goal = s.execute(select(Goal)).scalar_one()
+            assert (goal.metric, goal.target, goal.period) == ("nps", 20.0, "month")
+        with session(server.engine) as s:
+            goal = s.execute(select(Goal)).scalar_one()
+            assert (goal.metric, goal.target, goal.period) == ("nps", 20.0, "month")

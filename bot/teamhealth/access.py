@@ -17,15 +17,22 @@ def _aware(value: datetime) -> datetime:
 
 
 async def caller(core, event) -> User:
-    """The actor's stored user row (email included, so email-configured leads are recognised)."""
+    """The actor's stored user row, with their email: leads and admins are often configured by email,
+    and Teams activities carry none, so a row without one is completed from the platform."""
     with session(core.engine) as s:
         known = find_user(s, event.actor.platform, event.actor.external_id)
-        if known is not None and known.display_name and known.updated_at and utcnow() - _aware(known.updated_at) < PROFILE_TTL:
+        if known is not None:
             s.expunge(known)
-            return known  # read-only commands should not write a row on every call
-    given = {event.actor_profile.external_id: event.actor_profile} if event.actor_profile else {}
-    profiles = await resolve_profiles(core.engine, core.adapters[event.platform], [event.actor], given)
-    profile = profiles.get(event.actor.external_id)
+    fresh = known is not None and known.display_name and known.updated_at and utcnow() - _aware(known.updated_at) < PROFILE_TTL
+    given = event.actor_profile  # Teams looks the member up on every activity, email included
+    if known is not None and known.email and fresh and (given is None or not given.email or given.email.lower() == known.email):
+        return known  # read-only commands should not write a row on every call
+    profile = given if given is not None and given.email else await core.adapters[event.platform].fetch_profile(event.actor.external_id)
+    if profile is None:
+        if known is not None:
+            return known
+        given = {event.actor_profile.external_id: event.actor_profile} if event.actor_profile else {}
+        profile = (await resolve_profiles(core.engine, core.adapters[event.platform], [event.actor], given)).get(event.actor.external_id)
     if profile is None:
         raise UserFacingError("I couldn't look up your profile on this workspace; please try again in a minute.")
     with session(core.engine) as s, s.begin():
