@@ -220,6 +220,7 @@ async def on_command(core, cmd: CommandInvoked):
         if not teams:
             return Outcome(reply=Message(summary="You are not in a team yet.", blocks=(Paragraph(("You are not in a team yet, so there are no team goals to show.",)),)))
         blocks = []
+        shown = 0
         has_pulses = q.pulse_tables_present(s)
         for team in teams:
             blocks.append(Paragraph((Strong(f"Goals of {team.name or team.slug}"),)))
@@ -228,7 +229,8 @@ async def on_command(core, cmd: CommandInvoked):
                 blocks.append(Context(("No goals yet." + (" Add one with /goals new." if team in led else ""),)))
             for goal in goals:
                 blocks.append(Paragraph((describe(progress(core, s, goal, team, now, has_pulses)),)))
-    summary = f"Team goals: {sum(1 for b in blocks if isinstance(b, Paragraph)) - len(teams)}"
+            shown += len(goals)
+    summary = f"Team goals: {shown}"
     return Outcome(reply=Message(summary=summary, blocks=tuple(blocks)))
 
 

@@ -27,7 +27,9 @@ class Period:
             return f"{year}-W{week:02d}"
         if self.kind == "month":
             return self.start.strftime("%Y-%m")
-        return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        if self.kind == "quarter":
+            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        return f"{self.start.isoformat()}..{(self.end - timedelta(days=1)).isoformat()}"  # a goal's start-to-due range
 
     def previous(self) -> Period:
         return containing(self.kind, self.start - timedelta(days=1))
