@@ -103,8 +103,9 @@ def seed(url: str, scale: int) -> None:
                     comment = rnd.choice(["on-call rota is heavy", "great onboarding docs", None, None, None, "release tooling is slow"])
                     a_rows.append(dict(id=uuid.uuid4().hex, pulse_id=p["id"], question_id=qid, respondent=f"{p['id']}-{r}", value=value, comment=comment,
                                        polarity=None if comment is None else rnd.uniform(-1, 1), answered_on=p["cycle_date"]))
+            team_index = (p["id"] - 1) // 52
             for r in range(TEAM_SIZE):
-                d_rows.append(dict(pulse_id=p["id"], user_id=user_ids[0], platform="slack", question_keys=[], due_at=p["opens_at"], status="sent", attempts=1,
+                d_rows.append(dict(pulse_id=p["id"], user_id=user_ids[team_index * TEAM_SIZE + r], platform="slack", question_keys=[], due_at=p["opens_at"], status="sent", attempts=1,
                                    answered=r < 10, created_at=p["opens_at"]))
         for rows, table in ((q_rows, QUESTIONS), (a_rows, ANSWERS), (d_rows, DELIVERIES)):
             for part in chunks(rows):

@@ -100,8 +100,8 @@ def seed_pulse(
     """One pulse; `questions` maps (driver, scale) to the answer values, one per respondent."""
     ensure_pulse_tables(engine)
     tid = team_id(engine, team)
-    # Deliveries point at a real user (the pulses migration has that foreign key).
-    asker = user(engine, "slack", "U0PULSEBENCH", "Pulse Tester", None) if asked else None
+    # Deliveries point at real, distinct users (the pulses tables have that foreign key and a unique (pulse, user)).
+    askees = [user(engine, "slack", f"U0ASKED{i}", f"Asked {i}", None) for i in range(asked)]
     at = datetime(cycle.year, cycle.month, cycle.day, 9, tzinfo=UTC)
     with engine.begin() as conn:
         pulse_id = conn.execute(
@@ -126,7 +126,7 @@ def seed_pulse(
         for i in range(asked):
             conn.execute(
                 DELIVERIES.insert().values(
-                    pulse_id=pulse_id, user_id=asker, platform="slack", question_keys=[], due_at=at, status="sent", attempts=1,
+                    pulse_id=pulse_id, user_id=askees[i], platform="slack", question_keys=[], due_at=at, status="sent", attempts=1,
                     answered=i < answered, created_at=at,
                 )
             )
