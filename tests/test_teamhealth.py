@@ -106,6 +106,8 @@ async def test_too_few_answers_and_subtraction_are_suppressed(database_url, fake
         assert "100/100" in month
         quarter = await ask(server, "support quarter")
         assert "100/100" in quarter
+        # Only fixed calendar periods: no way to ask for a window shifted by a day.
+        assert "I don't understand “2026-11-10”" in await ask(server, "support month 2026-11-10")
         # A pulse's own (larger) minimum wins over the configured one.
         seed_pulse(server.engine, "platform", date(2026, 11, 10), {("growth", "likert"): [4] * 6}, min_group_size=7)
         text = await ask(server, "platform month", user_id="U0DAN")
