@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import digest, directory_sync, kudos, wins
+    from bot import digest, directory_sync, kudos, pulses, wins
     from bot.feedback import service as feedback
     from bot import teamhealth
 
@@ -18,4 +18,5 @@ def register_all(core: PulseBridge) -> None:
     wins.register(core)
     digest.register(core)
     directory_sync.register(core)
+    pulses.register(core)
     teamhealth.register(core)
