@@ -7,8 +7,7 @@ each: ≈260k answers, 260k delivery rows), 100k kudos, 50k feedback records (10
 customer kudos), spread over the last year. Scale 10 multiplies everything (users, teams and
 rows) by ten, so a query that scans a table instead of using an index shows up as ~10× slower.
 Each request is a signed `/teamhealth <team> <period>` from that team's lead; the time is until
-the fake Slack's response_url has the answer. The pulse tables are created from the same column
-list as the tests use when the pulses migration is not present.
+the fake Slack's response_url has the answer.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from storage.tables import Kudos, KudosRecipient, Team, User  # noqa: E402
 from tests.conftest import make_settings, start_server  # noqa: E402
 from tests.fakes.bot_connector import FakeBotConnector  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402
-from tests.teamhealth_support import ANSWERS, DELIVERIES, PULSES, QUESTIONS, ensure_pulse_tables  # noqa: E402
+from tests.teamhealth_support import ANSWERS, DELIVERIES, PULSES, QUESTIONS  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TEAM_SIZE = 20
@@ -63,7 +62,6 @@ def chunks(rows, size=20000):
 def seed(url: str, scale: int) -> None:
     rnd = random.Random(6)
     engine = make_engine(url)
-    ensure_pulse_tables(engine)
     users, teams = 5000 * scale, 250 * scale
     t0 = time.perf_counter()
     with engine.begin() as conn:

@@ -4,9 +4,8 @@ Every function returns sums and counts (a few rows per call), never raw rows, ex
 which is capped. Pulse figures come back per *atom* (one question of one closed, scheduled pulse),
 because suppression (bot/teamhealth/suppression.py) decides per atom before anything is combined.
 
-The pulse tables belong to the micro-pulses feature; they are referenced here as lightweight
-`table()` clauses so this module only depends on their column names, and `pulse_tables_present`
-lets /teamhealth say "no pulse data" on a database where they do not exist yet.
+The pulse tables belong to the micro-pulses feature (storage/pulse_tables.py); only their Core
+tables are used here, so answers are never loaded as objects.
 """
 
 from __future__ import annotations
@@ -15,40 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Integer, and_, case, column, exists, func, inspect, not_, select, table
+from sqlalchemy import and_, case, exists, func, not_, or_, select
 from sqlmodel import Session
 
 from storage.feedback_tables import CustomerKudos, Feedback
+from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
 from storage.recognition_tables import KudosContext, Win, WinContributor
 from storage.tables import Kudos, KudosRecipient, KudosValue, Team, TeamMember, User
 from storage.teamhealth_tables import Goal, GoalTeam
 
-pulses = table(
-    "pulses",
-    column("id", Integer),
-    column("team_id", Integer),
-    column("kind"),
-    column("status"),
-    column("cycle_date"),
-    column("min_group_size", Integer),
-)
-pulse_questions = table("pulse_questions", column("id", Integer), column("pulse_id", Integer), column("driver"), column("scale"))
-pulse_answers = table(
-    "pulse_answers",
-    column("question_id", Integer),
-    column("pulse_id", Integer),
-    column("value", Integer),
-    column("text"),
-    column("comment"),
-    column("polarity"),
-)
-pulse_deliveries = table("pulse_deliveries", column("pulse_id", Integer), column("status"), column("answered"))
+pulses = Pulse.__table__
+pulse_questions = PulseQuestion.__table__
+pulse_answers = PulseAnswer.__table__
+pulse_deliveries = PulseDelivery.__table__
 
 SCORED_SCALES = ("likert", "mood", "enps")
-
-
-def pulse_tables_present(session: Session) -> bool:
-    return inspect(session.connection()).has_table("pulse_answers")
 
 
 def _public():
@@ -71,8 +51,6 @@ def team_member_ids(session: Session, team_id: int) -> list[int]:
     clauses += [and_(User.platform == p, User.external_id.in_(ids)) for p, ids in by_platform.items()]
     if not clauses:
         return []
-    from sqlalchemy import or_
-
     return list(session.execute(select(User.id).where(or_(*clauses), User.is_bot.is_(False)).order_by(User.id)).scalars())
 
 

@@ -1,8 +1,4 @@
-"""Seeding for the team-health tests: pulses (as the micro-pulses feature stores them), feedback, kudos.
-
-The pulse tables belong to issue 3. Until its migration is on this branch they are created here
-with the same names, columns and NOT NULL rules, so the inserts below also fit the real tables.
-"""
+"""Seeding for the team-health tests: pulses (rows as the micro-pulses feature stores them), feedback, kudos."""
 
 from __future__ import annotations
 
@@ -14,69 +10,13 @@ import sqlalchemy as sa
 from storage.db import session
 from storage.directory import upsert_user
 from storage.feedback_tables import CustomerKudos, Feedback
+from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
 from storage.tables import Kudos, KudosRecipient, KudosValue, Team
 
-meta = sa.MetaData()
-PULSES = sa.Table(
-    "pulses", meta,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("source_key", sa.String(256), nullable=False, unique=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("team_id", sa.Integer, nullable=False, index=True),
-    sa.Column("owner_user_id", sa.Integer),
-    sa.Column("cycle_date", sa.Date, nullable=False),
-    sa.Column("opens_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("closes_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("remind_at", sa.DateTime(timezone=True)),
-    sa.Column("reminded", sa.Boolean, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("min_group_size", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-QUESTIONS = sa.Table(
-    "pulse_questions", meta,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("pulse_id", sa.Integer, nullable=False, index=True),
-    sa.Column("question_key", sa.String(64), nullable=False),
-    sa.Column("driver", sa.String(32), nullable=False),
-    sa.Column("text", sa.String(300), nullable=False),
-    sa.Column("scale", sa.String(16), nullable=False),
-    sa.Column("choices", sa.JSON, nullable=False),
-    sa.Column("allow_comment", sa.Boolean, nullable=False),
-)
-DELIVERIES = sa.Table(
-    "pulse_deliveries", meta,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("pulse_id", sa.Integer, nullable=False, index=True),
-    sa.Column("user_id", sa.Integer, nullable=False),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("question_keys", sa.JSON, nullable=False),
-    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("claim_token", sa.String(64)),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("platform_ref", sa.String(256)),
-    sa.Column("last_error", sa.Text),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.Column("answered", sa.Boolean, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-ANSWERS = sa.Table(
-    "pulse_answers", meta,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("pulse_id", sa.Integer, nullable=False, index=True),
-    sa.Column("question_id", sa.Integer, nullable=False, index=True),
-    sa.Column("respondent", sa.String(64), nullable=False),
-    sa.Column("value", sa.Integer),
-    sa.Column("text", sa.Text),
-    sa.Column("comment", sa.Text),
-    sa.Column("polarity", sa.Float),
-    sa.Column("answered_on", sa.Date, nullable=False),
-)
-
-
-def ensure_pulse_tables(engine) -> None:
-    meta.create_all(engine, checkfirst=True)
+PULSES = Pulse.__table__
+QUESTIONS = PulseQuestion.__table__
+DELIVERIES = PulseDelivery.__table__
+ANSWERS = PulseAnswer.__table__
 
 
 def team_id(engine, slug: str) -> int:
@@ -98,7 +38,6 @@ def seed_pulse(
     min_group_size: int = 5,
 ) -> int:
     """One pulse; `questions` maps (driver, scale) to the answer values, one per respondent."""
-    ensure_pulse_tables(engine)
     tid = team_id(engine, team)
     # Deliveries point at real, distinct users (the pulses tables have that foreign key and a unique (pulse, user)).
     askees = [user(engine, "slack", f"U0ASKED{i}", f"Asked {i}", None) for i in range(asked)]

@@ -18,7 +18,7 @@ from bot.teamhealth.metrics import Figures, comment_summary, figures, weekly
 from bot.teamhealth.periods import KINDS, containing, today_in
 from bot.teamhealth.posts import CORRELATION_WEEKS
 from bot.teamhealth.sparkline import sparkline
-from bot.teamhealth.suppression import NOT_ENOUGH
+from bot.teamhealth.suppression import NOT_ENOUGH, minimum
 from storage import teamhealth as q
 from storage.db import session
 from storage.directory import teams_of
@@ -55,14 +55,13 @@ def _drivers(cur: Figures, prev: Figures) -> str | None:
 
 def report(core, s, team, kind: str, now) -> Message:
     cfg = core.org.teamhealth
-    has_pulses = q.pulse_tables_present(s)
     member_ids = q.team_member_ids(s, team.id)
     people = q.people_count(s, team.id)
     today = today_in(now, team.timezone)
     period = containing(kind, today)
-    cur = figures(s, team, period, cfg.min_respondents, has_pulses, member_ids, people)
-    prev = figures(s, team, period.previous(), cfg.min_respondents, has_pulses, member_ids, people, recognition=False)
-    series = weekly(s, team, today, CORRELATION_WEEKS, cfg.min_respondents, has_pulses, member_ids)
+    cur = figures(s, team, period, minimum(core), member_ids, people)
+    prev = figures(s, team, period.previous(), minimum(core), member_ids, people, recognition=False)
+    series = weekly(s, team, today, CORRELATION_WEEKS, minimum(core), member_ids)
     name = team.name or team.slug
 
     blocks: list[Block] = [Heading(f"Team health: {name} · {period.label}")]
@@ -103,7 +102,7 @@ def report(core, s, team, kind: str, now) -> Message:
 
     goals = q.goals_of_team(s, team.id)
     for goal in goals[:5]:
-        blocks.append(Paragraph((goals_mod.describe(goals_mod.progress(core, s, goal, team, now, has_pulses)),)))
+        blocks.append(Paragraph((goals_mod.describe(goals_mod.progress(core, s, goal, team, now)),)))
     blocks.append(Context((describe(lagged(series.engagement, series.cx, min_points=cfg.correlation_min_weeks), CORRELATION_WEEKS, cfg.correlation_min_weeks),)))
     summary = f"Team health for {name}, {period.label}: engagement {_pulse_text(cur, 'engagement', cur.pulse.engagement)}"
     return Message(summary=summary, blocks=tuple(blocks))

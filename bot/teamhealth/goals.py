@@ -20,6 +20,7 @@ from bot.teamhealth import access
 from bot.teamhealth.catalogue import METRICS, check_target, fmt
 from bot.teamhealth.metrics import figures
 from bot.teamhealth.periods import KINDS, Period, containing, today_in
+from bot.teamhealth.suppression import minimum
 from storage import teamhealth as q
 from storage.db import session
 from storage.deliveries import claim_inbound
@@ -51,12 +52,10 @@ def goal_period(goal: Goal, team: Team, now) -> Period:
     return Period("range", goal.starts_on, (goal.due_on or goal.starts_on) + timedelta(days=1))
 
 
-def progress(core, s, goal: Goal, team: Team, now, has_pulses: bool | None = None) -> Progress:
+def progress(core, s, goal: Goal, team: Team, now) -> Progress:
     period = goal_period(goal, team, now)
-    if has_pulses is None:
-        has_pulses = q.pulse_tables_present(s)
     member_ids = q.team_member_ids(s, team.id)
-    figs = figures(s, team, period, core.org.teamhealth.min_respondents, has_pulses, member_ids, q.people_count(s, team.id))
+    figs = figures(s, team, period, minimum(core), member_ids, q.people_count(s, team.id))
     value = figs.value(goal.metric)
     spec = METRICS[goal.metric]
     if value is None:
@@ -221,14 +220,13 @@ async def on_command(core, cmd: CommandInvoked):
             return Outcome(reply=Message(summary="You are not in a team yet.", blocks=(Paragraph(("You are not in a team yet, so there are no team goals to show.",)),)))
         blocks = []
         shown = 0
-        has_pulses = q.pulse_tables_present(s)
         for team in teams:
             blocks.append(Paragraph((Strong(f"Goals of {team.name or team.slug}"),)))
             goals = q.goals_of_team(s, team.id)
             if not goals:
                 blocks.append(Context(("No goals yet." + (" Add one with /goals new." if team in led else ""),)))
             for goal in goals:
-                blocks.append(Paragraph((describe(progress(core, s, goal, team, now, has_pulses)),)))
+                blocks.append(Paragraph((describe(progress(core, s, goal, team, now)),)))
             shown += len(goals)
     summary = f"Team goals: {shown}"
     return Outcome(reply=Message(summary=summary, blocks=tuple(blocks)))
@@ -266,8 +264,7 @@ async def on_form(core, submission: FormSubmitted):
             goal.updated_at = utcnow()
         s.flush()
         q.set_goal_teams(s, goal.id, [t.id for t in teams])
-        has_pulses = q.pulse_tables_present(s)
-        line = describe(progress(core, s, goal, teams[0], now, has_pulses))
+        line = describe(progress(core, s, goal, teams[0], now))
     return Outcome(reply=Message(summary=f"Goal saved: {data['title']}", blocks=(Paragraph(("Saved. ",)), Paragraph((line,)))))
 
 
@@ -280,13 +277,12 @@ def celebrations(core, now) -> list[Outbound]:
 
     out: list[Outbound] = []
     with session(core.engine) as s:
-        has_pulses = q.pulse_tables_present(s)
         for goal in q.active_goals(s):
             for team_id in q.goal_team_ids(s, goal.id):
                 team = s.get(Team, team_id)
                 if team is None or team.slug not in core.org.teams:
                     continue
-                p = progress(core, s, goal, team, now, has_pulses)
+                p = progress(core, s, goal, team, now)
                 if not p.reached:
                     continue
                 context = {

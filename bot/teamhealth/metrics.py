@@ -21,7 +21,7 @@ QUIET_DAYS = 30
 
 @dataclass
 class PulseFigures:
-    available: bool = False  # pulse tables exist and some closed pulse fell in the period
+    available: bool = False  # some closed scheduled pulse fell in the period
     suppressed: bool = False  # there were answers, but too few to show
     engagement: float | None = None
     enps: float | None = None
@@ -94,20 +94,16 @@ def combine(atoms: list[q.Atom], minimum: int) -> PulseFigures:
     return out
 
 
-def pulse_figures(s, team: Team, period: Period, minimum: int, has_pulses: bool) -> PulseFigures:
-    if not has_pulses:
-        return PulseFigures()
+def pulse_figures(s, team: Team, period: Period, minimum: int) -> PulseFigures:
     return combine(q.pulse_atoms(s, team.id, period.start, period.end), minimum)
 
 
-def figures(s, team: Team, period: Period, minimum: int, has_pulses: bool, member_ids: list[int], people: int, *, recognition: bool = True) -> Figures:
+def figures(s, team: Team, period: Period, minimum: int, member_ids: list[int], people: int, *, recognition: bool = True) -> Figures:
     """`recognition=False` skips kudos and quiet contributors (the previous period only needs trends)."""
     start, end = period.bounds(team.timezone)
-    pulse = pulse_figures(s, team, period, minimum, has_pulses)
-    participation = None
-    if has_pulses:
-        asked, answered = q.participation(s, pulse.pulse_ids)
-        participation = 100 * answered / asked if asked else None
+    pulse = pulse_figures(s, team, period, minimum)
+    asked, answered = q.participation(s, pulse.pulse_ids)
+    participation = 100 * answered / asked if asked else None
     rec = q.recognition(s, member_ids, start, end) if recognition else q.Recognition(0, 0, 0, 0)
     quiet = None
     if member_ids and recognition:
@@ -130,17 +126,16 @@ class Weekly:
     cx: list[float | None]  # share of positive customer feedback, %
 
 
-def weekly(s, team: Team, today, count: int, minimum: int, has_pulses: bool, member_ids: list[int]) -> Weekly:
+def weekly(s, team: Team, today, count: int, minimum: int, member_ids: list[int]) -> Weekly:
     """Engagement and CX score per ISO week, oldest first; each week is its own suppression unit."""
     weeks = last_weeks(today, count)
     engagement: list[float | None] = [None] * count
-    if has_pulses:
-        by_week: dict[int, list[q.Atom]] = defaultdict(list)
-        first = weeks[0].start
-        for atom in q.pulse_atoms(s, team.id, first, weeks[-1].end):
-            by_week[(atom.cycle_date - first).days // 7].append(atom)
-        for i, atoms in by_week.items():
-            engagement[i] = combine(atoms, minimum).engagement
+    by_week: dict[int, list[q.Atom]] = defaultdict(list)
+    first = weeks[0].start
+    for atom in q.pulse_atoms(s, team.id, first, weeks[-1].end):
+        by_week[(atom.cycle_date - first).days // 7].append(atom)
+    for i, atoms in by_week.items():
+        engagement[i] = combine(atoms, minimum).engagement
     bounds = [w.bounds(team.timezone)[0] for w in weeks] + [weeks[-1].bounds(team.timezone)[1]]
     counts = q.weekly_customer(s, member_ids, bounds)
     cx: list[float | None] = [100 * counts[i][1] / counts[i][0] if i in counts and counts[i][0] else None for i in range(count)]

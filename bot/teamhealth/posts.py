@@ -23,6 +23,7 @@ from bot.teamhealth.correlation import describe, lagged
 from bot.teamhealth.metrics import weekly
 from bot.teamhealth.periods import containing, today_in
 from bot.wins import outcome_text
+from bot.teamhealth.suppression import minimum
 from storage import teamhealth as q
 from storage.db import session
 from storage.directory import team_channel
@@ -37,14 +38,13 @@ def render(core, template: str, context: dict[str, Any]) -> tuple[Block, ...]:
     return render_blocks(template, context, core.org.teamhealth.templates_dir)
 
 
-def link_line(core, s, team, now, has_pulses: bool, member_ids: list[int]) -> str:
+def link_line(core, s, team, now, member_ids: list[int]) -> str:
     cfg = core.org.teamhealth
-    series = weekly(s, team, today_in(now, team.timezone), CORRELATION_WEEKS, cfg.min_respondents, has_pulses, member_ids)
+    series = weekly(s, team, today_in(now, team.timezone), CORRELATION_WEEKS, minimum(core), member_ids)
     return describe(lagged(series.engagement, series.cx, min_points=cfg.correlation_min_weeks), CORRELATION_WEEKS, cfg.correlation_min_weeks)
 
 
 def weekly_context(core, s, team, now) -> tuple[dict[str, Any], str]:
-    has_pulses = q.pulse_tables_present(s)
     member_ids = q.team_member_ids(s, team.id)
     # The week that just ended (the post goes out at the start of the next one) in the team's zone.
     week = containing("week", today_in(now, team.timezone)).previous()
@@ -53,7 +53,7 @@ def weekly_context(core, s, team, now) -> tuple[dict[str, Any], str]:
     cx = q.customer(s, member_ids, start, end)
     wins = q.latest_wins(s, member_ids, start, end, limit=5)
     values = q.top_values(s, member_ids, start, end)
-    lines = [goals_mod.describe(goals_mod.progress(core, s, g, team, now, has_pulses)) for g in q.goals_of_team(s, team.id)]
+    lines = [goals_mod.describe(goals_mod.progress(core, s, g, team, now)) for g in q.goals_of_team(s, team.id)]
     return (
         {
             "team": team.name or team.slug,
@@ -66,7 +66,7 @@ def weekly_context(core, s, team, now) -> tuple[dict[str, Any], str]:
             "top_values": ", ".join(f"#{v}" for v, _ in values),
             "customer_kudos": cx.customer_kudos,
             "csat": fmt("csat", cx.csat_sum / cx.csat_n) if cx.csat_n else "",
-            "link": link_line(core, s, team, now, has_pulses, member_ids),
+            "link": link_line(core, s, team, now, member_ids),
         },
         week.label,
     )

@@ -27,6 +27,11 @@ from storage.teamhealth import Atom
 NOT_ENOUGH = "not enough responses"
 
 
+def minimum(core) -> int:
+    """The configured floor: the larger of `teamhealth.min_respondents` and `pulses.min_group_size`."""
+    return max(core.org.teamhealth.min_respondents, core.org.pulses.min_group_size)
+
+
 def threshold(atom: Atom, minimum: int) -> int:
     return max(minimum, atom.min_group_size or 0)
 
