@@ -1,6 +1,6 @@
 """End-to-end /teamhealth latency on a synthetic organisation, through the real HTTP endpoint.
 
-    python benchmarks/teamhealth_latency.py [--scale 1] [--n 60] [--database-url URL]
+    python benchmarks/teamhealth_latency.py [--scale 1] [--n 60] [--database-url URL] [--seed-only | --no-seed]
 
 Scale 1: 5,000 users in 250 teams of 20, 52 weekly pulses per team (two questions, ten answers
 each: ≈260k answers, 260k delivery rows), 100k kudos, 50k feedback records (10% relayed as
@@ -178,10 +178,15 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--database-url")
+    parser.add_argument("--seed-only", action="store_true", help="seed and stop (measure later with --no-seed)")
+    parser.add_argument("--no-seed", action="store_true", help="measure a database seeded before with the same --scale")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    upgrade(url)
-    seed(url, args.scale)
+    if not args.no_seed:
+        upgrade(url)
+        seed(url, args.scale)
+    if args.seed_only:
+        return
     times = asyncio.run(measure(url, args.scale, args.n))
     print(f"backend={url.split(':', 1)[0]} scale={args.scale} n={len(times)} p50={statistics.median(times) * 1000:.1f} ms p95={pct(times, 95) * 1000:.1f} ms max={max(times) * 1000:.1f} ms")
 
