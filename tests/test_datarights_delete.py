@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from storage.db import session
 from storage.feedback_tables import CustomerKudos, Feedback
 from storage.recognition_tables import Win, WinContributor
 from storage.tables import Kudos, KudosRecipient, KudosValue, OutboxMessage, User
+from storage.teamhealth_tables import Goal
 from tests.datarights_support import all_rows, cli, rows_mentioning
 from tests.feedback_support import generic, post_feedback, start_feedback_server
 from tests.recognition_support import win_state
@@ -61,11 +63,15 @@ async def seed_bob(srv) -> None:
     assert status == 201
     await until(lambda: count(srv.engine, Kudos) == 5 and count(srv.engine, Win) == 2 and count(srv.engine, CustomerKudos) == 1)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    # A table with no erasure rule of its own (team-health goals): covered by the generic FK rule and the sweep.
+    with session(srv.engine) as s, s.begin():
+        bob = s.execute(select(User.id).where(User.external_id == "U0BOB")).scalar_one()
+        s.add(Goal(key="chat:1", title="CSAT 4.5 like Bob Stone's queue", metric="csat", target=4.5, period="month", starts_on=date(2026, 11, 1), source="chat", created_by=bob))
 
 
 async def test_delete_leaves_nothing_about_the_person_in_any_table_and_keeps_everyone_else(srv, tmp_path):
     await seed_bob(srv)
-    assert {t for t, _, _ in rows_mentioning(srv.engine, BOB)} >= {"users", "kudos", "outbox", "feedback", "customer_kudos", "conversation_refs", "team_members"}
+    assert {t for t, _, _ in rows_mentioning(srv.engine, BOB)} >= {"users", "kudos", "outbox", "feedback", "customer_kudos", "conversation_refs", "team_members", "goals"}
     with session(srv.engine) as s:
         kudos_ids = set(s.execute(select(Kudos.id)).scalars())
         feedback_before = s.execute(select(Feedback.score, Feedback.sentiment, Feedback.source, Feedback.created_at)).all()
@@ -101,6 +107,8 @@ async def test_delete_leaves_nothing_about_the_person_in_any_table_and_keeps_eve
         assert (fb.routed_user_id, fb.text, fb.raw, fb.agent_email) == (None, "", {}, None)
         assert s.execute(select(func.count()).select_from(CustomerKudos)).scalar_one() == 0
         assert {u.display_name for u in s.execute(select(User).where(User.platform != "erased")).scalars()} >= {"Ana Lima", "Carla Diaz", "Dan Wu", "Erin Park"}
+        goal = s.execute(select(Goal)).scalar_one()
+        assert (goal.created_by, goal.title, goal.target) == (None, "CSAT 4.5 like [deleted]'s queue", 4.5)
 
     # Idempotent: a second run finds nobody, says so, exits 1 and changes nothing.
     before = all_rows(srv.engine)
