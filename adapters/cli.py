@@ -91,7 +91,15 @@ def demo(host: str, port: int, database_url: str, reset: bool) -> None:
     from storage.db import make_engine
     from storage.migrate import upgrade
 
-    settings = _settings_with(DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None)
+    import os
+    import secrets
+
+    # The "sample customer feedback" button signs its webhook call with this; a fresh one per run unless set.
+    webhook_secret = os.environ.get("FEEDBACK_WEBHOOK_SECRET") or secrets.token_hex(16)
+    settings = _settings_with(
+        DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None,
+        FEEDBACK_WEBHOOK_SECRET=webhook_secret,
+    )
     if reset:
         _reset(settings.DATABASE_URL)
     engine = make_engine(settings.DATABASE_URL)

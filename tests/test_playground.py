@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp import web
@@ -10,24 +12,42 @@ from sqlalchemy import func, select
 from adapters.server import CORE, build_app
 from bot import demo
 from storage.db import session
+from storage.feedback_tables import CustomerKudos, Feedback
+from storage.recognition_tables import Win, WinContributor
 from storage.tables import Kudos, User
 from tests.conftest import make_settings
+
+WEBHOOK_SECRET = "playground-test-secret-0123456789"
 
 
 @pytest.fixture
 async def playground(database_url, fake_slack):
-    app = build_app(make_settings(database_url, fake_slack.url), org=demo.demo_org(), playground=True)
+    settings = make_settings(database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SCHEDULER=True)
+    app = build_app(settings, org=demo.demo_org(), playground=True)
     demo.seed(app[CORE])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    # On PostgreSQL the scheduler starts once this process has won the lease (bot/leader.py).
+    for _ in range(100):
+        if app[CORE].scheduler is not None:
+            break
+        await asyncio.sleep(0.05)
     url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     async with aiohttp.ClientSession(base_url=url) as http:
         http.core = app[CORE]
         yield http
     await runner.cleanup()
     app[CORE].engine.dispose()
+
+
+def counts(core) -> dict[str, int]:
+    with session(core.engine) as s:
+        return {
+            table.__name__: s.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (User, Kudos, Win, WinContributor, Feedback, CustomerKudos)
+        }
 
 
 async def post(http, path, payload):
@@ -45,14 +65,31 @@ def conversation(data, conv_id):
     return next(c for c in data["conversations"] if c["id"] == conv_id)
 
 
-async def test_seeding_is_idempotent(playground):
+async def test_seeding_is_idempotent_and_covers_a_month_of_every_feature(playground):
     core = playground.core
-    with session(core.engine) as s:
-        before = (s.execute(select(func.count()).select_from(User)).scalar_one(), s.execute(select(func.count()).select_from(Kudos)).scalar_one())
+    before = counts(core)
     demo.seed(core)
+    assert counts(core) == before
+    assert before["User"] == len(demo.PEOPLE) and before["Kudos"] > 10
+    assert before["Win"] == len(demo.WINS) and before["WinContributor"] == sum(len(w[3]) for w in demo.WINS)
+    assert before["Feedback"] == len(demo.FEEDBACK)
     with session(core.engine) as s:
-        after = (s.execute(select(func.count()).select_from(User)).scalar_one(), s.execute(select(func.count()).select_from(Kudos)).scalar_one())
-    assert before == after and before[0] == len(demo.PEOPLE) and before[1] > 10
+        statuses = dict(s.execute(select(Feedback.status, func.count()).group_by(Feedback.status)).all())
+        oldest = s.execute(select(func.min(Kudos.created_at))).scalar_one()
+    praise = sum(1 for f in demo.FEEDBACK if f[2] >= 4)
+    # History is credited (counted) and low scores are kept but never relayed, as the real import does.
+    assert statuses == {"credited": praise, "not_kudos": len(demo.FEEDBACK) - praise}
+    assert before["CustomerKudos"] == praise
+    assert (core.clock() - _aware(oldest)).days >= 25
+    # Seeding sent nobody anything: history is not news.
+    bob = await state(playground, "bob")
+    assert all(not c["posts"] for c in bob["conversations"])
+
+
+def _aware(value):
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def test_page_is_served(playground):
@@ -89,3 +126,46 @@ async def test_bad_playground_input_is_a_clear_error(playground):
     assert status == 200
     ana = await state(playground, "ana")
     assert any("couldn&#39;t find @ghost" in p["html"] or "couldn't find @ghost" in p["html"] for p in conversation(ana, "dm:ana")["posts"])
+
+
+async def test_sample_feedback_goes_through_the_signed_webhook_to_the_viewer_and_their_team(playground):
+    before = counts(playground.core)
+    status, answer = await post(playground, "/playground/api/sample-feedback", {"as": "carla"})
+    assert status == 200 and answer["webhook"]["status"] == "stored" and answer["webhook"]["relay"] == "relayed"
+    after = counts(playground.core)
+    assert (after["Feedback"], after["CustomerKudos"]) == (before["Feedback"] + 1, before["CustomerKudos"] + 1)
+    with session(playground.core.engine) as s:
+        row = s.get(Feedback, answer["webhook"]["id"])
+        carla = s.execute(select(User).where(User.external_id == "carla")).scalar_one()
+        assert (row.source, row.routed_user_id, row.route_method) == ("playground", carla.id, "explicit")
+    carla_view = await state(playground, "carla")
+    dm = conversation(carla_view, "dm:carla")["posts"]
+    assert len(dm) == 1 and "Customer kudos" in dm[0]["html"] and "Carla" in dm[0]["html"]
+    assert any("Customer kudos for" in p["html"] for p in conversation(carla_view, "team:support")["posts"])
+
+
+async def test_sample_feedback_needs_a_webhook_secret_and_a_known_person(playground):
+    core = playground.core
+    before = counts(core)
+    assert (await post(playground, "/playground/api/sample-feedback", {"as": "nobody"}))[0] == 400
+    core.settings = core.settings.model_copy(update={"FEEDBACK_WEBHOOK_SECRET": None})
+    status, answer = await post(playground, "/playground/api/sample-feedback", {"as": "bob"})
+    assert status == 409 and "FEEDBACK_WEBHOOK_SECRET" in answer["error"]
+    assert counts(core) == before
+
+
+async def test_time_travel_lists_feature_jobs_and_runs_the_weekly_digest_now(playground):
+    ana = await state(playground, "ana")
+    jobs = {j["id"]: j for j in ana["jobs"]}
+    assert {"recognition-digest:support", "recognition-digest:platform"} <= set(jobs)
+    assert "outbox-retry" not in jobs  # housekeeping is not something to try
+    assert jobs["recognition-digest:support"]["label"] == "recognition digest · support"
+    status, answer = await post(playground, "/playground/api/tick", {"job_id": "recognition-digest:support"})
+    assert status == 200 and answer["ran"] == "recognition.digest"
+    # Ana leads support: the lead digest reaches her privately, built from the seeded month.
+    dm = conversation(await state(playground, "ana"), "dm:ana")["posts"]
+    assert len(dm) == 1 and "Acme Corp" in dm[0]["html"]
+    # The job is still scheduled for its usual time: time travel runs it early, it does not move it.
+    assert any(j["id"] == "recognition-digest:support" for j in (await state(playground, "ana"))["jobs"])
+    assert (await post(playground, "/playground/api/tick", {"job_id": "no-such-job"}))[0] == 400
+    assert (await post(playground, "/playground/api/tick", {"job_id": 7}))[0] == 400

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +20,32 @@ from bot.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitte
 from bot.messages import Form, Message, Paragraph, UserRef
 from bot.ports import ChannelPost, Destination, DirectMessage, Roster
 from storage.db import session
+from storage.directory import teams_of
 from storage.tables import Team, TeamMember, User
 
 PLATFORM = "playground"
 PAGE = Path(__file__).parent / "static" / "index.html"
 _MENTION = re.compile(r"@([A-Za-z0-9._-]+)")
 MAX_TEXT = 20_000
+SAMPLE_FEEDBACK = [
+    ("Grace Hopper", "Acme Corp", 5, "Thanks {first}! You sorted out our SSO in one call. Best support we have had."),
+    ("Alan Turing", "Globex", 5, "{first} was wonderful: patient, clear and fast."),
+    ("Ada Lovelace", "Initech", 4, "Great help from {first} today, the export finally works."),
+]
+
+
+def sample_feedback(person: dict[str, Any], n: int) -> dict[str, Any]:
+    """A generic-format webhook body praising `person`, as a support tool would send it."""
+    customer, account, score, text = SAMPLE_FEEDBACK[n % len(SAMPLE_FEEDBACK)]
+    return {
+        "source": "playground",
+        "id": f"sample-{uuid.uuid4().hex[:12]}",
+        "customer": {"name": customer, "account": account},
+        "score": score,
+        "scale": "csat5",
+        "text": text.format(first=person["name"].split()[0]),
+        "agent": {"email": person["email"], "name": person["name"]},
+    }
 
 
 class PlaygroundAdapter:
@@ -97,16 +119,45 @@ def people(core: PulseBridge) -> list[dict[str, Any]]:
             for ident in s.execute(select(TeamMember.identifier).where(TeamMember.is_lead.is_(True))).scalars()
         }
     return [
-        {"id": u.external_id, "name": u.display_name, "lead": (u.email or "") in leads or f"{PLATFORM}:{u.external_id}" in leads}
+        {
+            "id": u.external_id, "name": u.display_name, "email": u.email or "",
+            "lead": (u.email or "") in leads or f"{PLATFORM}:{u.external_id}" in leads,
+        }
         for u in users
     ]
 
 
-def conversations(core: PulseBridge, viewer: str) -> list[dict[str, str]]:
+def conversations(core: PulseBridge, viewer: str) -> list[dict[str, Any]]:
+    """The viewer's DM with the bot, then every team channel (their own teams first)."""
     with session(core.engine) as s:
         teams = s.execute(select(Team).order_by(Team.slug)).scalars().all()
-    return [{"id": f"dm:{viewer}", "title": "pulsebridge (direct message)"}] + [
-        {"id": f"team:{t.slug}", "title": f"#{t.slug} — {t.name}"} for t in teams
+        user = s.execute(select(User).where(User.platform == PLATFORM, User.external_id == viewer)).scalar_one_or_none()
+        mine_ids = {t.id for t in teams_of(s, user)} if user is not None else set()
+    channels = [{"id": f"team:{t.slug}", "title": f"#{t.slug}", "subtitle": t.name, "mine": t.id in mine_ids} for t in teams]
+    channels.sort(key=lambda c: not c["mine"])
+    return [{"id": f"dm:{viewer}", "title": "pulsebridge", "subtitle": "direct messages with the bot", "mine": True}] + channels
+
+
+# Jobs that keep the bot healthy rather than talk to people: not worth a time-travel button.
+HOUSEKEEPING_JOBS = {"outbox.retry", "directory.sync"}
+
+
+def job_label(name: str, kwargs: dict[str, Any]) -> str:
+    """`recognition.digest` + {"team": "support"} → "recognition digest · support"."""
+    details = [str(v) for k, v in kwargs.items() if k != "name" and isinstance(v, str | int)]
+    return " · ".join([name.replace(".", " ").replace("_", " "), *details])
+
+
+def scheduled_jobs(core: PulseBridge) -> list[dict[str, Any]]:
+    if core.scheduler is None:
+        return []
+    never = datetime.max.replace(tzinfo=UTC)
+    jobs = sorted(core.scheduler.apscheduler.get_jobs(), key=lambda j: j.next_run_time or never)
+    return [
+        {"id": j.id, "name": j.kwargs.get("name", j.id), "label": job_label(j.kwargs.get("name", j.id), j.kwargs),
+         "next_run": j.next_run_time.isoformat() if j.next_run_time else None}
+        for j in jobs
+        if j.kwargs.get("name") not in HOUSEKEEPING_JOBS
     ]
 
 
@@ -187,11 +238,9 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         convs = conversations(core, viewer) if viewer in names else []
         for conv in convs:
             conv["posts"] = [_post_json(p, everyone, names) for p in store.visible(conv["id"], viewer)]
-        jobs = []
-        if core.scheduler is not None:
-            for job in sorted(core.scheduler.apscheduler.get_jobs(), key=lambda j: j.next_run_time or datetime.max.replace(tzinfo=UTC)):
-                jobs.append({"id": job.id, "name": job.kwargs.get("name", job.id), "next_run": job.next_run_time.isoformat() if job.next_run_time else None})
-        return web.json_response({"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": jobs})
+        return web.json_response(
+            {"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": scheduled_jobs(core)}
+        )
 
     @r.post("/playground/api/command")
     async def command(request: web.Request) -> web.Response:
@@ -264,6 +313,29 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
 
         await run_job(**job.kwargs)
         return web.json_response({"ok": True, "ran": job.kwargs.get("name")})
+
+    @r.post("/playground/api/sample-feedback")
+    async def sample(request: web.Request) -> web.Response:
+        """Send a customer's praise for the viewer through the real signed webhook, over loopback."""
+        from aiohttp import ClientSession
+
+        from adapters.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+        data = await body(request)
+        ref, _ = actor(data.get("as"))
+        secret = core.settings.FEEDBACK_WEBHOOK_SECRET
+        if not secret:
+            raise web.HTTPConflict(text='{"error": "set FEEDBACK_WEBHOOK_SECRET to post feedback"}', content_type="application/json")
+        person = next(p for p in people(core) if p["id"] == ref.external_id)
+        payload = json.dumps(sample_feedback(person, store.version)).encode()
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, payload)}
+        async with ClientSession() as http, http.post(request.url.with_path("/webhooks/feedback").with_query(None), data=payload, headers=headers) as resp:
+            answer = await resp.json(content_type=None)
+            status = resp.status
+        if status not in (200, 201):
+            return web.json_response({"error": f"the webhook answered {status}: {answer.get('error', '')}"}, status=502)
+        return web.json_response({"ok": True, "webhook": answer})
 
     return r
 
