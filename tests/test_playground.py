@@ -170,3 +170,28 @@ async def test_time_travel_lists_feature_jobs_and_runs_the_weekly_digest_now(pla
     assert any(j["id"] == "recognition-digest:support" for j in (await state(playground, "ana"))["jobs"])
     assert (await post(playground, "/playground/api/tick", {"job_id": "no-such-job"}))[0] == 400
     assert (await post(playground, "/playground/api/tick", {"job_id": 7}))[0] == 400
+
+
+async def test_win_form_opens_and_submits_like_a_modal(playground):
+    await post(playground, "/playground/api/command", {"as": "bob", "text": "/win", "client_id": "w-1"})
+    form = next(p for p in conversation(await state(playground, "bob"), "dm:bob")["posts"] if 'data-form-id="win.record"' in p["html"])
+    assert 'placeholder="Acme Corp"' in form["html"] and "(optional) (optional)" not in form["html"]
+    before = counts(playground.core)
+    # A field error keeps the form open with the message next to the field, and stores nothing.
+    status, answer = await post(playground, "/playground/api/form", {
+        "as": "bob", "post": form["id"], "client_id": "w-2",
+        "values": {"customer": "", "summary": "Saved the renewal", "won_on": "2026-11-20", "contributors": ["bob"]},
+    })
+    assert status == 200 and answer == {"ok": False} and counts(playground.core) == before
+    reopened = next(p for p in conversation(await state(playground, "bob"), "dm:bob")["posts"] if p["id"] == form["id"])
+    assert 'class="error"' in reopened["html"]
+    status, answer = await post(playground, "/playground/api/form", {
+        "as": "bob", "post": form["id"], "client_id": "w-3",
+        "values": {"customer": "Hooli <Inc>", "summary": "Saved the renewal", "value": None, "won_on": playground.core.clock().date().isoformat(), "contributors": ["bob", "carla"]},
+    })
+    assert status == 200 and answer == {"ok": True}
+    assert counts(playground.core)["Win"] == before["Win"] + 1
+    bob = await state(playground, "bob")
+    assert not any(p["id"] == form["id"] for p in conversation(bob, "dm:bob")["posts"])  # accepted: the form closes
+    channel = conversation(bob, "team:support")["posts"]
+    assert any("Hooli &lt;Inc&gt;" in p["html"] and "Give kudos" in p["html"] for p in channel)
