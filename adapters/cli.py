@@ -86,13 +86,20 @@ def run(host: str, port: int, migrate: bool) -> None:
 @click.option("--reset", is_flag=True, help="Delete the demo data and seed it again.")
 def demo(host: str, port: int, database_url: str, reset: bool) -> None:
     """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
-    from adapters.server import build_app
+    app = demo_app(database_url, reset=reset)
+    url = f"http://{host}:{port}/playground"
+    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
+
+
+def demo_app(database_url: str, *, reset: bool = False) -> web.Application:
+    """The demo server, its database migrated and seeded (again only what is missing unless `reset`)."""
+    import os
+    import secrets
+
+    from adapters.server import CORE, build_app
     from bot import demo as demo_data
     from storage.db import make_engine
     from storage.migrate import upgrade
-
-    import os
-    import secrets
 
     # The "sample customer feedback" button signs its webhook call with this; a fresh one per run unless set.
     webhook_secret = os.environ.get("FEEDBACK_WEBHOOK_SECRET") or secrets.token_hex(16)
@@ -108,11 +115,8 @@ def demo(host: str, port: int, database_url: str, reset: bool) -> None:
         app = build_app(settings, engine=engine, org=demo_data.demo_org(), playground=True)
     except OperationalError as exc:
         _fail(f"cannot open the demo database ({str(exc.orig).strip().splitlines()[0]})", 1)
-    from adapters.server import CORE
-
     demo_data.seed(app[CORE])
-    url = f"http://{host}:{port}/playground"
-    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
+    return app
 
 
 def _settings_with(**overrides):

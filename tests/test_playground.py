@@ -195,3 +195,39 @@ async def test_win_form_opens_and_submits_like_a_modal(playground):
     assert not any(p["id"] == form["id"] for p in conversation(bob, "dm:bob")["posts"])  # accepted: the form closes
     channel = conversation(bob, "team:support")["posts"]
     assert any("Hooli &lt;Inc&gt;" in p["html"] and "Give kudos" in p["html"] for p in channel)
+
+
+def test_demo_restart_keeps_its_data_and_reset_starts_over(tmp_path, monkeypatch):
+    from adapters.cli import demo_app
+
+    for name in ("SLACK_BOT_TOKEN", "MICROSOFT_APP_ID", "PULSEBRIDGE_CONFIG", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path}/demo.db"
+
+    def seeded_counts(reset: bool, add_kudos: bool = False) -> dict[str, int]:
+        core = demo_app(url, reset=reset)[CORE]
+        try:
+            if add_kudos:
+                with session(core.engine) as s, s.begin():
+                    ana, bob = (s.execute(select(User).where(User.external_id == h)).scalar_one() for h in ("ana", "bob"))
+                    from storage.kudos import insert_kudos
+
+                    insert_kudos(s, giver_id=ana.id, recipient_ids=[bob.id], reason="a new one", values=[], platform="playground", source_key="t:1")
+            return counts(core)
+        finally:
+            core.engine.dispose()
+
+    fresh = seeded_counts(reset=False, add_kudos=True)
+    again = seeded_counts(reset=False)
+    assert again == fresh  # a restart seeds nothing twice and keeps what people did
+    reset = seeded_counts(reset=True)
+    assert reset == dict(fresh, Kudos=fresh["Kudos"] - 1)  # the same seeded company, without the added kudos
+
+
+async def test_a_failing_job_is_reported_to_the_page(playground, monkeypatch):
+    async def broken(core, **kwargs):
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setitem(playground.core.jobs, "recognition.digest", broken)
+    status, answer = await post(playground, "/playground/api/tick", {"job_id": "recognition-digest:support"})
+    assert status == 500 and answer["error"] == "recognition.digest failed: see the server log"

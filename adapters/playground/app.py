@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -22,6 +23,8 @@ from bot.ports import ChannelPost, Destination, DirectMessage, Roster
 from storage.db import session
 from storage.directory import teams_of
 from storage.tables import Team, TeamMember, User
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "playground"
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -311,7 +314,11 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
             raise web.HTTPBadRequest(text='{"error": "no such scheduled job"}', content_type="application/json")
         from bot.scheduler import run_job
 
-        await run_job(**job.kwargs)
+        try:
+            await run_job(**job.kwargs)
+        except Exception:
+            log.exception("time travel: job %s failed", job.id)
+            return web.json_response({"error": f"{job.kwargs.get('name')} failed: see the server log"}, status=500)
         return web.json_response({"ok": True, "ran": job.kwargs.get("name")})
 
     @r.post("/playground/api/sample-feedback")
