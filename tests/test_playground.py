@@ -166,6 +166,8 @@ async def test_time_travel_lists_feature_jobs_and_runs_the_weekly_digest_now(pla
     dm = conversation(await state(playground, "ana"), "dm:ana")["posts"]
     assert len(dm) == 1 and "Acme Corp" in dm[0]["html"] and "kudos from customers" in dm[0]["html"]
     assert "##" not in dm[0]["html"]  # the summary line with customer kudos no longer swallows the next heading
+    quiet = dm[0]["html"].split("Quiet contributors")[1]
+    assert "Dev Patel" in quiet and "Bob Stone" not in quiet  # the seeded month leaves Dev unrecognised
     # The job is still scheduled for its usual time: time travel runs it early, it does not move it.
     assert any(j["id"] == "recognition-digest:support" for j in (await state(playground, "ana"))["jobs"])
     assert (await post(playground, "/playground/api/tick", {"job_id": "no-such-job"}))[0] == 400
