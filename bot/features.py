@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import digest, directory_sync, kudos, wins
+    from bot import digest, directory_sync, kudos, pulses, wins
     from bot.feedback import service as feedback
 
     kudos.register(core)
@@ -17,3 +17,4 @@ def register_all(core: PulseBridge) -> None:
     wins.register(core)
     digest.register(core)
     directory_sync.register(core)
+    pulses.register(core)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.directory_config import DirectoryConfig
 from bot.errors import ConfigError
+from bot.pulses.config import PulseConfig, TeamPulseSchedule
 from bot.feedback.config import FeedbackConfig
 from bot.recognition_rules import PostMode, RecognitionConfig
 
@@ -39,6 +40,7 @@ class TeamConfig(BaseModel):
     timezone: str = "UTC"
     leads: list[str] = Field(default_factory=list)
     members: list[str] = Field(default_factory=list)
+    pulse: TeamPulseSchedule | None = None
     recognition_posts: PostMode = "auto"
 
     @field_validator("timezone")
@@ -69,6 +71,7 @@ class OrgConfig(BaseModel):
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
+    pulses: PulseConfig = Field(default_factory=PulseConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
 

@@ -69,6 +69,18 @@ class SendFailed(Exception):
     """The platform refused the message for good (not a transient error the client already retried)."""
 
 
+class RateLimited(SendFailed):
+    """The platform said "too many requests; retry after N seconds" and the adapter did not wait itself.
+
+    Bulk senders (pulse fan-out) get this instead of a silent in-client wait, so the retry goes
+    through their own pacer and cannot push the next window over the limit.
+    """
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ChatAdapter(Protocol):
     platform: str
 

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     PULSEBRIDGE_LEADER_LEASE_SECONDS: float = Field(default=30.0, ge=0.3, le=45)
     # Seconds a stopping process (SIGTERM) waits for handlers, jobs and deliveries in flight.
     PULSEBRIDGE_SHUTDOWN_GRACE: float = Field(default=20.0, ge=0, le=600)
+    PULSEBRIDGE_SECRET_KEY: str | None = Field(default=None, min_length=32)
+    PULSEBRIDGE_SEND_RATE: float = Field(default=10.0, gt=0, le=1000)
     FEEDBACK_WEBHOOK_SECRET: str | None = None
 
     @field_validator("FEEDBACK_WEBHOOK_SECRET")

@@ -258,3 +258,14 @@ async def server(database_url, fake_slack, fake_connector):
     yield srv
     await runner.cleanup()
     srv.engine.dispose()
+
+
+async def wait_for_scheduler(core, timeout: float = 5.0):
+    """On PostgreSQL the scheduler starts once this process has won the lease (bot/leader.py)."""
+    import asyncio
+
+    for _ in range(int(timeout / 0.05)):
+        if core.scheduler is not None:
+            return core.scheduler
+        await asyncio.sleep(0.05)
+    raise AssertionError("this process never became the scheduler leader")

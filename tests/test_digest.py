@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from datetime import timedelta
 
@@ -11,7 +10,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.orgconfig import parse_org_config
-from tests.conftest import shared_schema
+from tests.conftest import shared_schema, wait_for_scheduler
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts, win_state, with_recognition
 
 DIGEST_YAML = with_recognition("", {"support": "recognition_posts: digest"})
@@ -137,12 +136,7 @@ def test_templates_dir_must_exist_and_templates_must_compile(tmp_path):
 
 async def test_startup_schedules_a_weekly_digest_per_team_in_its_timezone(database_url, fake_slack, fake_connector):
     async with custom_server(database_url, fake_slack, fake_connector, DIGEST_YAML, PULSEBRIDGE_SCHEDULER=True) as server:
-        # On PostgreSQL the scheduler starts once this process has won the lease (bot/leader.py).
-        for _ in range(100):
-            if server.core.scheduler is not None:
-                break
-            await asyncio.sleep(0.05)
-        job = server.core.scheduler.apscheduler.get_job("recognition-digest:support")
+        job = (await wait_for_scheduler(server.core)).apscheduler.get_job("recognition-digest:support")
         assert job.kwargs == {"name": "recognition.digest", "team": "support"}
         assert str(job.trigger.timezone) == "Europe/Berlin"
         fields = {f.name: str(f) for f in job.trigger.fields}

@@ -15,10 +15,11 @@ from adapters.slack import render, translate
 from bot.events import MessageHandle, Profile
 from bot.metrics import RATE_LIMITED, outbound_call
 from bot.messages import Message
-from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
+from bot.ports import ChannelPost, Destination, DirectMessage, RateLimited, Roster, SendFailed
 
 log = logging.getLogger(__name__)
 
+MARKER_EVENT = "pulsebridge_delivery"
 _NOT_FOUND = {"user_not_found", "user_not_visible", "users_not_found"}
 # users.list is Tier 2 (about 20 calls a minute): big pages keep a large workspace to few calls.
 USERS_PAGE = 200
@@ -63,21 +64,58 @@ class SlackAdapter:
 
     def __init__(self, client: AsyncWebClient):
         self.client = client
+        # For bulk sends: same token and URL, but a 429 surfaces as RateLimited instead of being
+        # waited out inside slack_sdk, so the caller's pacer accounts for the retry.
+        self.bulk_client = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            retry_handlers=[h for h in client.retry_handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)],
+        )
 
     async def send(self, destination: Destination, message: Message) -> MessageHandle:
+        return await self.send_marked(destination, message, None)
+
+    async def send_marked(self, destination: Destination, message: Message, marker: str | None) -> MessageHandle:
+        """Send with an idempotency marker in the message metadata, so `find_marked` can tell later whether it landed.
+
+        With a marker this is a bulk send: HTTP 429 raises RateLimited(retry_after) for the caller to pace.
+        """
         if isinstance(destination, DirectMessage):
             channel = destination.user.external_id  # posting to a user id lands in the app's DM with them
         elif isinstance(destination, ChannelPost):
             channel = destination.channel_id
         else:  # pragma: no cover - the Destination union is closed
             raise TypeError(destination)
+        extra = {"metadata": {"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}} if marker else {}
+        client = self.bulk_client if marker else self.client
         try:
-            response = await self.client.chat_postMessage(
-                channel=channel, unfurl_links=False, unfurl_media=False, **render.message_kwargs(message)
+            response = await client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **render.message_kwargs(message), **extra
             )
         except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+                try:
+                    retry_after = float(headers.get("retry-after", 1))
+                except (TypeError, ValueError):
+                    retry_after = 1.0
+                raise RateLimited(f"chat.postMessage to {channel}: ratelimited", retry_after) from exc
             raise SendFailed(f"chat.postMessage to {channel}: {exc.response.get('error')}") from exc
         return MessageHandle(self.platform, response["channel"], response["ts"])
+
+    async def find_marked(self, destination: Destination, marker: str) -> MessageHandle | None:
+        """The message sent with `marker` among the newest in that DM/channel, or None if it never landed."""
+        if isinstance(destination, DirectMessage):
+            opened = await self.client.conversations_open(users=destination.user.external_id)
+            channel = opened["channel"]["id"]
+        else:
+            channel = destination.channel_id
+        history = await self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
+        for item in history.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            if metadata.get("event_type") == MARKER_EVENT and (metadata.get("event_payload") or {}).get("marker") == marker:
+                return MessageHandle(self.platform, channel, item["ts"])
+        return None
 
     async def update(self, handle: MessageHandle, message: Message) -> None:
         try:

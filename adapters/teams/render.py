@@ -73,6 +73,8 @@ def _has_teams_mention(block) -> bool:
 def card(message: Message, skip: object = None) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
+    # One row of buttons goes in the card's footer; several rows stay next to their content.
+    single_row = sum(isinstance(b, Actions) for b in message.blocks) == 1
     for block in message.blocks:
         if block is skip:
             continue
@@ -94,19 +96,25 @@ def card(message: Message, skip: object = None) -> dict[str, Any]:
             inlines = [dict(run, isSubtle=True, size="Small") for run in _runs(block.parts)]
             body.append({"type": "RichTextBlock", "inlines": inlines or [{"type": "TextRun", "text": " "}]})
         elif isinstance(block, Actions):
+            row = []
             for button in block.buttons:
                 if isinstance(button, UserPicker):
                     body.append(_picker(button))
                     # `user_picker` names the input whose value the translator hands over as the action's value.
                     data = {"action_id": button.action_id, "value": "", "user_picker": _picker_id(button)}
-                    actions.append({"type": "Action.Submit", "title": button.submit_label, "style": "positive", "data": data})
+                    row.append({"type": "Action.Submit", "title": button.submit_label, "style": "positive", "data": data})
                     continue
                 action = {"type": "Action.Submit", "title": button.label, "data": {"action_id": button.action_id, "value": button.value}}
                 if button.style == "primary":
                     action["style"] = "positive"
                 elif button.style == "danger":
                     action["style"] = "destructive"
-                actions.append(action)
+                row.append(action)
+            if single_row:
+                actions.extend(row)
+            elif row:
+                # Several rows (e.g. one per pulse question): each stays in place as an ActionSet.
+                body.append({"type": "ActionSet", "actions": row})
     out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
     if actions:
         out["actions"] = actions

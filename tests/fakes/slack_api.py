@@ -34,6 +34,7 @@ class FakeSlackAPI:
         self.usergroups: list[dict[str, Any]] = []
         self.delays: dict[str, float] = {}  # method -> seconds to hold each call (after recording it)
         self.page_limit: int | None = None  # caps users.list pages below `limit`, to exercise paging
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel → posted messages, newest last
         self.bot_user_id = "UBOT"
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -110,7 +111,7 @@ class FakeSlackAPI:
                 params.update(json.loads(raw))
             else:
                 params.update(parse_qsl(raw.decode()))
-        for key in ("blocks", "attachments", "view"):
+        for key in ("blocks", "attachments", "view", "metadata"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         params["_auth"] = request.headers.get("Authorization", "")
@@ -180,7 +181,22 @@ class FakeSlackAPI:
         channel = params.get("channel", "")
         if channel.startswith("U"):
             channel = "D" + channel[1:]
-        return {"ok": True, "channel": channel, "ts": f"1700000000.{next(self._ts):06d}", "message": {"text": params.get("text")}}
+        ts = f"1700000000.{next(self._ts):06d}"
+        message = {"type": "message", "ts": ts, "text": params.get("text")}
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+
+    def _conversations_open(self, params):
+        users = params.get("users", "")
+        return {"ok": True, "channel": {"id": "D" + users[1:] if users.startswith("U") else users}}
+
+    def _conversations_history(self, params):
+        messages = list(reversed(self.messages.get(params.get("channel", ""), [])))[: int(params.get("limit") or 100)]
+        if str(params.get("include_all_metadata")).lower() not in ("true", "1"):
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     def _chat_update(self, params):
         return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}

@@ -1,0 +1,218 @@
+"""`/pulse` (your open questions again), `/pulse send` (a lead's ad-hoc pulse) and `/pulse results`."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from bot.core import FormInvalid, Outcome
+from bot.directory import resolve_profiles, store_profile, user_ref
+from bot.errors import UserFacingError
+from bot.events import CommandInvoked, FormSubmitted
+from bot.messages import Form, Message, Paragraph, Select, TextInput
+from bot.ports import DirectMessage, handle_to_ref
+from bot.pulses import rotation
+from bot.pulses.anonymity import secret_of
+from bot.pulses.bank import active_questions
+from bot.pulses.fanout import PROCESS_TOKEN, MessageCache, delivery_message, fan_out
+from bot.pulses.render import local_time, zone
+from bot.pulses.results import pulse_results, results_message
+from bot.pulses.schedule import question_row
+from bot.text import clean
+from storage.db import session
+from storage.deliveries import claim_inbound
+from storage.directory import find_user, teams_of
+from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
+from storage.pulses import (
+    answers_for_pulse,
+    claim_delivery,
+    create_pulse,
+    finish_delivery,
+    is_lead_of,
+    open_deliveries_for,
+    open_team_pulses,
+    pulse_by_source,
+    question_history,
+    questions_of,
+    recent_pulses,
+    team_recipients,
+)
+from storage.tables import Team
+
+
+USAGE = "Usage: /pulse (your open questions) · /pulse send (leads: ask your team now) · /pulse results (leads)"
+CUSTOM_SCALES = (("likert", "Agree/disagree 1–5"), ("mood", "Mood (5 faces)"), ("enps", "0–10"), ("text", "Free text"))
+CLOSE_OPTIONS = (("4", "4 hours"), ("24", "1 day"), ("72", "3 days"), ("168", "1 week"))
+FANOUT_JOB = "pulses.fanout"
+_background: set[asyncio.Task] = set()
+
+
+async def _actor(core, cmd):
+    given = {cmd.actor_profile.external_id: cmd.actor_profile} if cmd.actor_profile else {}
+    profiles = await resolve_profiles(core.engine, core.adapters[cmd.platform], [cmd.actor], given)
+    profile = profiles.get(cmd.actor.external_id)
+    if profile is None:
+        raise UserFacingError("I couldn't look up your profile on this workspace; please try again in a minute.")
+    with session(core.engine) as s, s.begin():
+        return store_profile(s, profile)
+
+
+async def show_open(core, cmd: CommandInvoked) -> Outcome:
+    """Re-send the caller's open questions; people who joined after a pulse opened get theirs now."""
+    secret_of(core)
+    user = await _actor(core, cmd)
+    now = core.clock()
+    config = core.org.pulses
+    with session(core.engine) as s, s.begin():
+        mine = open_deliveries_for(s, user.id, now)
+        have = {p.id for _, p in mine}
+        late = [p for p in open_team_pulses(s, [t.id for t in teams_of(s, user)], now) if p.id not in have]
+        for pulse in late:
+            history = question_history(s, [user.id], now - timedelta(weeks=config.recur_after_weeks)).get(user.id, {})
+            asked = questions_of(s, pulse.id)
+            bank = {k: v for k, v in active_questions(config).items() if k in asked} or active_questions(config)
+            keys = rotation.pick(user.id, bank, history, config, now, pulse.source_key)
+            for key in keys:
+                if key not in asked:
+                    row = question_row(active_questions(config)[key])
+                    row.pulse_id = pulse.id
+                    s.add(row)
+            s.add(PulseDelivery(pulse_id=pulse.id, user_id=user.id, platform=user.platform, question_keys=keys, due_at=now))
+        s.flush()
+        mine = open_deliveries_for(s, user.id, now)
+    if not mine:
+        return Outcome(reply=Message("You have no open pulse questions right now.", (Paragraph(("You have no open pulse questions right now. 🎉",)),)))
+    adapter = core.adapters[cmd.platform]
+    cache = MessageCache(core)
+    for delivery, _pulse in mine:
+        with session(core.engine) as s:
+            message = delivery_message(core, s, cache, delivery, user)
+        handle = await adapter.send(DirectMessage(user_ref(user)), message)
+        with session(core.engine) as s, s.begin():
+            # A delivery not yet due goes out now instead of later; either way the newest DM is the one to update.
+            if delivery.status in ("pending", "failed"):
+                claim_delivery(s, delivery.id, PROCESS_TOKEN)
+            finish_delivery(s, delivery.id, platform_ref=handle_to_ref(handle))
+    n = len(mine)
+    text = f"I've sent you {n} open pulse{'s' if n > 1 else ''} in our direct messages."
+    return Outcome(reply=Message(text, (Paragraph((text,)),)))
+
+
+async def send_form(core, cmd: CommandInvoked) -> Outcome:
+    secret_of(core)
+    user = await _actor(core, cmd)
+    with session(core.engine) as s:
+        teams = is_lead_of(s, user)
+    if not teams:
+        raise UserFacingError("Only team leads can send an ad-hoc pulse (leads are listed in the org config).")
+    bank = active_questions(core.org.pulses)
+    fields = (
+        Select("team", "Team", tuple((t.slug, t.name) for t in teams), initial=teams[0].slug),
+        Select("question", "Pick a question from the bank", tuple((qid, q.text[:75]) for qid, q in list(bank.items())[:100]), optional=True),
+        TextInput("custom", "…or write your own question", max_length=300, optional=True, placeholder="How are you holding up during the incident?"),
+        Select("scale", "Answer scale for your own question", CUSTOM_SCALES, initial="likert", optional=True),
+        Select("close", "Closes after", CLOSE_OPTIONS, initial="24"),
+    )
+    intro = (Paragraph((f"Answers are anonymous; you will see results only once at least {core.org.pulses.min_group_size} people have answered.",)),)
+    return Outcome(form=Form("pulse.send", "Ad-hoc pulse", "Send", fields, intro=intro))
+
+
+async def on_send_form(core, submission: FormSubmitted) -> Outcome:
+    secret_of(core)
+    config = core.org.pulses
+    values = submission.values
+    bank = active_questions(config)
+    chosen = values.get("question") or None
+    custom = clean(values.get("custom")) if isinstance(values.get("custom"), str) else ""
+    scale = values.get("scale") or "likert"
+    errors = {}
+    if chosen is not None and chosen not in bank:
+        errors["question"] = "That question is not in the bank (any more)."
+    if not chosen and not custom:
+        errors["custom"] = "Pick a bank question or write your own."
+    if custom and not 3 <= len(custom) <= 300:
+        errors["custom"] = "Your question should be 3 to 300 characters."
+    if scale not in dict(CUSTOM_SCALES):
+        errors["scale"] = "Pick one of the listed scales."
+    close = values.get("close")
+    if close not in dict(CLOSE_OPTIONS):
+        errors["close"] = "Pick one of the listed durations."
+    if errors:
+        raise FormInvalid(errors)
+    now = core.clock()
+    with session(core.engine) as s:
+        user = find_user(s, submission.actor.platform, submission.actor.external_id)
+        lead_of = {t.slug: t for t in is_lead_of(s, user)} if user else {}
+    team = lead_of.get(values.get("team") or "")
+    if team is None:
+        raise FormInvalid({"team": "You can only send pulses to teams you lead."})
+    questions: list[PulseQuestion] = []
+    if chosen:
+        questions.append(question_row(bank[chosen]))
+    if custom:
+        questions.append(PulseQuestion(question_key=f"adhoc-{len(questions) + 1}", driver="adhoc", text=custom, scale=scale, choices=[], allow_comment=scale != "text"))
+    with session(core.engine) as s, s.begin():
+        if not claim_inbound(s, submission.delivery_key):
+            existing = pulse_by_source(s, f"adhoc:{submission.delivery_key}")
+            raise UserFacingError("This pulse was already sent." if existing else "This request was already handled.")
+        people = [p for p in team_recipients(s, team.id) if p.id != user.id]
+        if len(people) < config.min_group_size:
+            raise UserFacingError(
+                f"{team.name} has {len(people)} reachable member(s) besides you; a pulse needs at least {config.min_group_size} "
+                "so nobody's answer can be singled out. Nothing was sent."
+            )
+        closes = now + timedelta(hours=int(close))
+        pulse = create_pulse(
+            s,
+            Pulse(source_key=f"adhoc:{submission.delivery_key}", kind="adhoc", team_id=team.id, owner_user_id=user.id, cycle_date=now.date(),
+                  opens_at=now, closes_at=closes, remind_at=None, min_group_size=config.min_group_size),
+            questions,
+            [PulseDelivery(user_id=p.id, platform=p.platform, question_keys=[q.question_key for q in questions], due_at=now) for p in people],
+        )
+        pulse_id = pulse.id
+        tz = zone(user.timezone, team.timezone)
+    start_fanout(core, pulse_id)
+    text = f"Sending your pulse to {len(people)} people in {team.name}. It closes {local_time(closes, tz)}; see /pulse results once {config.min_group_size}+ have answered."
+    return Outcome(reply=Message(text, (Paragraph((text,)),)))
+
+
+def start_fanout(core, pulse_id: int) -> None:
+    """Send an ad-hoc pulse now: as a one-off scheduler job when a scheduler runs (jobs run where
+    scheduled jobs run, next to the tick), else as a task in this process."""
+    if core.scheduler is not None:
+        core.scheduler.once(f"pulses:fanout:{pulse_id}", FANOUT_JOB, at=datetime.now(UTC), kwargs={"pulse_id": pulse_id})
+        return
+    task = asyncio.get_running_loop().create_task(fan_out(core, pulse_id=pulse_id))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def fanout_job(core, pulse_id: int, **_kwargs) -> None:
+    await fan_out(core, pulse_id=pulse_id)
+
+
+async def show_results(core, cmd: CommandInvoked) -> Outcome:
+    user = await _actor(core, cmd)
+    with session(core.engine) as s:
+        teams = is_lead_of(s, user)
+        pulses = recent_pulses(s, team_ids=[t.id for t in teams], owner_id=user.id)
+        if not teams and not pulses:
+            raise UserFacingError("Pulse results are for team leads (listed in the org config).")
+        sections = []
+        for pulse in pulses:
+            team = s.get(Team, pulse.team_id)
+            sections.append(pulse_results(pulse, team.name, list(questions_of(s, pulse.id).values()), answers_for_pulse(s, pulse.id), user.timezone or team.timezone))
+    return Outcome(reply=results_message(sections))
+
+
+async def on_command(core, cmd: CommandInvoked) -> Outcome:
+    sub = cmd.raw_text.strip().lower()
+    if sub == "":
+        return await show_open(core, cmd)
+    if sub == "send":
+        return await send_form(core, cmd)
+    if sub == "results":
+        return await show_results(core, cmd)
+    raise UserFacingError(f"I don't know “/pulse {cmd.raw_text.strip()[:40]}”. {USAGE}")
+
+

@@ -1,0 +1,137 @@
+"""Pulse settings admins write under `pulses:` (organisation) and `pulse:` (per team) in PULSEBRIDGE_CONFIG.
+
+Kept apart from bot/orgconfig.py so the organisation model only gains one field per level. Errors
+surface through orgconfig's YAML line mapping, so admins see `file:line: pulses.…: problem`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCALES = ("likert", "enps", "mood", "choice", "text")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+QUESTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# Never show aggregates for fewer people than this, whatever an admin configures.
+MIN_GROUP_FLOOR = 3
+
+
+class QuestionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    driver: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=3, max_length=300)
+    scale: Literal["likert", "enps", "mood", "choice", "text"] = "likert"
+    choices: list[str] = Field(default_factory=list)
+    comment: bool = True
+    enabled: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not QUESTION_ID.match(value):
+            raise ValueError(f"question id {value!r} must be lowercase letters, digits, - or _")
+        return value
+
+    @field_validator("choices")
+    @classmethod
+    def _choices(cls, values: list[str]) -> list[str]:
+        for choice in values:
+            if not choice.strip() or len(choice) > 60:
+                raise ValueError(f"choice {choice!r} must be 1-60 characters")
+        if len(set(values)) != len(values):
+            raise ValueError("choices must be distinct")
+        return values
+
+    @model_validator(mode="after")
+    def _choices_match_scale(self) -> QuestionSpec:
+        if self.scale == "choice" and not 2 <= len(self.choices) <= 6:
+            raise ValueError("a choice question needs 2 to 6 choices")
+        if self.scale != "choice" and self.choices:
+            raise ValueError(f"choices are only allowed with scale: choice (this question is {self.scale})")
+        return self
+
+
+class PulseConfig(BaseModel):
+    """Organisation-wide pulse rules; every key is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    questions_per_pulse: int = Field(default=2, ge=1, le=3)
+    recur_after_weeks: int = Field(default=8, ge=1, le=104)
+    enps_every_weeks: int = Field(default=12, ge=1, le=104)
+    min_group_size: int = Field(default=5, ge=MIN_GROUP_FLOOR, le=1000)
+    open_hours: int = Field(default=72, ge=1, le=24 * 14)
+    remind_before_hours: int = Field(default=24, ge=0, le=24 * 14)
+    questions: list[QuestionSpec] = Field(default_factory=list)
+    disable: list[str] = Field(default_factory=list)
+
+    @field_validator("min_group_size", mode="before")
+    @classmethod
+    def _floor(cls, value):
+        if isinstance(value, int) and value < MIN_GROUP_FLOOR:
+            raise ValueError(f"min_group_size must be at least {MIN_GROUP_FLOOR}: smaller groups make answers guessable")
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _new_ids(cls, questions: list[QuestionSpec]) -> list[QuestionSpec]:
+        from bot.pulses.bank import builtin_bank
+
+        builtin = builtin_bank()
+        seen: set[str] = set()
+        for q in questions:
+            if q.id in builtin:
+                raise ValueError(f"question id {q.id!r} is already in the built-in bank; pick another id (use `disable` to turn the built-in one off)")
+            if q.id in seen:
+                raise ValueError(f"question id {q.id!r} appears twice")
+            seen.add(q.id)
+        return questions
+
+    @field_validator("disable")
+    @classmethod
+    def _known(cls, ids: list[str], info) -> list[str]:
+        from bot.pulses.bank import builtin_bank
+
+        known = set(builtin_bank()) | {q.id for q in info.data.get("questions") or []}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise ValueError(f"unknown question id(s) {', '.join(map(repr, unknown))}; see bot/data/questions.yaml for the built-in ids")
+        return ids
+
+
+class TeamPulseSchedule(BaseModel):
+    """`pulse: {day: tue, time: "10:00"}`: delivered at that local time in each recipient's timezone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: str = "tue"
+    time: str = "10:00"
+    every_weeks: int = Field(default=1, ge=1, le=12)
+    enabled: bool = True
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in DAYS:
+            raise ValueError(f"unknown day {value!r} (expected one of {', '.join(DAYS)})")
+        return day
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _time(cls, value) -> str:
+        if isinstance(value, int):  # YAML 1.1 reads an unquoted 10:00 as the sexagesimal number 600
+            value = f"{value // 60:02d}:{value % 60:02d}"
+        if not isinstance(value, str) or not TIME.match(value.strip()):
+            raise ValueError(f"time {value!r} must be HH:MM in 24-hour form, e.g. \"10:00\"")
+        return value.strip()
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        h, m = self.time.split(":")
+        return int(h), int(m)

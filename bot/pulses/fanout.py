@@ -1,0 +1,285 @@
+"""Sending a pulse to everyone exactly once, at the pace the platforms allow.
+
+Each (pulse, person) has a delivery row written before anything is sent. A worker claims the row
+(pending → sending, stamped with this process's token), sends, then marks it sent. The only
+window where we cannot know the truth is a crash between the platform accepting the message and
+the row being marked: on the next start, rows still `sending` under another token are
+reconciled. Slack DMs carry the delivery marker as message metadata, so we look for it in the DM
+history and mark the row sent when found (exactly once). Teams offers no history API to bots; there
+such a row is sent again (at least once), which at worst shows the same card twice — the answers
+still dedupe on the respondent key.
+
+Pacing: one smooth token bucket per platform at 95% of PULSEBRIDGE_SEND_RATE messages/s
+plus, on Teams, 7 messages/s per conversation. A Slack 429 comes back to us (RateLimited) rather
+than being waited out inside slack_sdk: the message waits Retry-After and then takes a pacer token
+like any other send, so retries never pile on top of the pace. A send that fails for another
+reason goes back in the queue and is retried, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
+from datetime import datetime
+
+from sqlalchemy import update
+
+from bot.directory import user_ref
+from bot.metrics import PULSE_DELIVERIES
+from bot.ports import DirectMessage, RateLimited, handle_to_ref
+from bot.pulses.render import question_message, zone
+from storage.db import session
+from storage.pulse_tables import Pulse, PulseDelivery
+from storage.pulses import (
+    answers_of,
+    claim_delivery,
+    due_delivery_ids,
+    finish_delivery,
+    questions_of,
+    release_delivery,
+    stuck_deliveries,
+)
+from storage.tables import Team, User
+
+log = logging.getLogger(__name__)
+
+# Identifies this process's claims; rows `sending` under any other token were left by a crash.
+PROCESS_TOKEN = uuid.uuid4().hex
+MAX_ATTEMPTS = 10
+RETRIES_PER_RUN = 3
+MAX_RATE_LIMITED = 20  # 429s in a row for one message before it counts as a failed attempt
+TEAMS_PER_CONVERSATION_RATE = 7.0
+# Pace a little under the configured limit: platforms count in sliding windows, and a send that
+# lands on a window edge costs a 429 and a whole Retry-After second.
+HEADROOM = 0.95
+
+
+def marker_of(delivery_id: int) -> str:
+    return f"pulse-delivery:{delivery_id}"
+
+
+class Pacer:
+    """A token bucket refilled at `rate`/s holding at most a tiny burst, decided at the real send time.
+
+    Smooth spacing matters more than the average: platforms count in sliding windows, and a
+    burst whose requests arrive with different latencies overruns the window at its edges.
+    Tokens are taken when a send actually starts, so a worker delayed by the event loop or the
+    database cannot bunch up with the next one.
+    """
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.capacity = max(1.0, rate * 0.02)
+        self._tokens = 1.0
+        self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                delay = (1.0 - self._tokens) / self.rate
+            await asyncio.sleep(delay)
+
+
+class KeyedPacer:
+    """One Pacer per key (a Teams conversation), created on demand."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self._pacers: dict[str, Pacer] = {}
+
+    async def wait(self, key: str) -> None:
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            pacer = self._pacers[key] = Pacer(self.rate)
+        await pacer.wait()
+
+
+@dataclass
+class FanoutReport:
+    sent: int = 0
+    failed: int = 0
+    reconciled: int = 0
+    resent_after_crash: int = 0
+    rate_limited: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+# Per core, shared by scheduled fan-outs, ad-hoc pulses and reminders running at the same time.
+_pacers: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def platform_pacer(core, platform: str) -> Pacer:
+    pacers = _pacers.setdefault(core, {})
+    if platform not in pacers:
+        pacers[platform] = Pacer(core.settings.PULSEBRIDGE_SEND_RATE * HEADROOM)
+    return pacers[platform]
+
+
+def conversation_pacer(core) -> KeyedPacer:
+    pacers = _pacers.setdefault(core, {})
+    if "teams-conversations" not in pacers:
+        pacers["teams-conversations"] = KeyedPacer(TEAMS_PER_CONVERSATION_RATE * HEADROOM)
+    return pacers["teams-conversations"]
+
+
+class MessageCache:
+    """Pulse, questions and team name per pulse, loaded once per fan-out run."""
+
+    def __init__(self, core):
+        self.core = core
+        self._pulses: dict[int, tuple[Pulse, dict, str]] = {}
+
+    def get(self, s, pulse_id: int):
+        if pulse_id not in self._pulses:
+            pulse = s.get(Pulse, pulse_id)
+            team = s.get(Team, pulse.team_id)
+            self._pulses[pulse_id] = (pulse, questions_of(s, pulse_id), team.name if team else "your team")
+        return self._pulses[pulse_id]
+
+
+def delivery_message(core, s, cache: MessageCache, delivery: PulseDelivery, user: User, *, reminder: bool = False):
+    from bot.pulses.anonymity import respondent_key
+
+    pulse, questions, team_name = cache.get(s, delivery.pulse_id)
+    team = s.get(Team, pulse.team_id)
+    asked = [questions[k] for k in delivery.question_keys if k in questions]
+    answers = {}
+    if delivery.answered and core.settings.PULSEBRIDGE_SECRET_KEY:
+        answers = answers_of(s, pulse.id, respondent_key(core.settings.PULSEBRIDGE_SECRET_KEY, user.id, pulse.id))
+    tz = zone(user.timezone, team.timezone if team else "UTC")
+    return question_message(pulse, team_name, asked, answers, tz, reminder=reminder)
+
+
+async def _send(adapter, destination, message, marker):
+    send_marked = getattr(adapter, "send_marked", None)
+    if send_marked is not None:
+        return await send_marked(destination, message, marker)
+    return await adapter.send(destination, message)
+
+
+async def reconcile(core, report: FanoutReport) -> None:
+    """Settle rows a crashed process left in `sending` before anything new goes out."""
+    with session(core.engine) as s:
+        stuck = [(d, s.get(User, d.user_id)) for d in stuck_deliveries(s, PROCESS_TOKEN)]
+    for delivery, user in stuck:
+        adapter = core.adapters.get(delivery.platform)
+        if adapter is None:
+            continue
+        handle = None
+        find = getattr(adapter, "find_marked", None)
+        if find is not None:
+            try:
+                handle = await find(DirectMessage(user_ref(user)), marker_of(delivery.id))
+            except Exception as exc:  # noqa: BLE001 - cannot verify: prefer a duplicate card over a lost question
+                log.warning("could not check whether pulse delivery %s was sent (%s); sending again", delivery.id, exc)
+        with session(core.engine) as s, s.begin():
+            if handle is not None:
+                finish_delivery(s, delivery.id, platform_ref=handle_to_ref(handle))
+                report.reconciled += 1
+            else:
+                release_delivery(s, delivery.id)
+                report.resent_after_crash += 1
+
+
+async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None, concurrency: int | None = None) -> FanoutReport:
+    """Send every due, unsent delivery (optionally of one pulse); returns what happened."""
+    now = now or core.clock()
+    report = FanoutReport()
+    await reconcile(core, report)
+    with session(core.engine) as s:
+        ids = due_delivery_ids(s, now, MAX_ATTEMPTS, pulse_id)
+    if not ids:
+        return report
+    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+    for delivery_id in ids:
+        queue.put_nowait((delivery_id, 0))
+    cache = MessageCache(core)
+    workers = concurrency or max(4, min(64, int(core.settings.PULSEBRIDGE_SEND_RATE * 2)))
+
+    async def worker() -> None:
+        while True:
+            try:
+                delivery_id, tries = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            ok = await _deliver(core, cache, delivery_id, report)
+            if ok is False and tries + 1 < RETRIES_PER_RUN:
+                await asyncio.sleep(min(30, 2 ** tries))
+                queue.put_nowait((delivery_id, tries + 1))
+
+    await asyncio.gather(*(worker() for _ in range(min(workers, len(ids)))))
+    return report
+
+
+def _prepare(core, cache: MessageCache, delivery_id: int):
+    """Load, render and claim one delivery (runs in a worker thread: SQLite commits must not stall the pacer)."""
+    with session(core.engine) as s:
+        delivery = s.get(PulseDelivery, delivery_id)
+        if delivery is None or delivery.status not in ("pending", "failed") or delivery.platform not in core.adapters:
+            return None
+        user = s.get(User, delivery.user_id)
+        if user is None or not user.active:
+            # They left (directory sync deactivated them) after the pulse was planned: stop, don't send.
+            s.execute(update(PulseDelivery).where(PulseDelivery.id == delivery_id).values(status="expired"))
+            s.commit()
+            PULSE_DELIVERIES.labels(delivery.platform, "skipped_inactive").inc()
+            return None
+        message = delivery_message(core, s, cache, delivery, user)
+    with session(core.engine) as s, s.begin():
+        if not claim_delivery(s, delivery_id, PROCESS_TOKEN):
+            return None
+    return delivery, user, message
+
+
+def _finish(core, delivery_id: int, **outcome) -> None:
+    with session(core.engine) as s, s.begin():
+        finish_delivery(s, delivery_id, **outcome)
+
+
+async def _send_paced(core, adapter, delivery: PulseDelivery, user: User, message, report: FanoutReport):
+    """Send once a pacer token is free; a 429 waits Retry-After and then queues for a token again,
+    so retries count against our own pace instead of overrunning the platform's next window."""
+    for _ in range(MAX_RATE_LIMITED + 1):
+        # Pace right before the request, after the database work, so the pacer sees real send times.
+        await platform_pacer(core, delivery.platform).wait()
+        if delivery.platform == "teams":
+            await conversation_pacer(core).wait(user.external_id)
+        try:
+            return await _send(adapter, DirectMessage(user_ref(user)), message, marker_of(delivery.id))
+        except RateLimited as exc:
+            report.rate_limited += 1
+            last = exc
+            await asyncio.sleep(exc.retry_after)
+    raise last
+
+
+async def _deliver(core, cache: MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
+    """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
+    prepared = await asyncio.to_thread(_prepare, core, cache, delivery_id)
+    if prepared is None:
+        return None
+    delivery, user, message = prepared
+    try:
+        handle = await _send_paced(core, core.adapters[delivery.platform], delivery, user, message, report)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row; retried in this run or the next tick
+        log.warning("pulse delivery %s to %s failed: %s", delivery_id, user.external_id, exc)
+        await asyncio.to_thread(_finish, core, delivery_id, error=f"{type(exc).__name__}: {exc}")
+        PULSE_DELIVERIES.labels(delivery.platform, "failed").inc()
+        report.failed += 1
+        report.errors.append(str(exc))
+        return False
+    await asyncio.to_thread(_finish, core, delivery_id, platform_ref=handle_to_ref(handle))
+    PULSE_DELIVERIES.labels(delivery.platform, "sent").inc()
+    report.sent += 1
+    return True
