@@ -103,12 +103,13 @@ def demo_app(database_url: str, *, reset: bool = False) -> web.Application:
 
     # The "sample customer feedback" button signs its webhook call with this; a fresh one per run unless set.
     webhook_secret = os.environ.get("FEEDBACK_WEBHOOK_SECRET") or secrets.token_hex(16)
+    if reset:
+        _reset(database_url)
     settings = _settings_with(
         DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None,
         FEEDBACK_WEBHOOK_SECRET=webhook_secret,
+        PULSEBRIDGE_SECRET_KEY=os.environ.get("PULSEBRIDGE_SECRET_KEY") or _demo_pulse_key(database_url, reset),
     )
-    if reset:
-        _reset(settings.DATABASE_URL)
     engine = make_engine(settings.DATABASE_URL)
     try:
         upgrade(settings.DATABASE_URL, engine)
@@ -117,6 +118,24 @@ def demo_app(database_url: str, *, reset: bool = False) -> web.Application:
         _fail(f"cannot open the demo database ({str(exc.orig).strip().splitlines()[0]})", 1)
     demo_data.seed(app[CORE])
     return app
+
+
+def _demo_pulse_key(database_url: str, reset: bool) -> str:
+    """Pulses need PULSEBRIDGE_SECRET_KEY. The demo keeps one in a file beside its SQLite database, so
+    answers stay deduplicated across restarts. Fine for made-up people; a real deployment sets the
+    variable and keeps the key away from the database (see docs/privacy.md)."""
+    import secrets
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        return secrets.token_urlsafe(48)
+    path = Path(url.database + ".pulse-key")
+    if reset or not path.exists():
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _settings_with(**overrides):

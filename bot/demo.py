@@ -6,9 +6,11 @@ so running it twice leaves one copy. Features add their own history through `SEE
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from importlib import resources
 
 from sqlalchemy import select
@@ -16,12 +18,21 @@ from sqlalchemy import select
 from bot.feedback.record import Agent, FeedbackRecord
 from bot.feedback.relay import build_directory, ingest
 from bot.orgconfig import OrgConfig, parse_org_config
+from bot.pulses.anonymity import polarity, respondent_key
+from bot.pulses.bank import active_questions
+from bot.pulses.config import DAYS
+from bot.pulses.fanout import fan_out
+from bot.pulses.schedule import local_due, open_due_cycles, question_row
 from storage.db import session
 from storage.directory import upsert_user
 from storage.feedback import feedback_by_key
 from storage.kudos import insert_kudos, kudos_by_source
+from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
+from storage.pulses import create_pulse, pulse_by_source, team_by_slug, team_recipients, upsert_answer
 from storage.recognition import insert_win, win_by_source
 from storage.tables import User
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "playground"
 DOMAIN = "demo.pulsebridge.dev"
@@ -144,9 +155,139 @@ def seed_feedback(core, rng: random.Random) -> None:
             ingest(s, record, {"demo": external_id}, config, now=now, platforms=(PLATFORM,), live=False, snapshot=snapshot)
 
 
-SEEDERS.extend([seed_wins, seed_feedback])
+# How each team's pulse answers drift over the month (oldest week first): support is recovering
+# after a hard quarter, platform is sliding under an on-call load, so /teamhealth has a story to tell.
+PULSE_TRENDS = {"support": (2.9, 3.3, 3.7, 4.1), "platform": (4.2, 3.9, 3.5, 3.1)}
+PULSE_COMMENTS = {
+    "support": ["The new macros save me real time.", "Still too many escalations on Mondays.", "Loved the shout-out in the digest!"],
+    "platform": ["On-call was brutal this week.", "Too many pages at night, we need a second rota.", "Good pairing sessions though."],
+}
+PULSE_WEEKS = 4
+
+
+def past_cycle_days(schedule, today: date, open_days: int, weeks: int) -> list[date]:
+    """The team's last `weeks` scheduled pulse days that have already closed, oldest first."""
+    day = today - timedelta(days=open_days + 1)
+    while day.weekday() != DAYS.index(schedule.day):
+        day -= timedelta(days=1)
+    return [day - timedelta(weeks=schedule.every_weeks * n) for n in range(weeks - 1, -1, -1)]
+
+
+def seed_pulses(core, rng: random.Random) -> None:
+    """A month of closed weekly pulses per team, each answered by more people than the anonymity minimum.
+
+    Rows are written with the pulse feature's own storage and respondent keys, under the same
+    source keys its scheduler uses (`team:<slug>:<day>`), so the scheduler never re-opens them.
+    """
+    secret = core.settings.PULSEBRIDGE_SECRET_KEY
+    if not secret:
+        log.warning("demo: PULSEBRIDGE_SECRET_KEY is not set, so no pulse history is seeded")
+        return
+    config = core.org.pulses
+    bank = [q for q in active_questions(config).values() if q.scale in ("likert", "mood")]
+    now = core.clock()
+    open_days = -(-config.open_hours // 24)
+    for slug, team_cfg in core.org.teams.items():
+        schedule = team_cfg.pulse
+        if schedule is None:
+            continue
+        trend = PULSE_TRENDS.get(slug, (3.5,) * PULSE_WEEKS)
+        for week, day in enumerate(past_cycle_days(schedule, now.date(), open_days, PULSE_WEEKS)):
+            key = f"team:{slug}:{day.isoformat()}"
+            # Draw everything first so every run walks the same random sequence.
+            specs = [bank[(week * 2 + i + len(slug)) % len(bank)] for i in range(config.questions_per_pulse)]
+            with session(core.engine) as s, s.begin():
+                team = team_by_slug(s, slug)
+                people = team_recipients(s, team.id) if team is not None else []
+                skipped = rng.randrange(len(people)) if people else 0
+                values = [[max(1, min(5, round(rng.gauss(trend[week], 0.7)))) for _ in specs] for _ in people]
+                comment = rng.choice(PULSE_COMMENTS.get(slug, ["Fine."]))
+                if team is None or pulse_by_source(s, key) is not None:
+                    continue
+                due = {u.id: local_due(day, schedule, u.timezone, team_cfg.timezone) for u in people}
+                opens = min(due.values())
+                pulse = create_pulse(
+                    s,
+                    Pulse(
+                        source_key=key, kind="scheduled", team_id=team.id, cycle_date=day, opens_at=opens,
+                        closes_at=max(due.values()) + timedelta(hours=config.open_hours), reminded=True,
+                        status="closed", min_group_size=config.min_group_size, created_at=opens,
+                    ),
+                    [question_row(spec) for spec in specs],
+                    [
+                        PulseDelivery(
+                            user_id=u.id, platform=u.platform, question_keys=[q.id for q in specs], due_at=due[u.id],
+                            status="sent", attempts=1, sent_at=due[u.id], answered=n != skipped, created_at=opens,
+                        )
+                        for n, u in enumerate(people)
+                    ],
+                )
+                questions = {q.question_key: q for q in s.execute(select(PulseQuestion).where(PulseQuestion.pulse_id == pulse.id)).scalars()}
+                for n, user in enumerate(people):
+                    if n == skipped:
+                        continue
+                    for i, spec in enumerate(specs):
+                        text = comment if n == 0 and i == 0 else None
+                        upsert_answer(
+                            s, pulse_id=pulse.id, question_id=questions[spec.id].id, respondent=respondent_key(secret, user.id, pulse.id),
+                            on=day, value=values[n][i], comment=text, polarity=polarity(text) if text else None,
+                        )
+
+
+SEEDERS.extend([seed_wins, seed_feedback, seed_pulses])
 
 
 def seeded(core) -> bool:
     with session(core.engine) as s:
         return s.execute(select(User.id).where(User.platform == PLATFORM).limit(1)).first() is not None
+
+
+# -- time travel ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """Something the playground can make happen now that would otherwise wait for the calendar."""
+
+    id: str
+    label: str
+    at: datetime
+    run: Callable[[], Awaitable[object]]
+
+
+def next_pulse(core, slug: str) -> datetime | None:
+    """When the team's next not-yet-opened scheduled pulse reaches its last member (their local time)."""
+    team_cfg = core.org.teams[slug]
+    schedule = team_cfg.pulse
+    if schedule is None or not schedule.enabled:
+        return None
+    today = core.clock().date()
+    with session(core.engine) as s:
+        team = team_by_slug(s, slug)
+        people = team_recipients(s, team.id) if team is not None else []
+        if not people:
+            return None
+        for offset in range(7 * schedule.every_weeks * 3):
+            day = today + timedelta(days=offset)
+            if day.weekday() != DAYS.index(schedule.day) or day.isocalendar().week % schedule.every_weeks:
+                continue
+            if pulse_by_source(s, f"team:{slug}:{day.isoformat()}") is None:
+                return max(local_due(day, schedule, u.timezone, team_cfg.timezone) for u in people)
+    return None
+
+
+def time_travel(core) -> list[Shortcut]:
+    """The next scheduled pulse of each team, opened and sent now by the pulse feature's own code."""
+    shortcuts = []
+    for slug in core.org.teams:
+        at = next_pulse(core, slug)
+        if at is None or not core.settings.PULSEBRIDGE_SECRET_KEY:
+            continue
+
+        async def run(at: datetime = at) -> None:
+            # As if the clock had reached `at`: open what is due then and send its DMs.
+            open_due_cycles(core, at)
+            await fan_out(core, at)
+
+        shortcuts.append(Shortcut(f"demo:pulse:{slug}", f"next pulse · {slug}", at, run))
+    return shortcuts

@@ -149,9 +149,18 @@ def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
     wait_until(lambda: "Acme Corp" in posts_text(browser), browser=browser)
     screenshot(browser, "playground-lead.png")
 
-    # The recipient sees the kudos in his DM and in the team channel.
+    # Time travel again: the team's next scheduled pulse goes out now.
+    pulse = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "next pulse · support" in b.text)
+    pulse.click()
+    wait_until(lambda: "Ran next pulse · support" in browser.find_element(By.ID, "status").text, browser=browser)
+
+    # The recipient sees the kudos and the pulse in his DM, and answers the pulse with one click.
     act_as(browser, "bob")
-    wait_until(lambda: "gave you kudos" in posts_text(browser), browser=browser)
+    wait_until(lambda: "gave you kudos" in posts_text(browser) and "Quick pulse" in posts_text(browser), browser=browser)
+    answer = browser.find_elements(By.CSS_SELECTOR, '#posts button.action[data-action-id^="pulse.answer:"]')[-1]
+    answer.click()
+    wait_until(lambda: "Your answer" in posts_text(browser), browser=browser)
+    screenshot(browser, "playground-pulse.png")
     open_conversation(browser, "team:support")
     wait_until(lambda: "recognised" in posts_text(browser) and "Customer kudos for" in posts_text(browser), browser=browser)
     screenshot(browser, "playground-channel.png")

@@ -13,16 +13,20 @@ from adapters.server import CORE, build_app
 from bot import demo
 from storage.db import session
 from storage.feedback_tables import CustomerKudos, Feedback
+from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
 from storage.recognition_tables import Win, WinContributor
 from storage.tables import Kudos, User
 from tests.conftest import make_settings
 
 WEBHOOK_SECRET = "playground-test-secret-0123456789"
+PULSE_KEY = "playground-test-pulse-key-0123456789abcdef"
 
 
 @pytest.fixture
 async def playground(database_url, fake_slack):
-    settings = make_settings(database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SCHEDULER=True)
+    settings = make_settings(
+        database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY, PULSEBRIDGE_SCHEDULER=True
+    )
     app = build_app(settings, org=demo.demo_org(), playground=True)
     demo.seed(app[CORE])
     runner = web.AppRunner(app, access_log=None)
@@ -46,7 +50,7 @@ def counts(core) -> dict[str, int]:
     with session(core.engine) as s:
         return {
             table.__name__: s.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (User, Kudos, Win, WinContributor, Feedback, CustomerKudos)
+            for table in (User, Kudos, Win, WinContributor, Feedback, CustomerKudos, Pulse, PulseDelivery, PulseAnswer)
         }
 
 
@@ -81,6 +85,14 @@ async def test_seeding_is_idempotent_and_covers_a_month_of_every_feature(playgro
     assert statuses == {"credited": praise, "not_kudos": len(demo.FEEDBACK) - praise}
     assert before["CustomerKudos"] == praise
     assert (core.clock() - _aware(oldest)).days >= 25
+    # Four closed weekly pulses per team, every question answered by more people than the anonymity minimum.
+    assert before["Pulse"] == demo.PULSE_WEEKS * 2
+    minimum = core.org.pulses.min_group_size
+    with session(core.engine) as s:
+        per_question = s.execute(select(PulseAnswer.question_id, func.count()).group_by(PulseAnswer.question_id)).all()
+        statuses = set(s.execute(select(Pulse.status)).scalars())
+    assert len(per_question) == demo.PULSE_WEEKS * 2 * core.org.pulses.questions_per_pulse
+    assert all(n >= minimum for _, n in per_question) and statuses == {"closed"}
     # Seeding sent nobody anything: history is not news.
     bob = await state(playground, "bob")
     assert all(not c["posts"] for c in bob["conversations"])
@@ -118,6 +130,8 @@ async def test_kudos_in_the_playground_reaches_dm_and_team_channel_escaped(playg
 async def test_bad_playground_input_is_a_clear_error(playground):
     assert (await post(playground, "/playground/api/command", {"as": "nobody", "text": "/kudos @bob for x"}))[0] == 400
     assert (await post(playground, "/playground/api/command", {"as": "ana", "text": "   "}))[0] == 400
+    assert (await post(playground, "/playground/api/command", {"as": "ana", "text": "/help", "conversation": "dm:bob"}))[0] == 400
+    assert (await post(playground, "/playground/api/command", {"as": "ana", "text": "/help", "conversation": ["x"]}))[0] == 400
     assert (await post(playground, "/playground/api/action", {"as": "ana", "post": 99999, "action_id": "x"}))[0] == 400
     assert (await post(playground, "/playground/api/form", {"as": "ana", "post": "1"}))[0] == 400
     async with playground.post("/playground/api/command", data=b"not json", headers={"Content-Type": "application/json"}) as resp:
@@ -233,3 +247,31 @@ async def test_a_failing_job_is_reported_to_the_page(playground, monkeypatch):
     monkeypatch.setitem(playground.core.jobs, "recognition.digest", broken)
     status, answer = await post(playground, "/playground/api/tick", {"job_id": "recognition-digest:support"})
     assert status == 500 and answer["error"] == "recognition.digest failed: see the server log"
+
+
+async def test_time_travel_opens_the_next_scheduled_pulse_and_an_employee_answers_it(playground):
+    ana = await state(playground, "ana")
+    shortcut = next(j for j in ana["jobs"] if j["id"] == "demo:pulse:support")
+    assert shortcut["label"] == "next pulse · support" and "pulses.tick" not in {j["name"] for j in ana["jobs"]}
+    before = counts(playground.core)
+    status, answer = await post(playground, "/playground/api/tick", {"job_id": "demo:pulse:support"})
+    assert status == 200 and answer["ran"] == "next pulse · support"
+    after = counts(playground.core)
+    assert after["Pulse"] == before["Pulse"] + 1 and after["PulseDelivery"] == before["PulseDelivery"] + 6
+    # The shortcut now points at the following week.
+    later = next(j for j in (await state(playground, "ana"))["jobs"] if j["id"] == "demo:pulse:support")
+    assert later["next_run"] > shortcut["next_run"]
+
+    dm = conversation(await state(playground, "bob"), "dm:bob")["posts"]
+    assert len(dm) == 1 and "Quick pulse" in dm[0]["html"]
+    import re
+
+    action_id, value = re.search(r'data-action-id="(pulse\.answer:\d+:4)" data-value="([^"]+)"', dm[0]["html"]).groups()
+    status, _ = await post(playground, "/playground/api/action", {"as": "bob", "post": dm[0]["id"], "action_id": action_id, "value": value, "client_id": "p-1"})
+    assert status == 200
+    assert counts(playground.core)["PulseAnswer"] == after["PulseAnswer"] + 1
+    updated = conversation(await state(playground, "bob"), "dm:bob")["posts"]
+    assert len(updated) == 1 and "Your answer" in updated[0]["html"]  # updated in place, like chat.update
+    # Carla cannot click a button in Bob's DM: she does not see it.
+    status, _ = await post(playground, "/playground/api/action", {"as": "carla", "post": dm[0]["id"], "action_id": action_id, "value": value, "client_id": "p-2"})
+    assert status == 400 and counts(playground.core)["PulseAnswer"] == after["PulseAnswer"] + 1

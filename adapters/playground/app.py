@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from adapters.playground import render
 from adapters.playground.store import PlaygroundStore, Post
+from bot import demo
 from bot.core import PulseBridge
 from bot.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitted, MentionToken, MessageHandle, Profile, Token
 from bot.messages import Form, Message, Paragraph, UserRef
@@ -142,7 +143,8 @@ def conversations(core: PulseBridge, viewer: str) -> list[dict[str, Any]]:
 
 
 # Jobs that keep the bot healthy rather than talk to people: not worth a time-travel button.
-HOUSEKEEPING_JOBS = {"outbox.retry", "directory.sync"}
+# pulses.tick runs every minute anyway; time travel offers each team's next pulse instead (bot.demo).
+HOUSEKEEPING_JOBS = {"outbox.retry", "directory.sync", "pulses.tick"}
 
 
 def job_label(name: str, kwargs: dict[str, Any]) -> str:
@@ -152,16 +154,21 @@ def job_label(name: str, kwargs: dict[str, Any]) -> str:
 
 
 def scheduled_jobs(core: PulseBridge) -> list[dict[str, Any]]:
+    """What time travel offers: the features' scheduled jobs and the demo's shortcuts, soonest first."""
     if core.scheduler is None:
         return []
     never = datetime.max.replace(tzinfo=UTC)
-    jobs = sorted(core.scheduler.apscheduler.get_jobs(), key=lambda j: j.next_run_time or never)
-    return [
-        {"id": j.id, "name": j.kwargs.get("name", j.id), "label": job_label(j.kwargs.get("name", j.id), j.kwargs),
-         "next_run": j.next_run_time.isoformat() if j.next_run_time else None}
-        for j in jobs
+    entries = [
+        {"id": j.id, "name": j.kwargs.get("name", j.id), "label": job_label(j.kwargs.get("name", j.id), j.kwargs), "at": j.next_run_time}
+        for j in core.scheduler.apscheduler.get_jobs()
         if j.kwargs.get("name") not in HOUSEKEEPING_JOBS
     ]
+    entries += [{"id": sc.id, "name": sc.id, "label": sc.label, "at": sc.at} for sc in demo.time_travel(core)]
+    entries.sort(key=lambda e: e["at"] or never)
+    for entry in entries:
+        at = entry.pop("at")
+        entry["next_run"] = at.isoformat() if at else None
+    return entries
 
 
 def parse_command(text: str, known: dict[str, str]) -> tuple[str, tuple] | None:
@@ -251,6 +258,8 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         ref, profile = actor(data.get("as"))
         text = data.get("text")
         conversation = data.get("conversation") or f"dm:{ref.external_id}"
+        if not isinstance(conversation, str) or conversation not in {c["id"] for c in conversations(core, ref.external_id)}:
+            raise web.HTTPBadRequest(text='{"error": "you can only write in your own DM or a team channel"}', content_type="application/json")
         if not isinstance(text, str) or not text.strip():
             raise web.HTTPBadRequest(text='{"error": "type a command such as /kudos @bob for …"}', content_type="application/json")
         if len(text) > MAX_TEXT:
@@ -272,7 +281,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     async def action(request: web.Request) -> web.Response:
         data = await body(request)
         ref, profile = actor(data.get("as"))
-        post = store.posts.get(data.get("post")) if isinstance(data.get("post"), int) else None
+        post = store.post_for(data.get("post"), ref.external_id)
         if post is None or not isinstance(data.get("action_id"), str):
             raise web.HTTPBadRequest(text='{"error": "that message is gone"}', content_type="application/json")
         handle = MessageHandle(PLATFORM, post.conversation, str(post.id))
@@ -288,7 +297,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     async def form(request: web.Request) -> web.Response:
         data = await body(request)
         ref, profile = actor(data.get("as"))
-        post = store.posts.get(data.get("post")) if isinstance(data.get("post"), int) else None
+        post = store.post_for(data.get("post"), ref.external_id)
         if post is None or not isinstance(post.content, Form):
             raise web.HTTPBadRequest(text='{"error": "that form is gone"}', content_type="application/json")
         values = data.get("values") if isinstance(data.get("values"), dict) else {}
@@ -309,7 +318,12 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         data = await body(request)
         if core.scheduler is None:
             raise web.HTTPConflict(text='{"error": "the scheduler is off"}', content_type="application/json")
-        job = core.scheduler.apscheduler.get_job(data.get("job_id")) if isinstance(data.get("job_id"), str) else None
+        job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
+        shortcut = next((sc for sc in demo.time_travel(core) if sc.id == job_id), None)
+        if shortcut is not None:
+            await shortcut.run()
+            return web.json_response({"ok": True, "ran": shortcut.label})
+        job = core.scheduler.apscheduler.get_job(job_id) if job_id else None
         if job is None:
             raise web.HTTPBadRequest(text='{"error": "no such scheduled job"}', content_type="application/json")
         from bot.scheduler import run_job
