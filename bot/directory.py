@@ -44,22 +44,27 @@ async def resolve_profiles(
             continue
         user = stored[ref.external_id]
         if _fresh(user):
-            out[ref.external_id] = Profile(
-                platform=user.platform,
-                external_id=user.external_id,
-                display_name=user.display_name,
-                email=user.email,
-                timezone=user.timezone,
-                is_bot=user.is_bot,
-                deleted=not user.active,
-            )
+            out[ref.external_id] = profile_of(user)
             continue
         fetched = await adapter.fetch_profile(ref.external_id)
         if fetched is None and user is not None:
             # The platform is unreachable or silent; the stored row is better than refusing.
-            fetched = Profile(user.platform, user.external_id, user.display_name, user.email, user.timezone, user.is_bot)
+            fetched = profile_of(user)
         out[ref.external_id] = fetched
     return out
+
+
+def profile_of(user: User) -> Profile:
+    """A stored directory row, as the profile a platform would have given."""
+    return Profile(
+        platform=user.platform,
+        external_id=user.external_id,
+        display_name=user.display_name,
+        email=user.email,
+        timezone=user.timezone,
+        is_bot=user.is_bot,
+        deleted=not user.active,
+    )
 
 
 def store_profile(s, profile: Profile) -> User:

@@ -229,13 +229,19 @@ def _prepare(core, cache: MessageCache, delivery_id: int):
         if delivery is None or delivery.status not in ("pending", "failed") or delivery.platform not in core.adapters:
             return None
         user = s.get(User, delivery.user_id)
-        if user is None or not user.active:
-            # They left (directory sync deactivated them) after the pulse was planned: stop, don't send.
-            s.execute(update(PulseDelivery).where(PulseDelivery.id == delivery_id).values(status="expired"))
-            s.commit()
-            PULSE_DELIVERIES.labels(delivery.platform, "skipped_inactive").inc()
-            return None
-        message = delivery_message(core, s, cache, delivery, user)
+        left = user is None or not user.active
+        message = None if left else delivery_message(core, s, cache, delivery, user)
+    if left:
+        # They left (directory sync deactivated them) after the pulse was planned: stop, don't send.
+        # A write transaction of its own: upgrading the read above to a write can deadlock on SQLite.
+        with session(core.engine) as s, s.begin():
+            s.execute(
+                update(PulseDelivery)
+                .where(PulseDelivery.id == delivery_id, PulseDelivery.status.in_(("pending", "failed")))
+                .values(status="expired")
+            )
+        PULSE_DELIVERIES.labels(delivery.platform, "skipped_inactive").inc()
+        return None
     with session(core.engine) as s, s.begin():
         if not claim_delivery(s, delivery_id, PROCESS_TOKEN):
             return None
