@@ -161,6 +161,14 @@ def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
     answer.click()
     wait_until(lambda: "Your answer" in posts_text(browser), browser=browser)
     screenshot(browser, "playground-pulse.png")
+
+    # The lead reads pulse results: numbers for the seeded weeks, while the pulse Bob alone has
+    # answered stays hidden below the anonymity minimum.
+    act_as(browser, "ana")
+    type_command(browser, "/pulse results")
+    wait_until(lambda: "Pulse · Customer Support" in posts_text(browser) and "Average" in posts_text(browser), browser=browser)
+    assert "Hidden until at least 4 people have answered" in posts_text(browser)
+    screenshot(browser, "playground-lead-results.png")
     open_conversation(browser, "team:support")
     wait_until(lambda: "recognised" in posts_text(browser) and "Customer kudos for" in posts_text(browser), browser=browser)
     screenshot(browser, "playground-channel.png")
