@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -78,6 +79,27 @@ FEEDBACK = [
     ("Sofia Rossi", "Globex", 3, "bob", "Solved in the end, but I had to repeat myself."),
     ("Liam Chen", "Initech", 5, "carla", "Fantastic help, thank you Carla!"),
 ]
+
+SAMPLE_FEEDBACK = [
+    ("Grace Hopper", "Acme Corp", 5, "Thanks {first}! You sorted out our SSO in one call. Best support we have had."),
+    ("Alan Turing", "Globex", 5, "{first} was wonderful: patient, clear and fast."),
+    ("Ada Lovelace", "Initech", 4, "Great help from {first} today, the export finally works."),
+]
+
+
+def sample_feedback(person: dict, n: int) -> dict:
+    """A generic-format webhook body praising `person`, as a support tool would send it."""
+    customer, account, score, text = SAMPLE_FEEDBACK[n % len(SAMPLE_FEEDBACK)]
+    return {
+        "source": "playground",
+        "id": f"sample-{uuid.uuid4().hex[:12]}",
+        "customer": {"name": customer, "account": account},
+        "score": score,
+        "scale": "csat5",
+        "text": text.format(first=person["name"].split()[0]),
+        "agent": {"email": person["email"], "name": person["name"]},
+    }
+
 
 # Features register functions that add their own demo history: seeder(core, rng) -> None.
 SEEDERS: list[Callable] = []

@@ -31,25 +31,6 @@ PLATFORM = "playground"
 PAGE = Path(__file__).parent / "static" / "index.html"
 _MENTION = re.compile(r"@([A-Za-z0-9._-]+)")
 MAX_TEXT = 20_000
-SAMPLE_FEEDBACK = [
-    ("Grace Hopper", "Acme Corp", 5, "Thanks {first}! You sorted out our SSO in one call. Best support we have had."),
-    ("Alan Turing", "Globex", 5, "{first} was wonderful: patient, clear and fast."),
-    ("Ada Lovelace", "Initech", 4, "Great help from {first} today, the export finally works."),
-]
-
-
-def sample_feedback(person: dict[str, Any], n: int) -> dict[str, Any]:
-    """A generic-format webhook body praising `person`, as a support tool would send it."""
-    customer, account, score, text = SAMPLE_FEEDBACK[n % len(SAMPLE_FEEDBACK)]
-    return {
-        "source": "playground",
-        "id": f"sample-{uuid.uuid4().hex[:12]}",
-        "customer": {"name": customer, "account": account},
-        "score": score,
-        "scale": "csat5",
-        "text": text.format(first=person["name"].split()[0]),
-        "agent": {"email": person["email"], "name": person["name"]},
-    }
 
 
 class PlaygroundAdapter:
@@ -348,7 +329,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         if not secret:
             raise web.HTTPConflict(text='{"error": "set FEEDBACK_WEBHOOK_SECRET to post feedback"}', content_type="application/json")
         person = next(p for p in people(core) if p["id"] == ref.external_id)
-        payload = json.dumps(sample_feedback(person, store.version)).encode()
+        payload = json.dumps(demo.sample_feedback(person, store.version)).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, payload)}
         async with ClientSession() as http, http.post(request.url.with_path("/webhooks/feedback").with_query(None), data=payload, headers=headers) as resp:
