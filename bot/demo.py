@@ -195,6 +195,13 @@ def past_cycle_days(schedule, today: date, open_days: int, weeks: int) -> list[d
     return [day - timedelta(weeks=schedule.every_weeks * n) for n in range(weeks - 1, -1, -1)]
 
 
+def _answer(scale: str, mean: float, rng: random.Random) -> int:
+    """A plausible answer around `mean` (on the 1-5 scale); eNPS is 0-10."""
+    if scale == "enps":
+        return max(0, min(10, round(rng.gauss(mean * 2, 1.5))))
+    return max(1, min(5, round(rng.gauss(mean, 0.7))))
+
+
 def seed_pulses(core, rng: random.Random) -> None:
     """A month of closed weekly pulses per team, each answered by more people than the anonymity minimum.
 
@@ -206,7 +213,9 @@ def seed_pulses(core, rng: random.Random) -> None:
         log.warning("demo: PULSEBRIDGE_SECRET_KEY is not set, so no pulse history is seeded")
         return
     config = core.org.pulses
-    bank = [q for q in active_questions(config).values() if q.scale in ("likert", "mood")]
+    questions = active_questions(config)
+    bank = [q for q in questions.values() if q.scale in ("likert", "mood")]
+    enps = next((q for q in questions.values() if q.scale == "enps"), None)
     now = core.clock()
     open_days = -(-config.open_hours // 24)
     for slug, team_cfg in core.org.teams.items():
@@ -218,11 +227,13 @@ def seed_pulses(core, rng: random.Random) -> None:
             key = f"team:{slug}:{day.isoformat()}"
             # Draw everything first so every run walks the same random sequence.
             specs = [bank[(week * 2 + i + len(slug)) % len(bank)] for i in range(config.questions_per_pulse)]
+            if enps is not None and week == PULSE_WEEKS - 1:
+                specs[0] = enps  # the latest week asks eNPS, as the rotation does every few months
             with session(core.engine) as s, s.begin():
                 team = team_by_slug(s, slug)
                 people = team_recipients(s, team.id) if team is not None else []
                 skipped = rng.randrange(len(people)) if people else 0
-                values = [[max(1, min(5, round(rng.gauss(trend[week], 0.7)))) for _ in specs] for _ in people]
+                values = [[_answer(spec.scale, trend[week], rng) for spec in specs] for _ in people]
                 comment = rng.choice(PULSE_COMMENTS.get(slug, ["Fine."]))
                 if team is None or pulse_by_source(s, key) is not None:
                     continue
