@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 def register_all(core: PulseBridge) -> None:
     from bot import digest, directory_sync, kudos, pulses, wins
     from bot.feedback import service as feedback
+    from bot import teamhealth
 
     kudos.register(core)
     feedback.register(core)
@@ -18,3 +19,4 @@ def register_all(core: PulseBridge) -> None:
     digest.register(core)
     directory_sync.register(core)
     pulses.register(core)
+    teamhealth.register(core)

@@ -18,6 +18,7 @@ from bot.errors import ConfigError
 from bot.pulses.config import PulseConfig, TeamPulseSchedule
 from bot.feedback.config import FeedbackConfig
 from bot.recognition_rules import PostMode, RecognitionConfig
+from bot.teamhealth.config import TeamHealthConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -74,6 +75,7 @@ class OrgConfig(BaseModel):
     pulses: PulseConfig = Field(default_factory=PulseConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
+    teamhealth: TeamHealthConfig = Field(default_factory=TeamHealthConfig)
 
     @field_validator("values")
     @classmethod
