@@ -168,7 +168,12 @@ def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
     type_command(browser, "/pulse results")
     wait_until(lambda: "Pulse · Customer Support" in posts_text(browser) and "Average" in posts_text(browser), browser=browser)
     assert "Hidden until at least 4 people have answered" in posts_text(browser)
-    screenshot(browser, "playground-lead-results.png")
+
+    # ...and opens /teamhealth: engagement, recognition and customers for her team, with goals.
+    type_command(browser, "/teamhealth")
+    wait_until(lambda: "Team health: Customer Support" in posts_text(browser), browser=browser)
+    assert "Engagement" in posts_text(browser) and "Customers notice us" in posts_text(browser)
+    screenshot(browser, "playground-teamhealth.png")
     open_conversation(browser, "team:support")
     wait_until(lambda: "recognised" in posts_text(browser) and "Customer kudos for" in posts_text(browser), browser=browser)
     screenshot(browser, "playground-channel.png")

@@ -15,6 +15,7 @@ from storage.db import session
 from storage.feedback_tables import CustomerKudos, Feedback
 from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
 from storage.recognition_tables import Win, WinContributor
+from storage.teamhealth_tables import Goal
 from storage.tables import Kudos, User
 from tests.conftest import make_settings
 
@@ -50,7 +51,7 @@ def counts(core) -> dict[str, int]:
     with session(core.engine) as s:
         return {
             table.__name__: s.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (User, Kudos, Win, WinContributor, Feedback, CustomerKudos, Pulse, PulseDelivery, PulseAnswer)
+            for table in (User, Kudos, Win, WinContributor, Feedback, CustomerKudos, Pulse, PulseDelivery, PulseAnswer, Goal)
         }
 
 
@@ -77,6 +78,7 @@ async def test_seeding_is_idempotent_and_covers_a_month_of_every_feature(playgro
     assert before["User"] == len(demo.PEOPLE) and before["Kudos"] > 10
     assert before["Win"] == len(demo.WINS) and before["WinContributor"] == sum(len(w[3]) for w in demo.WINS)
     assert before["Feedback"] == len(demo.FEEDBACK)
+    assert before["Goal"] == len(core.org.teamhealth.goals) == 4  # goals come from the demo org file, by key
     with session(core.engine) as s:
         statuses = dict(s.execute(select(Feedback.status, func.count()).group_by(Feedback.status)).all())
         oldest = s.execute(select(func.min(Kudos.created_at))).scalar_one()
@@ -275,3 +277,28 @@ async def test_time_travel_opens_the_next_scheduled_pulse_and_an_employee_answer
     # Carla cannot click a button in Bob's DM: she does not see it.
     status, _ = await post(playground, "/playground/api/action", {"as": "carla", "post": dm[0]["id"], "action_id": action_id, "value": value, "client_id": "p-2"})
     assert status == 400 and counts(playground.core)["PulseAnswer"] == after["PulseAnswer"] + 1
+
+
+async def test_a_lead_sees_real_team_health_and_goals_from_the_seeded_month(playground):
+    await post(playground, "/playground/api/command", {"as": "ana", "text": "/teamhealth", "client_id": "th-1"})
+    await post(playground, "/playground/api/command", {"as": "ana", "text": "/goals", "client_id": "th-2"})
+    await post(playground, "/playground/api/command", {"as": "bob", "text": "/teamhealth support", "client_id": "th-3"})
+    import re
+
+    html = " ".join(p["html"] for p in conversation(await state(playground, "ana"), "dm:ana")["posts"])
+    assert "Team health: Customer Support" in html
+    # Pulse figures above the anonymity minimum, recognition and customer numbers from the seeded month.
+    assert re.search(r"<dt>Engagement</dt><dd>\d+/100", html) and re.search(r"<dt>eNPS</dt><dd>[+-]?\d+", html)
+    assert re.search(r"\d+ kudos received", html) and "CSAT 4." in html
+    assert "Goals of Customer Support" in html and "Customers notice us" in html
+    bob = " ".join(p["html"] for p in conversation(await state(playground, "bob"), "dm:bob")["posts"])
+    assert "Team health for Customer Support is only for" in bob and "Engagement" not in bob
+
+
+async def test_time_travel_posts_the_weekly_team_health_with_goal_progress(playground):
+    ids = {j["id"] for j in (await state(playground, "ana"))["jobs"]}
+    assert {"teamhealth-weekly:support", "teamhealth-goals-check"} <= ids
+    status, _ = await post(playground, "/playground/api/tick", {"job_id": "teamhealth-weekly:support"})
+    assert status == 200
+    channel = conversation(await state(playground, "bob"), "team:support")["posts"]
+    assert any("Customer Support — week" in p["html"] and "Customers notice us" in p["html"] for p in channel)
