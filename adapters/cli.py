@@ -87,25 +87,56 @@ def run(host: str, port: int, migrate: bool) -> None:
 @click.option("--reset", is_flag=True, help="Delete the demo data and seed it again.")
 def demo(host: str, port: int, database_url: str, reset: bool) -> None:
     """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
-    from adapters.server import build_app
+    app = demo_app(database_url, reset=reset)
+    url = f"http://{host}:{port}/playground"
+    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
+
+
+def demo_app(database_url: str, *, reset: bool = False) -> web.Application:
+    """The demo server, its database migrated and seeded (again only what is missing unless `reset`)."""
+    import os
+    import secrets
+
+    from adapters.server import CORE, build_app
     from bot import demo as demo_data
     from storage.db import make_engine
     from storage.migrate import upgrade
 
-    settings = _settings_with(DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None)
+    # The "sample customer feedback" button signs its webhook call with this; a fresh one per run unless set.
+    webhook_secret = os.environ.get("FEEDBACK_WEBHOOK_SECRET") or secrets.token_hex(16)
     if reset:
-        _reset(settings.DATABASE_URL)
+        _reset(database_url)
+    settings = _settings_with(
+        DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None,
+        FEEDBACK_WEBHOOK_SECRET=webhook_secret,
+        PULSEBRIDGE_SECRET_KEY=os.environ.get("PULSEBRIDGE_SECRET_KEY") or _demo_pulse_key(database_url, reset),
+    )
     engine = make_engine(settings.DATABASE_URL)
     try:
         upgrade(settings.DATABASE_URL, engine)
         app = build_app(settings, engine=engine, org=demo_data.demo_org(), playground=True)
     except OperationalError as exc:
         _fail(f"cannot open the demo database ({str(exc.orig).strip().splitlines()[0]})", 1)
-    from adapters.server import CORE
-
     demo_data.seed(app[CORE])
-    url = f"http://{host}:{port}/playground"
-    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
+    return app
+
+
+def _demo_pulse_key(database_url: str, reset: bool) -> str:
+    """Pulses need PULSEBRIDGE_SECRET_KEY. The demo keeps one in a file beside its SQLite database, so
+    answers stay deduplicated across restarts. Fine for made-up people; a real deployment sets the
+    variable and keeps the key away from the database (see docs/privacy.md)."""
+    import secrets
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        return secrets.token_urlsafe(48)
+    path = Path(url.database + ".pulse-key")
+    if reset or not path.exists():
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _settings_with(**overrides):

@@ -6,18 +6,34 @@ so running it twice leaves one copy. Features add their own history through `SEE
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Callable
-from datetime import timedelta
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from importlib import resources
 
 from sqlalchemy import select
 
+from bot.feedback.record import Agent, FeedbackRecord
+from bot.feedback.relay import build_directory, ingest
 from bot.orgconfig import OrgConfig, parse_org_config
+from bot.pulses.anonymity import polarity, respondent_key
+from bot.pulses.bank import active_questions
+from bot.pulses.config import DAYS
+from bot.pulses.fanout import fan_out
+from bot.pulses.schedule import local_due, open_due_cycles, question_row
 from storage.db import session
 from storage.directory import upsert_user
+from storage.feedback import feedback_by_key
 from storage.kudos import insert_kudos, kudos_by_source
+from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
+from storage.pulses import create_pulse, pulse_by_source, team_by_slug, team_recipients, upsert_answer
+from storage.recognition import insert_win, win_by_source
 from storage.tables import User
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "playground"
 DOMAIN = "demo.pulsebridge.dev"
@@ -35,6 +51,8 @@ PEOPLE = [
     ("sam", "Sam Okafor", "America/New_York"),
     ("tess", "Tess Berg", "America/Denver"),
 ]
+# Nobody recognises Dev this month, so his lead's digest has a quiet contributor to point out.
+QUIET = "dev"
 REASONS = [
     ("rescuing the Acme renewal with a same-day fix", "customer-first"),
     ("pairing on the flaky billing tests until they were green", "craft"),
@@ -43,6 +61,45 @@ REASONS = [
     ("turning a furious ticket into a five-star rating", "customer-first"),
     ("shipping the SSO fix before the Globex launch", "ownership"),
 ]
+
+WINS = [
+    ("Acme Corp", "Renewal saved after the SSO outage", "$120k ARR", ["bob", "carla", "priya"]),
+    ("Globex", "Launched on the new billing API a week early", "expansion", ["raj", "sam"]),
+    ("Initech", "Turned a churn-risk escalation into a case study", None, ["emma", "quinn"]),
+    ("Umbrella Health", "Passed the security review on the first try", "$45k ARR", ["tess", "olga", "femi"]),
+]
+# (customer, account, score on a 1-5 CSAT scale, agent, what they wrote). Low scores are stored, never relayed.
+FEEDBACK = [
+    ("Maria Gomez", "Acme Corp", 5, "bob", "Bob fixed our invoice problem in ten minutes. Brilliant support!"),
+    ("Tom Reed", "Globex", 5, "carla", "Carla was patient and clear, and the export works perfectly now."),
+    ("Lena Fischer", "Initech", 4, "carla", "Quick, friendly answer and a workaround that actually helped."),
+    ("Kenji Sato", "Umbrella Health", 2, "emma", "It took three days to get a reply."),
+    ("Amara Obi", "Acme Corp", 5, "femi", "Femi went above and beyond to get our team onboarded."),
+    ("Noah Berg", "Hooli", 5, "emma", "Emma explained the SSO setup better than our own IT team."),
+    ("Sofia Rossi", "Globex", 3, "bob", "Solved in the end, but I had to repeat myself."),
+    ("Liam Chen", "Initech", 5, "carla", "Fantastic help, thank you Carla!"),
+]
+
+SAMPLE_FEEDBACK = [
+    ("Grace Hopper", "Acme Corp", 5, "Thanks {first}! You sorted out our SSO in one call. Best support we have had."),
+    ("Alan Turing", "Globex", 5, "{first} was wonderful: patient, clear and fast."),
+    ("Ada Lovelace", "Initech", 4, "Great help from {first} today, the export finally works."),
+]
+
+
+def sample_feedback(person: dict, n: int) -> dict:
+    """A generic-format webhook body praising `person`, as a support tool would send it."""
+    customer, account, score, text = SAMPLE_FEEDBACK[n % len(SAMPLE_FEEDBACK)]
+    return {
+        "source": "playground",
+        "id": f"sample-{uuid.uuid4().hex[:12]}",
+        "customer": {"name": customer, "account": account},
+        "score": score,
+        "scale": "csat5",
+        "text": text.format(first=person["name"].split()[0]),
+        "agent": {"email": person["email"], "name": person["name"]},
+    }
+
 
 # Features register functions that add their own demo history: seeder(core, rng) -> None.
 SEEDERS: list[Callable] = []
@@ -65,7 +122,8 @@ def seed(core, days: int = 30) -> None:
         for day in range(days, 0, -1):
             for n in range(rng.randint(0, 2)):
                 # Draw before checking for an existing row so every run walks the same random sequence.
-                giver, recipient = rng.sample(handles, 2)
+                giver = rng.choice(handles)
+                recipient = rng.choice([h for h in handles if h not in (giver, QUIET)])
                 reason, value = rng.choice(REASONS)
                 hours = rng.randint(0, 8)
                 key = f"demo:kudos:{day}:{n}"
@@ -80,6 +138,189 @@ def seed(core, days: int = 30) -> None:
         seeder(core, rng)
 
 
+def _users(s) -> dict[str, User]:
+    return {u.external_id: u for u in s.execute(select(User).where(User.platform == PLATFORM)).scalars()}
+
+
+def seed_wins(core, rng: random.Random) -> None:
+    """Customer wins spread over the month, each with its contributors (recognition's own storage)."""
+    now = core.clock()
+    with session(core.engine) as s, s.begin():
+        users = _users(s)
+        for n, (customer, summary, value, contributors) in enumerate(WINS):
+            key = f"demo:win:{n}"
+            days_ago = 3 + n * 7
+            if win_by_source(s, key) is not None:
+                continue
+            insert_win(
+                s, customer=customer, summary=summary, value=value, won_on=(now - timedelta(days=days_ago)).date(),
+                created_by=users[contributors[0]].id, platform=PLATFORM, source_key=key,
+                contributor_ids=[users[h].id for h in contributors], created_at=now - timedelta(days=days_ago),
+            )
+
+
+def seed_feedback(core, rng: random.Random) -> None:
+    """Customer feedback as if imported: classified and routed by the real pipeline, praise credited, nobody messaged."""
+    now = core.clock()
+    config = core.org.feedback
+    with session(core.engine) as s, s.begin():
+        snapshot = build_directory(s, config)
+        for n, (customer, account, score, agent, text) in enumerate(FEEDBACK):
+            external_id = f"demo-{n}"
+            if feedback_by_key(s, "demo", external_id) is not None:
+                continue
+            record = FeedbackRecord(
+                source="demo", external_id=external_id, customer_name=customer, customer_account=account,
+                score=float(score), scale="csat5", text=text, agent=Agent(email=f"{agent}@{DOMAIN}"),
+                created_at=now - timedelta(days=2 + n * 3, hours=n),
+            )
+            ingest(s, record, {"demo": external_id}, config, now=now, platforms=(PLATFORM,), live=False, snapshot=snapshot)
+
+
+# How each team's pulse answers drift over the month (oldest week first): support is recovering
+# after a hard quarter, platform is sliding under an on-call load, so /teamhealth has a story to tell.
+PULSE_TRENDS = {"support": (2.9, 3.3, 3.7, 4.1), "platform": (4.2, 3.9, 3.5, 3.1)}
+PULSE_COMMENTS = {
+    "support": ["The new macros save me real time.", "Still too many escalations on Mondays.", "Loved the shout-out in the digest!"],
+    "platform": ["On-call was brutal this week.", "Too many pages at night, we need a second rota.", "Good pairing sessions though."],
+}
+PULSE_WEEKS = 4
+
+
+def past_cycle_days(schedule, today: date, open_days: int, weeks: int) -> list[date]:
+    """The team's last `weeks` scheduled pulse days that have already closed, oldest first."""
+    day = today - timedelta(days=open_days + 1)
+    while day.weekday() != DAYS.index(schedule.day):
+        day -= timedelta(days=1)
+    return [day - timedelta(weeks=schedule.every_weeks * n) for n in range(weeks - 1, -1, -1)]
+
+
+def _answer(scale: str, mean: float, rng: random.Random) -> int:
+    """A plausible answer around `mean` (on the 1-5 scale); eNPS is 0-10."""
+    if scale == "enps":
+        return max(0, min(10, round(rng.gauss(mean * 2, 1.5))))
+    return max(1, min(5, round(rng.gauss(mean, 0.7))))
+
+
+def seed_pulses(core, rng: random.Random) -> None:
+    """A month of closed weekly pulses per team, each answered by more people than the anonymity minimum.
+
+    Rows are written with the pulse feature's own storage and respondent keys, under the same
+    source keys its scheduler uses (`team:<slug>:<day>`), so the scheduler never re-opens them.
+    """
+    secret = core.settings.PULSEBRIDGE_SECRET_KEY
+    if not secret:
+        log.warning("demo: PULSEBRIDGE_SECRET_KEY is not set, so no pulse history is seeded")
+        return
+    config = core.org.pulses
+    questions = active_questions(config)
+    bank = [q for q in questions.values() if q.scale in ("likert", "mood")]
+    enps = next((q for q in questions.values() if q.scale == "enps"), None)
+    now = core.clock()
+    open_days = -(-config.open_hours // 24)
+    for slug, team_cfg in core.org.teams.items():
+        schedule = team_cfg.pulse
+        if schedule is None:
+            continue
+        trend = PULSE_TRENDS.get(slug, (3.5,) * PULSE_WEEKS)
+        for week, day in enumerate(past_cycle_days(schedule, now.date(), open_days, PULSE_WEEKS)):
+            key = f"team:{slug}:{day.isoformat()}"
+            # Draw everything first so every run walks the same random sequence.
+            specs = [bank[(week * 2 + i + len(slug)) % len(bank)] for i in range(config.questions_per_pulse)]
+            if enps is not None and week == PULSE_WEEKS - 1:
+                specs[0] = enps  # the latest week asks eNPS, as the rotation does every few months
+            with session(core.engine) as s, s.begin():
+                team = team_by_slug(s, slug)
+                people = team_recipients(s, team.id) if team is not None else []
+                skipped = rng.randrange(len(people)) if people else 0
+                values = [[_answer(spec.scale, trend[week], rng) for spec in specs] for _ in people]
+                comment = rng.choice(PULSE_COMMENTS.get(slug, ["Fine."]))
+                if team is None or pulse_by_source(s, key) is not None:
+                    continue
+                due = {u.id: local_due(day, schedule, u.timezone, team_cfg.timezone) for u in people}
+                opens = min(due.values())
+                pulse = create_pulse(
+                    s,
+                    Pulse(
+                        source_key=key, kind="scheduled", team_id=team.id, cycle_date=day, opens_at=opens,
+                        closes_at=max(due.values()) + timedelta(hours=config.open_hours), reminded=True,
+                        status="closed", min_group_size=config.min_group_size, created_at=opens,
+                    ),
+                    [question_row(spec) for spec in specs],
+                    [
+                        PulseDelivery(
+                            user_id=u.id, platform=u.platform, question_keys=[q.id for q in specs], due_at=due[u.id],
+                            status="sent", attempts=1, sent_at=due[u.id], answered=n != skipped, created_at=opens,
+                        )
+                        for n, u in enumerate(people)
+                    ],
+                )
+                questions = {q.question_key: q for q in s.execute(select(PulseQuestion).where(PulseQuestion.pulse_id == pulse.id)).scalars()}
+                for n, user in enumerate(people):
+                    if n == skipped:
+                        continue
+                    for i, spec in enumerate(specs):
+                        text = comment if n == 0 and i == 0 else None
+                        upsert_answer(
+                            s, pulse_id=pulse.id, question_id=questions[spec.id].id, respondent=respondent_key(secret, user.id, pulse.id),
+                            on=day, value=values[n][i], comment=text, polarity=polarity(text) if text else None,
+                        )
+
+
+SEEDERS.extend([seed_wins, seed_feedback, seed_pulses])
+
+
 def seeded(core) -> bool:
     with session(core.engine) as s:
         return s.execute(select(User.id).where(User.platform == PLATFORM).limit(1)).first() is not None
+
+
+# -- time travel ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """Something the playground can make happen now that would otherwise wait for the calendar."""
+
+    id: str
+    label: str
+    at: datetime
+    run: Callable[[], Awaitable[object]]
+
+
+def next_pulse(core, slug: str) -> datetime | None:
+    """When the team's next not-yet-opened scheduled pulse reaches its last member (their local time)."""
+    team_cfg = core.org.teams[slug]
+    schedule = team_cfg.pulse
+    if schedule is None or not schedule.enabled:
+        return None
+    today = core.clock().date()
+    with session(core.engine) as s:
+        team = team_by_slug(s, slug)
+        people = team_recipients(s, team.id) if team is not None else []
+        if not people:
+            return None
+        for offset in range(7 * schedule.every_weeks * 3):
+            day = today + timedelta(days=offset)
+            if day.weekday() != DAYS.index(schedule.day) or day.isocalendar().week % schedule.every_weeks:
+                continue
+            if pulse_by_source(s, f"team:{slug}:{day.isoformat()}") is None:
+                return max(local_due(day, schedule, u.timezone, team_cfg.timezone) for u in people)
+    return None
+
+
+def time_travel(core) -> list[Shortcut]:
+    """The next scheduled pulse of each team, opened and sent now by the pulse feature's own code."""
+    shortcuts = []
+    for slug in core.org.teams:
+        at = next_pulse(core, slug)
+        if at is None or not core.settings.PULSEBRIDGE_SECRET_KEY:
+            continue
+
+        async def run(at: datetime = at) -> None:
+            # As if the clock had reached `at`: open what is due then and send its DMs.
+            open_due_cycles(core, at)
+            await fan_out(core, at)
+
+        shortcuts.append(Shortcut(f"demo:pulse:{slug}", f"next pulse · {slug}", at, run))
+    return shortcuts

@@ -92,23 +92,91 @@ def wait_until(predicate, timeout=10.0, browser=None):
     raise AssertionError("condition not met in time")
 
 
-def test_newcomer_gives_kudos_in_the_browser(demo_server, browser):
+def posts_text(browser) -> str:
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.ID, "posts").text
+
+
+def act_as(browser, handle: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    browser.get(demo_server)
-    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#who option"))
-    Select(browser.find_element(By.ID, "who")).select_by_value("ana")
-    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#convs button"))
+    Select(browser.find_element(By.ID, "who")).select_by_value(handle)
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, f'#convs button[data-conv="dm:{handle}"]'), browser=browser)
+
+
+def open_conversation(browser, conv: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.CSS_SELECTOR, f'#convs button[data-conv="{conv}"]').click()
+    wait_until(lambda: browser.find_element(By.CSS_SELECTOR, f'#convs button[data-conv="{conv}"]').get_attribute("class").startswith("active"), browser=browser)
+
+
+def type_command(browser, text: str) -> None:
+    from selenium.webdriver.common.by import By
 
     box = browser.find_element(By.ID, "text")
-    box.send_keys("/kudos @bob for walking me through the demo #kindness\n")
-    wait_until(lambda: "Kudos sent to" in browser.find_element(By.ID, "posts").text, browser=browser)
+    box.clear()
+    box.send_keys(text + "\n")
 
-    Select(browser.find_element(By.ID, "who")).select_by_value("bob")
-    wait_until(lambda: "gave you kudos" in browser.find_element(By.ID, "posts").text, browser=browser)
+
+def screenshot(browser, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "playground-kudos.png"))
+    browser.save_screenshot(str(ARTIFACTS / name))
+
+
+def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(demo_server)
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#who option"), browser=browser)
+    assert "Welcome to the demo company" in browser.find_element(By.ID, "welcome").text
+
+    # A lead gives kudos; the page shows the bot's private answer.
+    act_as(browser, "ana")
+    type_command(browser, "/kudos @bob for walking me through the <b>demo</b> #kindness")
+    wait_until(lambda: "Kudos sent to" in posts_text(browser), browser=browser)
+    assert "walking me through the <b>demo</b>" in posts_text(browser)  # shown as typed, not as markup
+
+    # A customer's praise goes through the signed webhook and lands in her DM.
+    browser.find_element(By.ID, "sample-feedback").click()
+    wait_until(lambda: "Customer kudos!" in posts_text(browser), browser=browser)
+
+    # Time travel: this week's recognition digest for her team, built from the seeded month, now.
+    digest = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "recognition digest · support" in b.text)
+    digest.click()
+    wait_until(lambda: "Acme Corp" in posts_text(browser), browser=browser)
+    screenshot(browser, "playground-lead.png")
+
+    # Time travel again: the team's next scheduled pulse goes out now.
+    pulse = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "next pulse · support" in b.text)
+    pulse.click()
+    wait_until(lambda: "Ran next pulse · support" in browser.find_element(By.ID, "status").text, browser=browser)
+
+    # The recipient sees the kudos and the pulse in his DM, and answers the pulse with one click.
+    act_as(browser, "bob")
+    wait_until(lambda: "gave you kudos" in posts_text(browser) and "Quick pulse" in posts_text(browser), browser=browser)
+    answer = browser.find_elements(By.CSS_SELECTOR, '#posts button.action[data-action-id^="pulse.answer:"]')[-1]
+    answer.click()
+    wait_until(lambda: "Your answer" in posts_text(browser), browser=browser)
+    screenshot(browser, "playground-pulse.png")
+
+    # The lead reads pulse results: numbers for the seeded weeks, while the pulse Bob alone has
+    # answered stays hidden below the anonymity minimum.
+    act_as(browser, "ana")
+    type_command(browser, "/pulse results")
+    wait_until(lambda: "Pulse · Customer Support" in posts_text(browser) and "Average" in posts_text(browser), browser=browser)
+    assert "Hidden until at least 4 people have answered" in posts_text(browser)
+
+    # ...and opens /teamhealth: engagement, recognition and customers for her team, with goals.
+    type_command(browser, "/teamhealth")
+    wait_until(lambda: "Team health: Customer Support" in posts_text(browser), browser=browser)
+    assert "Engagement" in posts_text(browser) and "Customers notice us" in posts_text(browser)
+    screenshot(browser, "playground-teamhealth.png")
+    open_conversation(browser, "team:support")
+    wait_until(lambda: "recognised" in posts_text(browser) and "Customer kudos for" in posts_text(browser), browser=browser)
+    screenshot(browser, "playground-channel.png")
 
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []

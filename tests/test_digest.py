@@ -191,7 +191,7 @@ async def test_praise_from_a_customer_counts_as_recognition(database_url, fake_s
 
         await run_digest(server, "support")
         posts = {c.params["channel"]: slack_texts(c) for c in server.slack.calls_to("chat.postMessage")}
-        assert "1 kudos from customers" in posts["C0SUPPORT"]
+        assert "1 kudos from customers" in posts["C0SUPPORT"] and "##" not in posts["C0SUPPORT"]  # the next heading stays a heading
         assert "Carla Diaz" in posts["C0SUPPORT"].split("Recognised this week")[1]
         quiet = posts["U0ANA"].split("Quiet contributors")[1]
         assert "Carla Diaz" not in quiet and "Bob Stone" in quiet

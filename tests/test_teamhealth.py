@@ -381,3 +381,11 @@ async def test_due_date_goal_counts_from_its_start_and_is_celebrated_once(databa
             assert s.execute(select(OutboxMessage.key).where(OutboxMessage.key.like("goal:%:slack"))).scalars().all() == [
                 f"goal:1:reached:support:{start.isoformat()}..2026-12-31:slack"
             ]
+
+
+def test_a_goal_bar_is_full_only_when_the_goal_is_reached():
+    from bot.teamhealth.goals import bar
+
+    assert bar(0.998, reached=False).endswith(" 99%") and "░" in bar(0.998, reached=False)
+    assert bar(1.0, reached=True).endswith(" 100%") and "░" not in bar(1.0, reached=True)
+    assert bar(None).endswith(" –")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,12 +16,16 @@ from sqlalchemy import select
 
 from adapters.playground import render
 from adapters.playground.store import PlaygroundStore, Post
+from bot import demo
 from bot.core import PulseBridge
 from bot.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitted, MentionToken, MessageHandle, Profile, Token
 from bot.messages import Form, Message, Paragraph, UserRef
 from bot.ports import ChannelPost, Destination, DirectMessage, Roster
 from storage.db import session
+from storage.directory import teams_of
 from storage.tables import Team, TeamMember, User
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "playground"
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -97,17 +104,52 @@ def people(core: PulseBridge) -> list[dict[str, Any]]:
             for ident in s.execute(select(TeamMember.identifier).where(TeamMember.is_lead.is_(True))).scalars()
         }
     return [
-        {"id": u.external_id, "name": u.display_name, "lead": (u.email or "") in leads or f"{PLATFORM}:{u.external_id}" in leads}
+        {
+            "id": u.external_id, "name": u.display_name, "email": u.email or "",
+            "lead": (u.email or "") in leads or f"{PLATFORM}:{u.external_id}" in leads,
+        }
         for u in users
     ]
 
 
-def conversations(core: PulseBridge, viewer: str) -> list[dict[str, str]]:
+def conversations(core: PulseBridge, viewer: str) -> list[dict[str, Any]]:
+    """The viewer's DM with the bot, then every team channel (their own teams first)."""
     with session(core.engine) as s:
         teams = s.execute(select(Team).order_by(Team.slug)).scalars().all()
-    return [{"id": f"dm:{viewer}", "title": "pulsebridge (direct message)"}] + [
-        {"id": f"team:{t.slug}", "title": f"#{t.slug} — {t.name}"} for t in teams
+        user = s.execute(select(User).where(User.platform == PLATFORM, User.external_id == viewer)).scalar_one_or_none()
+        mine_ids = {t.id for t in teams_of(s, user)} if user is not None else set()
+    channels = [{"id": f"team:{t.slug}", "title": f"#{t.slug}", "subtitle": t.name, "mine": t.id in mine_ids} for t in teams]
+    channels.sort(key=lambda c: not c["mine"])
+    return [{"id": f"dm:{viewer}", "title": "pulsebridge", "subtitle": "direct messages with the bot", "mine": True}] + channels
+
+
+# Jobs that keep the bot healthy rather than talk to people: not worth a time-travel button.
+# pulses.tick runs every minute anyway; time travel offers each team's next pulse instead (bot.demo).
+HOUSEKEEPING_JOBS = {"outbox.retry", "directory.sync", "pulses.tick"}
+
+
+def job_label(name: str, kwargs: dict[str, Any]) -> str:
+    """`recognition.digest` + {"team": "support"} → "recognition digest · support"."""
+    details = [str(v) for k, v in kwargs.items() if k != "name" and isinstance(v, str | int)]
+    return " · ".join([name.replace(".", " ").replace("_", " "), *details])
+
+
+def scheduled_jobs(core: PulseBridge) -> list[dict[str, Any]]:
+    """What time travel offers: the features' scheduled jobs and the demo's shortcuts, soonest first."""
+    if core.scheduler is None:
+        return []
+    never = datetime.max.replace(tzinfo=UTC)
+    entries = [
+        {"id": j.id, "name": j.kwargs.get("name", j.id), "label": job_label(j.kwargs.get("name", j.id), j.kwargs), "at": j.next_run_time}
+        for j in core.scheduler.apscheduler.get_jobs()
+        if j.kwargs.get("name") not in HOUSEKEEPING_JOBS
     ]
+    entries += [{"id": sc.id, "name": sc.id, "label": sc.label, "at": sc.at} for sc in demo.time_travel(core)]
+    entries.sort(key=lambda e: e["at"] or never)
+    for entry in entries:
+        at = entry.pop("at")
+        entry["next_run"] = at.isoformat() if at else None
+    return entries
 
 
 def parse_command(text: str, known: dict[str, str]) -> tuple[str, tuple] | None:
@@ -187,11 +229,9 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         convs = conversations(core, viewer) if viewer in names else []
         for conv in convs:
             conv["posts"] = [_post_json(p, everyone, names) for p in store.visible(conv["id"], viewer)]
-        jobs = []
-        if core.scheduler is not None:
-            for job in sorted(core.scheduler.apscheduler.get_jobs(), key=lambda j: j.next_run_time or datetime.max.replace(tzinfo=UTC)):
-                jobs.append({"id": job.id, "name": job.kwargs.get("name", job.id), "next_run": job.next_run_time.isoformat() if job.next_run_time else None})
-        return web.json_response({"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": jobs})
+        return web.json_response(
+            {"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": scheduled_jobs(core)}
+        )
 
     @r.post("/playground/api/command")
     async def command(request: web.Request) -> web.Response:
@@ -199,6 +239,8 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         ref, profile = actor(data.get("as"))
         text = data.get("text")
         conversation = data.get("conversation") or f"dm:{ref.external_id}"
+        if not isinstance(conversation, str) or conversation not in {c["id"] for c in conversations(core, ref.external_id)}:
+            raise web.HTTPBadRequest(text='{"error": "you can only write in your own DM or a team channel"}', content_type="application/json")
         if not isinstance(text, str) or not text.strip():
             raise web.HTTPBadRequest(text='{"error": "type a command such as /kudos @bob for …"}', content_type="application/json")
         if len(text) > MAX_TEXT:
@@ -220,7 +262,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     async def action(request: web.Request) -> web.Response:
         data = await body(request)
         ref, profile = actor(data.get("as"))
-        post = store.posts.get(data.get("post")) if isinstance(data.get("post"), int) else None
+        post = store.post_for(data.get("post"), ref.external_id)
         if post is None or not isinstance(data.get("action_id"), str):
             raise web.HTTPBadRequest(text='{"error": "that message is gone"}', content_type="application/json")
         handle = MessageHandle(PLATFORM, post.conversation, str(post.id))
@@ -236,7 +278,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     async def form(request: web.Request) -> web.Response:
         data = await body(request)
         ref, profile = actor(data.get("as"))
-        post = store.posts.get(data.get("post")) if isinstance(data.get("post"), int) else None
+        post = store.post_for(data.get("post"), ref.external_id)
         if post is None or not isinstance(post.content, Form):
             raise web.HTTPBadRequest(text='{"error": "that form is gone"}', content_type="application/json")
         values = data.get("values") if isinstance(data.get("values"), dict) else {}
@@ -257,13 +299,45 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         data = await body(request)
         if core.scheduler is None:
             raise web.HTTPConflict(text='{"error": "the scheduler is off"}', content_type="application/json")
-        job = core.scheduler.apscheduler.get_job(data.get("job_id")) if isinstance(data.get("job_id"), str) else None
+        job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
+        shortcut = next((sc for sc in demo.time_travel(core) if sc.id == job_id), None)
+        if shortcut is not None:
+            await shortcut.run()
+            return web.json_response({"ok": True, "ran": shortcut.label})
+        job = core.scheduler.apscheduler.get_job(job_id) if job_id else None
         if job is None:
             raise web.HTTPBadRequest(text='{"error": "no such scheduled job"}', content_type="application/json")
         from bot.scheduler import run_job
 
-        await run_job(**job.kwargs)
+        try:
+            await run_job(**job.kwargs)
+        except Exception:
+            log.exception("time travel: job %s failed", job.id)
+            return web.json_response({"error": f"{job.kwargs.get('name')} failed: see the server log"}, status=500)
         return web.json_response({"ok": True, "ran": job.kwargs.get("name")})
+
+    @r.post("/playground/api/sample-feedback")
+    async def sample(request: web.Request) -> web.Response:
+        """Send a customer's praise for the viewer through the real signed webhook, over loopback."""
+        from aiohttp import ClientSession
+
+        from adapters.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+        data = await body(request)
+        ref, _ = actor(data.get("as"))
+        secret = core.settings.FEEDBACK_WEBHOOK_SECRET
+        if not secret:
+            raise web.HTTPConflict(text='{"error": "set FEEDBACK_WEBHOOK_SECRET to post feedback"}', content_type="application/json")
+        person = next(p for p in people(core) if p["id"] == ref.external_id)
+        payload = json.dumps(demo.sample_feedback(person, store.version)).encode()
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, payload)}
+        async with ClientSession() as http, http.post(request.url.with_path("/webhooks/feedback").with_query(None), data=payload, headers=headers) as resp:
+            answer = await resp.json(content_type=None)
+            status = resp.status
+        if status not in (200, 201):
+            return web.json_response({"error": f"the webhook answered {status}: {answer.get('error', '')}"}, status=502)
+        return web.json_response({"ok": True, "webhook": answer})
 
     return r
 

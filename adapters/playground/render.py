@@ -79,15 +79,22 @@ def message_html(message: Message, post_id: int, people: list[UserRef] = ()) -> 
 
 def _field(field, people: list[UserRef], error: str | None) -> Markup:
     required = "" if field.optional else " required"
+    says_optional = "optional" in field.label.lower()
     label = Markup('<label for="f-{id}">{label}{opt}</label>').format(
-        id=field.id, label=field.label, opt="" if not field.optional else " (optional)"
+        id=field.id, label=field.label, opt=" (optional)" if field.optional and not says_optional else ""
     )
+    hint = Markup("")
     if isinstance(field, TextInput):
         maxlen = Markup(' maxlength="{}"').format(field.max_length) if field.max_length else ""
+        placeholder = Markup(' placeholder="{}"').format(field.placeholder) if field.placeholder else ""
         if field.multiline:
-            control = Markup('<textarea id="f-{}" name="{}"{}{}>{}</textarea>').format(field.id, field.id, maxlen, Markup(required), field.initial or "")
+            control = Markup('<textarea id="f-{}" name="{}"{}{}{}>{}</textarea>').format(
+                field.id, field.id, maxlen, placeholder, Markup(required), field.initial or ""
+            )
         else:
-            control = Markup('<input id="f-{}" name="{}" value="{}"{}{}>').format(field.id, field.id, field.initial or "", maxlen, Markup(required))
+            control = Markup('<input id="f-{}" name="{}" value="{}"{}{}{}>').format(
+                field.id, field.id, field.initial or "", maxlen, placeholder, Markup(required)
+            )
     elif isinstance(field, Select):
         options = Markup("").join(
             Markup('<option value="{}"{}>{}</option>').format(v, Markup(" selected") if v == field.initial else "", label_) for v, label_ in field.options
@@ -100,12 +107,14 @@ def _field(field, people: list[UserRef], error: str | None) -> Markup:
         control = Markup('<select id="f-{}" name="{}" data-multi="{}"{}{}>{}</select>').format(
             field.id, field.id, "1" if field.multiple else "", multiple, Markup(required), options
         )
+        if field.multiple:
+            hint = Markup('<span class="hint">Ctrl- or ⌘-click to pick several.</span>')
     elif isinstance(field, DateInput):
         control = Markup('<input type="date" id="f-{}" name="{}" value="{}"{}>').format(field.id, field.id, field.initial or "", Markup(required))
     else:  # pragma: no cover - closed union
         raise TypeError(field)
     err = Markup('<span class="error">{}</span>').format(error) if error else Markup("")
-    return Markup('<div class="field">{}{}{}</div>').format(label, control, err)
+    return Markup('<div class="field">{}{}{}{}</div>').format(label, control, hint, err)
 
 
 def form_html(form: Form, post_id: int, people: list[UserRef], errors: dict[str, str]) -> Markup:

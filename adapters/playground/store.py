@@ -59,6 +59,15 @@ class PlaygroundStore:
         if self.posts.pop(post_id, None) is not None:
             self._touch()
 
+    def post_for(self, post_id: object, viewer: str) -> Post | None:
+        """A post the viewer can see and so click: their own DM or a team channel, not someone else's DM or answer."""
+        post = self.posts.get(post_id) if isinstance(post_id, int) else None
+        if post is None or post.visible_to not in (None, viewer):
+            return None
+        if post.conversation.startswith("dm:") and post.conversation != f"dm:{viewer}":
+            return None
+        return post
+
     def visible(self, conversation: str, viewer: str) -> list[Post]:
         return [p for p in self.posts.values() if p.conversation == conversation and p.visible_to in (None, viewer)]
 

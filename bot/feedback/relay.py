@@ -19,7 +19,7 @@ from bot.feedback.record import FeedbackRecord
 from bot.feedback.routing import TRIAGE, Decision, Directory, Employee, route
 from bot.messages import Actions, Context, Mention, Message, Paragraph, Quote, UserPicker
 from bot.ports import ChannelPost, DirectMessage, Outbound
-from storage.directory import teams_of
+from storage.directory import team_channel, teams_of
 from storage.feedback import add_customer_kudos, customer_kudos_of, directory_users, feedback_by_key, insert_feedback, users_on
 from storage.feedback_tables import CustomerKudos, Feedback
 from storage.tables import User
@@ -224,7 +224,7 @@ def relay_messages(s: Session, row: Feedback, config: FeedbackConfig) -> list[Ou
     )
     channels: dict[str, str] = {}
     for team in teams_of(s, user):
-        channel = team.slack_channel if user.platform == "slack" else team.teams_channel if user.platform == "teams" else None
+        channel = team_channel(team, user.platform)
         if channel:
             channels.setdefault(channel, channel)
     out.extend(Outbound(f"feedback:{row.id}:channel:{c}", ChannelPost(user.platform, c), post) for c in channels)

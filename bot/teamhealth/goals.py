@@ -70,11 +70,13 @@ def progress(core, s, goal: Goal, team: Team, now) -> Progress:
     return Progress(goal, period, value, min(fraction, 1.0), reached)
 
 
-def bar(fraction: float | None) -> str:
+def bar(fraction: float | None, reached: bool = False) -> str:
     if fraction is None:
         return "░" * BAR + " –"
-    filled = round(fraction * BAR)
-    return "▓" * filled + "░" * (BAR - filled) + f" {round(fraction * 100)}%"
+    # Rounding must never show a goal that is not reached as full.
+    percent = round(fraction * 100) if reached else min(99, round(fraction * 100))
+    filled = BAR if reached else min(BAR - 1, round(fraction * BAR))
+    return "▓" * filled + "░" * (BAR - filled) + f" {percent}%"
 
 
 def describe(p: Progress) -> str:
@@ -82,7 +84,8 @@ def describe(p: Progress) -> str:
     spec = METRICS[p.goal.metric]
     now = fmt(p.goal.metric, p.value) if p.value is not None else "no data yet" if not spec.pulse else "not enough responses or no data"
     tick = " ✅" if p.reached else ""
-    return f"{p.goal.title}: {bar(p.fraction)}{tick} — {spec.label} {now} of {fmt(p.goal.metric, p.goal.target)} {when} (goal G-{p.goal.id})"
+    target = f"of {fmt(p.goal.metric, p.goal.target)}" if spec.higher_is_better else f"(goal: at most {fmt(p.goal.metric, p.goal.target)})"
+    return f"{p.goal.title}: {bar(p.fraction, p.reached)}{tick} — {spec.label} {now} {target} {when} (goal G-{p.goal.id})"
 
 
 # -- config goals ---------------------------------------------------------------------------------
