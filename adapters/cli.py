@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -285,6 +286,129 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
         click.echo(f"  rejected {reason}", err=True)
     if summary.rejected:
         sys.exit(1)
+
+
+def _migrated_engine(settings):
+    """An engine on an up-to-date schema, or a one-line error (exit 2 outdated, 1 unreachable)."""
+    from storage.db import make_engine
+    from storage.migrate import pending_heads
+
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        if pending_heads(engine):
+            _fail("the database schema is out of date: run `pulsebridge db upgrade` first")
+    except OperationalError as exc:
+        _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
+    return engine
+
+
+def _org(settings):
+    from bot.orgconfig import load_org_config
+
+    try:
+        return load_org_config(settings.PULSEBRIDGE_CONFIG)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@main.command("export")
+@click.option("--team", "team_slug", required=True, help="Team key as in PULSEBRIDGE_CONFIG (or a mapped user group).")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--period", type=click.Choice(["week", "month", "quarter"]), default="month", show_default=True)
+@click.option("--periods", "count", type=click.IntRange(1, 520), default=6, show_default=True, help="How many periods, ending with the current one.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="A day in the last period (YYYY-MM-DD). [default: today, UTC]")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of standard output.")
+def export(team_slug: str, fmt: str, period: str, count: int, until: datetime | None, out: Path | None) -> None:
+    """A team's aggregates per period (counts and averages only; small pulse groups left empty)."""
+
+    from bot.errors import UserFacingError
+    from bot.export import team_rows, to_csv
+    from storage.db import session
+
+    settings = _settings()
+    org = _org(settings)
+    engine = _migrated_engine(settings)
+    try:
+        with session(engine) as s:
+            columns, rows = team_rows(s, team_slug, period, count, (until or datetime.now(UTC)).date(), org.pulses.min_group_size)
+    except UserFacingError as exc:
+        _fail(exc.text)
+    finally:
+        engine.dispose()
+    text = to_csv(columns, rows)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(rows)} period(s) for {team_slug} to {out}", err=True)
+
+
+@main.group()
+def user() -> None:
+    """People's personal data."""
+
+
+@user.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def user_delete(email: str, yes: bool) -> None:
+    """Forget a person: their accounts, kudos text, relays, conversations and memberships (aggregates stay)."""
+    from bot.orgconfig import member_identifier
+    from storage.db import session
+    from storage.erasure import ErasureIncomplete, erase_person, find_person
+
+    settings = _settings()
+    org = _org(settings)
+    engine = _migrated_engine(settings)
+    email = email.strip().lower()
+    with session(engine) as s:
+        person = find_person(s, email)
+    if person is None:
+        engine.dispose()
+        click.echo(f"pulsebridge: nobody with the email {email} is known; nothing changed", err=True)
+        sys.exit(1)
+    accounts = ", ".join(f"{u.platform} {u.external_id}" for u in person.users) or "no chat accounts"
+    click.echo(f"{email}: {accounts}; {len(person.memberships)} team membership(s)", err=True)
+    if not yes:
+        click.confirm("Delete this person's data? This cannot be undone", abort=True, err=True)
+    try:
+        with session(engine) as s, s.begin():
+            report = erase_person(s, email)
+    except ErasureIncomplete as exc:
+        _fail(f"{exc}; nothing was changed", 1)
+    finally:
+        engine.dispose()
+    if report is None:  # deleted by someone else between the look-up and now
+        click.echo(f"pulsebridge: nobody with the email {email} is known; nothing changed", err=True)
+        sys.exit(1)
+    click.echo(f"deleted {email}")
+    for line in report.lines():
+        click.echo(f"  {line}")
+    idents = {email} | {f"{u.platform}:{u.external_id}" for u in person.users}
+    listed = sorted(slug for slug, team in org.teams.items() if idents & {member_identifier(m) for m in [*team.members, *team.leads]})
+    if listed or idents & set(org.admins):
+        where = ", ".join(listed) + (" (admins)" if idents & set(org.admins) else "")
+        click.echo(f"warning: PULSEBRIDGE_CONFIG still lists them ({where}); remove them there or the next start adds the membership again", err=True)
+
+
+@main.group()
+def retention() -> None:
+    """How long raw text is kept (PULSEBRIDGE_CONFIG `retention: {days: N}`)."""
+
+
+@retention.command("run")
+def retention_run() -> None:
+    """Purge raw feedback and pulse comments older than the retention period now (the bot also does it daily)."""
+    from bot.retention import run_purge
+
+    settings = _settings()
+    org = _org(settings)
+    engine = _migrated_engine(settings)
+    try:
+        report = run_purge(engine, org.retention, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    click.echo(f"retention {org.retention.days} days: {report.line()}")
 
 
 if __name__ == "__main__":  # pragma: no cover

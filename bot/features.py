@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(core: PulseBridge) -> None:
-    from bot import digest, directory_sync, kudos, pulses, wins
+    from bot import digest, directory_sync, kudos, pulses, retention, wins
     from bot.feedback import service as feedback
     from bot import teamhealth
 
@@ -20,3 +20,4 @@ def register_all(core: PulseBridge) -> None:
     directory_sync.register(core)
     pulses.register(core)
     teamhealth.register(core)
+    retention.register(core)

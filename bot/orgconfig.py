@@ -19,6 +19,7 @@ from bot.pulses.config import PulseConfig, TeamPulseSchedule
 from bot.feedback.config import FeedbackConfig
 from bot.recognition_rules import PostMode, RecognitionConfig
 from bot.teamhealth.config import TeamHealthConfig
+from bot.retention import RetentionConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -76,6 +77,7 @@ class OrgConfig(BaseModel):
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     teamhealth: TeamHealthConfig = Field(default_factory=TeamHealthConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("values")
     @classmethod
