@@ -22,6 +22,35 @@ PostMode = Literal["auto", "each", "digest"]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def weekday(value: str, field: str, example: str) -> str:
+    """A config weekday as APScheduler's three-letter name."""
+    day = value.strip().lower()[:3]
+    if day not in DAYS:
+        raise ValueError(f"{field} {value!r} must be a weekday such as {example}")
+    return day
+
+
+def templates_dir(value: Path | None) -> Path | None:
+    """An operator's template override directory, every template in it parsed now.
+
+    A broken override should stop the bot at start-up, not fail silently on Friday afternoon.
+    """
+    if value is None:
+        return value
+    if not value.is_dir():
+        raise ValueError(f"templates_dir {str(value)!r} is not a directory")
+    from jinja2 import Environment, TemplateSyntaxError
+
+    for path in sorted(value.glob("*.j2")):
+        try:
+            Environment().parse(path.read_text(encoding="utf-8"), path.name, str(path))
+        except TemplateSyntaxError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read ({exc})") from None
+    return value
+
+
 class RecognitionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,29 +68,12 @@ class RecognitionConfig(BaseModel):
     @field_validator("digest_day")
     @classmethod
     def _day(cls, value: str) -> str:
-        day = value.strip().lower()[:3]
-        if day not in DAYS:
-            raise ValueError(f"digest_day {value!r} must be a weekday such as fri")
-        return day
+        return weekday(value, "digest_day", "fri")
 
     @field_validator("templates_dir")
     @classmethod
     def _templates_dir(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return value
-        if not value.is_dir():
-            raise ValueError(f"templates_dir {str(value)!r} is not a directory")
-        # A broken override should stop the bot at start-up, not fail silently on Friday afternoon.
-        from jinja2 import Environment, TemplateSyntaxError
-
-        for path in sorted(value.glob("*.j2")):
-            try:
-                Environment().parse(path.read_text(encoding="utf-8"), path.name, str(path))
-            except TemplateSyntaxError as exc:
-                raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"{path}: cannot read ({exc})") from None
-        return value
+        return templates_dir(value)
 
 
 def recognition(org: OrgConfig) -> RecognitionConfig:

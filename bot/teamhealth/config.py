@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.recognition_rules import DAYS
+from bot.recognition_rules import templates_dir, weekday
 from bot.teamhealth.catalogue import METRICS, check_target
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -78,29 +78,12 @@ class TeamHealthConfig(BaseModel):
     @field_validator("post_day")
     @classmethod
     def _day(cls, value: str) -> str:
-        day = value.strip().lower()[:3]
-        if day not in DAYS:
-            raise ValueError(f"post_day {value!r} must be a weekday such as mon")
-        return day
+        return weekday(value, "post_day", "mon")
 
     @field_validator("templates_dir")
     @classmethod
     def _templates(cls, value: Path | None) -> Path | None:
-        # Same checks as the recognition digest: a broken override stops the bot at start-up.
-        if value is None:
-            return value
-        if not value.is_dir():
-            raise ValueError(f"templates_dir {str(value)!r} is not a directory")
-        from jinja2 import Environment, TemplateSyntaxError
-
-        for path in sorted(value.glob("*.j2")):
-            try:
-                Environment().parse(path.read_text(encoding="utf-8"), path.name, str(path))
-            except TemplateSyntaxError as exc:
-                raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"{path}: cannot read ({exc})") from None
-        return value
+        return templates_dir(value)
 
     @field_validator("goals")
     @classmethod
