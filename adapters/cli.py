@@ -20,13 +20,14 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _settings():
+def _settings(**overrides):
+    """Settings (environment, `.env`, then `overrides`), with every secret registered for log redaction."""
     from sqlalchemy.engine import make_url
 
     from bot.logs import REDACTION
 
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except ConfigError as exc:
         _fail(str(exc))
     REDACTION.add_secrets(
@@ -35,6 +36,7 @@ def _settings():
         settings.SLACK_SIGNING_SECRET,
         settings.MICROSOFT_APP_PASSWORD,
         settings.FEEDBACK_WEBHOOK_SECRET,
+        settings.PULSEBRIDGE_SECRET_KEY,
         make_url(settings.DATABASE_URL).password,
     )
     return settings
@@ -106,7 +108,7 @@ def demo_app(database_url: str, *, reset: bool = False) -> web.Application:
     webhook_secret = os.environ.get("FEEDBACK_WEBHOOK_SECRET") or secrets.token_hex(16)
     if reset:
         _reset(database_url)
-    settings = _settings_with(
+    settings = _settings(
         DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None,
         FEEDBACK_WEBHOOK_SECRET=webhook_secret,
         PULSEBRIDGE_SECRET_KEY=os.environ.get("PULSEBRIDGE_SECRET_KEY") or _demo_pulse_key(database_url, reset),
@@ -139,13 +141,6 @@ def _demo_pulse_key(database_url: str, reset: bool) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _settings_with(**overrides):
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
 def _reset(url: str) -> None:
     """Drop every demo table so the next upgrade and seed start from nothing."""
     from sqlmodel import SQLModel
@@ -174,14 +169,10 @@ def directory_sync() -> None:
 
     from adapters.server import CORE, build_app
     from bot.directory_sync import sync_all
-    from storage.db import make_engine
-    from storage.migrate import pending_heads
 
     settings = _settings()
-    engine = make_engine(settings.DATABASE_URL)
+    engine = _migrated_engine(settings)
     try:
-        if pending_heads(engine):
-            _fail("the database schema is out of date: run `pulsebridge db upgrade` first")
         core = build_app(settings, engine=engine)[CORE]
     except ConfigError as exc:
         _fail(str(exc))
@@ -248,20 +239,13 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
 
     from bot.feedback.importer import Summary, file_kind, process, read_lines, snapshot
     from bot.orgconfig import load_org_config
-    from storage.db import make_engine
-    from storage.migrate import pending_heads
 
     settings = _settings()
     try:
         config = load_org_config(settings.PULSEBRIDGE_CONFIG).feedback
     except ConfigError as exc:
         _fail(str(exc))
-    engine = make_engine(settings.DATABASE_URL)
-    try:
-        if pending_heads(engine):
-            _fail("the database schema is out of date: run `pulsebridge db upgrade` first")
-    except OperationalError as exc:
-        _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
+    engine = _migrated_engine(settings)
     lines = list(read_lines(file, file_kind(file, kind), default_source))
     summary = Summary()
     now = datetime.now(UTC)

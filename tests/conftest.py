@@ -8,6 +8,8 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -73,12 +75,18 @@ def database_url(request, tmp_path):
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the PostgreSQL variant")
+    with throwaway_schema(base) as url:
+        yield url
+
+
+@contextmanager
+def throwaway_schema(base: str) -> Iterator[str]:
+    """A migrated schema of its own in the PostgreSQL at `base`; yields a URL that uses it."""
     schema = f"pb_{uuid.uuid4().hex[:12]}"
     admin = make_engine(base)
     with admin.begin() as conn:  # an unreachable server fails here, loudly: CI must not skip it
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
     try:
         upgrade(url)
         yield url

@@ -11,39 +11,17 @@ import os
 import signal
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import aiohttp
 import pytest
-from sqlalchemy import text
 
 from storage.db import make_engine
 from storage.leases import holder_of, release, try_acquire
-from storage.migrate import upgrade
-from tests.conftest import ORG_YAML, POSTGRES_ENV
+from tests.conftest import ORG_YAML, POSTGRES_ENV, throwaway_schema
 from tests.test_operations import free_port, run_env, wait_healthy
 
 TICK = 2  # seconds between scheduled syncs in this test
 LEASE = 3  # seconds; a crashed leader is replaced within LEASE + 1 s (the standby's poll)
-
-
-@contextmanager
-def throwaway_schema(base: str) -> Iterator[str]:
-    """A migrated schema of its own in the PostgreSQL at `base`; yields a URL that uses it."""
-    schema = f"pb_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
