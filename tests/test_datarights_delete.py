@@ -138,13 +138,14 @@ async def test_without_yes_it_asks_and_a_no_changes_nothing(srv, tmp_path):
 
 async def test_a_failure_part_way_rolls_everything_back(srv, tmp_path):
     """A mention the sweep may not rewrite (here a primary key) makes the whole deletion fail: one transaction."""
+    # Platform ids are matched exactly (case-sensitively): Slack's `U0BOB`, as it would be stored.
     await srv.slack_command("/kudos", "<@U0BOB|bob> for the notes")
     await srv.slack_command("/kudos", "<@U0DAN|dan> for the review", user_id="U0CARLA")
     await until(lambda: count(srv.engine, Kudos) == 2)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
     with session(srv.engine) as s, s.begin():
         dans = s.execute(select(Kudos.id).where(Kudos.reason == "the review")).scalar_one()
-        s.add(KudosValue(kudos_id=dans, value="u0bob"))
+        s.add(KudosValue(kudos_id=dans, value="U0BOB"))
     before = all_rows(srv.engine)
     result = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
