@@ -345,7 +345,7 @@ class Mentions:
     """The person's identifiers and full names as patterns, and the rules per column kind."""
 
     def __init__(self, person: Person):
-        email = re.compile(r"(?<![\w.+-])" + re.escape(person.email) + r"(?![\w-]|\.\w)", re.I)
+        email = re.compile(r"(?<![\w.+-])" + re.escape(person.email) + r"(?![\w-]|\.\w)", re.IGNORECASE)
         # (identifier, trusted in free text): `U0BOB`, `slack:U0BOB`, `29:bob`, `teams:29:bob`.
         ids: dict[str, bool] = {}
         for u in person.users:
@@ -356,7 +356,7 @@ class Mentions:
         by_length = sorted(ids, key=len, reverse=True)
         id_pattern = {i: re.compile(r"(?<!\w)" + re.escape(i) + r"(?![\w-])") for i in by_length}
         full_names = [
-            re.compile(r"(?<!\w)" + r"\s+".join(re.escape(part) for part in name.split()) + r"(?!\w)", re.I)
+            re.compile(r"(?<!\w)" + r"\s+".join(re.escape(part) for part in name.split()) + r"(?!\w)", re.IGNORECASE)
             for name in sorted(person.full_names, key=len, reverse=True)
         ]
         self.exact_ids = {person.email.lower(), *ids}

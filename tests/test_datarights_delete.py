@@ -269,8 +269,11 @@ async def test_a_display_name_that_is_an_ordinary_word_changes_nobody_elses_rows
         ) > 0
         assert AWKWARD in s.execute(select(CustomerKudos.quote)).scalar_one()
 
-    # 3. Their own data is gone as before: no account, no id or email anywhere, their kudos text blanked.
+    # 3. Their own data is gone as before: no account, no id or email anywhere, their kudos text blanked;
+    # in stored messages to others, the short name beside their id goes with the id.
     assert rows_mentioning(srv.engine, list(VICTIM)) == []
+    mentions_left = [row for row in after["outbox"] if '"display_name": "[deleted]", "external_id": "[deleted]"' in row]
+    assert mentions_left and not any(f'"display_name": "{name}", "external_id": "[deleted]"' in row for row in after["outbox"])
     with session(srv.engine) as s:
         assert s.execute(select(User).where(User.email == VICTIM[1])).first() is None
         assert s.execute(select(Kudos.reason).where(Kudos.reason.contains("dashboard"))).first() is None
