@@ -344,3 +344,50 @@ for text, score in [("Guillermo was slow to answer", 2), ("Siobhan was ok", 3), 
 HOLDOUT = OUT.with_name("feedback_routing_holdout.jsonl")
 HOLDOUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
 print(f"wrote {len(records)} records to {HOLDOUT.name}")
+
+# Collisions, written for issue 13: another pretend company (feedback_directory.COLLISION_PEOPLE) where
+# first names are colleagues' nicknames or aliases, in several languages. A word that can mean two
+# people is triage, whichever of them has it as their own name.
+records = []
+
+
+def c(case, expected, text, **kwargs):
+    record = generic(case, expected, text, **kwargs)
+    record["directory"] = "collisions"
+    records.append(record)
+
+
+for text in [
+    "Thanks to Sam", "Sam was great", "sam sorted it out", "Sammy was lovely",  # Sam; Samantha and Samuel are called Sam/Sammy
+    "Alex was fantastic", "Thanks Alex!", "Sasha fixed it in minutes",  # Alex; Alexander, Alexandra, Aleksandr are Alex/Sasha
+    "Pepe was brilliant", "Paco was great", "PACO rocks",  # Pepe is José's diminutive; Paco is Francisco's
+    "Hans was a star", "thanks hans!", "Billy was great", "Kate helped me a lot", "Kate was lovely",
+    "Kit was super helpful",  # Kit Morgan, and Christopher Adler's configured alias
+]:
+    c("collision", T, text)
+for who, text in [
+    # own names: nobody else has them as a nickname, and a near spelling of a colleague is not a reading.
+    ("samantha.reyes", "Samantha was great"), ("samuel.lindqvist", "Samuel saved the day"),
+    ("alexander.brandt", "Alexander was great"), ("alexandra.novak", "Alexandra was great"),
+    ("aleksandr.volkov", "Aleksandr explained it well"), ("jose.ramirez", "José fixed the integration"),
+    ("jose.ramirez", "Jose was brilliant"), ("francisco.herrera", "Francisco was great"),
+    ("johannes.weber", "Johannes was great"), ("william.turner", "William took the time to explain"),
+    ("katarzyna.nowak", "Katarzyna was great"), ("christopher.adler", "Christopher was super helpful"),
+    # full names settle a collision, with the nickname too.
+    ("sam.okafor", "Sam Okafor was great"), ("samantha.reyes", "Sam Reyes was great"), ("alex.moreau", "Alex Moreau was great"),
+    ("alexander.brandt", "Alex Brandt was great"), ("pepe.ortega", "Pepe Ortega was brilliant"), ("jose.ramirez", "Pepe Ramírez was brilliant"),
+    ("paco.molina", "Paco Molina was great"), ("francisco.herrera", "Paco Herrera was great"), ("hans.mueller", "Hans Müller was a star"),
+    ("johannes.weber", "Hans Weber was a star"), ("billy.cole", "Billy Cole was great"), ("william.turner", "Bill Turner was great"),
+    ("kate.sullivan", "Kate Sullivan helped me a lot"), ("katarzyna.nowak", "Kate Nowak helped me a lot"), ("kit.morgan", "Kit Morgan was great"),
+    # a diminutive only one person can have.
+    ("katarzyna.nowak", "Kasia was great"), ("dmitri.sokolov", "Dima helped a lot"), ("ekaterina.ivanova", "Katya was lovely"),
+    ("ignacio.vega", "Nacho was brilliant"), ("malgorzata.wisniewska", "Gosia sorted it out"), ("giuseppe.russo", "Beppe was great"),
+    ("friedrich.vogel", "Fritz was super helpful"), ("mikhail.orlov", "Misha fixed it"), ("francisco.herrera", "Pancho was great"),
+    ("johannes.weber", "Hannes was great"),  # a careful reader says Johannes; the matcher also reads Hans's sibling nickname
+]:
+    c("collision_resolved", e(who), text)
+for text in ["Pepa was great", "Sandra was lovely", "Katja was great", "Hansi helped"]:  # near-misses: somebody else
+    c("collision_unknown", T, text)
+COLLISIONS = OUT.with_name("feedback_routing_collisions.jsonl")
+COLLISIONS.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+print(f"wrote {len(records)} records to {COLLISIONS.name}")

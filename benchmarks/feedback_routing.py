@@ -3,7 +3,8 @@
     python benchmarks/feedback_routing.py [--set benchmarks/feedback_routing.jsonl] [--markdown]
 
 Every record goes through the real parsers, classifier and router (no database: the benchmark
-directory and config live in feedback_directory.py). A prediction is an employee or "triage";
+directory and config live in feedback_directory.py; a record's `directory` field names the pretend
+company it is labelled against, `main` when absent). A prediction is an employee or "triage";
 feedback that is not praise is never relayed, so it counts as "triage".
 precision = right employee / relayed to any employee; recall = right employee / labelled with an employee.
 """
@@ -42,14 +43,14 @@ def main() -> None:
     if args.name_threshold is not None:
         CONFIG.thresholds.name_match = args.name_threshold
     rows = [json.loads(line) for line in Path(args.set).read_text(encoding="utf-8").splitlines() if line.strip()]
-    dirx = directory()
+    directories = {name: directory(name) for name in {row.get("directory", "main") for row in rows}}
     started = time.perf_counter()
     per_case: dict[str, Counter] = defaultdict(Counter)
     methods = Counter()
     wrong, missed, false_relay = [], [], []
     tp = relayed = labelled = 0
     for row in rows:
-        got, method, record = predict(row["payload"], dirx)
+        got, method, record = predict(row["payload"], directories[row.get("directory", "main")])
         want = row["expected"]
         methods[method] += 1
         case = per_case[row["case"]]

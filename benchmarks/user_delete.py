@@ -1,4 +1,4 @@
-"""How long `pulsebridge user delete` takes on a well-used database (the sweep reads every text column).
+"""How long `pulsebridge user delete` takes on a well-used database (the search reads every text column ERASURE_MAP lists).
 
     .venv/bin/python benchmarks/user_delete.py                       # SQLite in a temp dir
     .venv/bin/python benchmarks/user_delete.py postgresql+psycopg://postgres@127.0.0.1:5432/test

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Column, MetaData, Table, Text, func, select, text
+from sqlmodel import SQLModel
 
+from bot.directory import store_profile
+from bot.events import Profile
 from storage.db import session
+from storage.erasure import ERASURE_MAP, map_problems
 from storage.feedback_tables import CustomerKudos, Feedback
+from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
 from storage.recognition_tables import Win, WinContributor
-from storage.tables import Kudos, KudosRecipient, KudosValue, OutboxMessage, User
-from storage.teamhealth_tables import Goal
+from storage.tables import Kudos, KudosRecipient, KudosValue, OutboxMessage, Team, User, import_all_tables
+from storage.teamhealth_tables import Goal, GoalTeam
 from tests.datarights_support import all_rows, cli, rows_mentioning
 from tests.feedback_support import generic, post_feedback, start_feedback_server
 from tests.recognition_support import win_state
@@ -138,13 +143,14 @@ async def test_without_yes_it_asks_and_a_no_changes_nothing(srv, tmp_path):
 
 async def test_a_failure_part_way_rolls_everything_back(srv, tmp_path):
     """A mention the sweep may not rewrite (here a primary key) makes the whole deletion fail: one transaction."""
+    # Platform ids are matched exactly (case-sensitively): Slack's `U0BOB`, as it would be stored.
     await srv.slack_command("/kudos", "<@U0BOB|bob> for the notes")
     await srv.slack_command("/kudos", "<@U0DAN|dan> for the review", user_id="U0CARLA")
     await until(lambda: count(srv.engine, Kudos) == 2)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
     with session(srv.engine) as s, s.begin():
         dans = s.execute(select(Kudos.id).where(Kudos.reason == "the review")).scalar_one()
-        s.add(KudosValue(kudos_id=dans, value="u0bob"))
+        s.add(KudosValue(kudos_id=dans, value="U0BOB"))
     before = all_rows(srv.engine)
     result = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -161,3 +167,166 @@ async def test_config_that_still_lists_the_person_is_pointed_out(srv, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "PULSEBRIDGE_CONFIG still lists them (support)" in result.stderr
     assert json.dumps(rows_mentioning(srv.engine, ["bob@example.com", "U0BOB"])) == "[]"
+
+
+# -- collateral: display names that are ordinary words -------------------------------------------
+
+VICTIM = ("U0VICTIM", "victim@example.com")
+AWKWARD = "the pending support tickets were closed, sent and credited on Slack and teams"
+
+
+async def seed_everyone_else(srv) -> None:
+    """Rows of other people full of the words people pick as display names: statuses, platforms, team names."""
+    await srv.slack_command("/kudos", f"<@U0CARLA|carla> for {AWKWARD} #craft")
+    await srv.teams_send(srv.teams_activity("<at>pulsebridge</at> kudos <at>Dan Wu</at> for the Slack and teams bridge", mentions=[("29:dan", "Dan Wu")]))
+    await srv.slack_interaction(srv.view_submission("win.record", win_state(customer="Support Corp", contributors=("U0CARLA",))))
+    status, _ = await post_feedback(srv, generic(f"Carla Diaz: {AWKWARD}. Brilliant!", id="g-carla", agent={"email": "carla@example.com"}))
+    assert status == 201
+    await until(lambda: count(srv.engine, Kudos) == 2 and count(srv.engine, Win) == 1 and count(srv.engine, CustomerKudos) == 1)
+    await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    now = datetime.now(UTC)
+    with session(srv.engine) as s, s.begin():
+        users = {u.external_id: u.id for u in s.execute(select(User)).scalars()}
+        support = s.execute(select(Team.id).where(Team.slug == "support")).scalar_one()
+        pulse = Pulse(source_key="team:support:2026-11-02", kind="scheduled", team_id=support, cycle_date=date(2026, 11, 2),
+                      opens_at=now - timedelta(days=9), closes_at=now - timedelta(days=2), status="closed")
+        s.add(pulse)
+        s.flush()
+        question = PulseQuestion(pulse_id=pulse.id, question_key="workload", driver="workload", text="How is your workload?", scale="likert5", choices=["sent", "closed"])
+        s.add(question)
+        s.flush()
+        for uid, delivery_status in (("U0CARLA", "sent"), ("U0DAN", "pending"), ("U0ERIN", "failed")):
+            s.add(PulseDelivery(pulse_id=pulse.id, user_id=users[uid], platform="slack", question_keys=["workload"], due_at=now, status=delivery_status,
+                                last_error="pending: Slack said closed" if delivery_status == "failed" else None))
+        s.add(PulseAnswer(pulse_id=pulse.id, question_id=question.id, respondent="r" * 64, value=4, comment=AWKWARD, answered_on=date(2026, 11, 3)))
+        s.add(Feedback(source="zendesk", external_id="z-credited", customer_name="Support Corp", score=5, scale="csat5", text=AWKWARD,
+                       sentiment="positive", status="credited", route_method="name_in_text", route_detail="named in text: Carla Diaz (100)",
+                       routed_user_id=users["U0CARLA"], agent_name="Slack", raw={"status": "sent", "platform": "teams", "text": AWKWARD}))
+        s.add(Feedback(source="survey", external_id="s-pending", text="pending", sentiment="neutral", status="triage", raw={"state": "pending"}))
+        goal = Goal(key="chat:support", title="Support CSAT: closed and credited", metric="csat", target=4.5, period="month",
+                    starts_on=date(2026, 11, 1), source="chat", created_by=users["U0ANA"])
+        s.add(goal)
+        s.flush()
+        s.add(GoalTeam(goal_id=goal.id, team_id=support))
+
+
+async def seed_victim(srv, name: str) -> None:
+    """Someone whose display name is a plain word: they give, receive and are praised by a customer."""
+    srv.slack.add_user(VICTIM[0], name, VICTIM[1])
+    with session(srv.engine) as s, s.begin():
+        store_profile(s, Profile("slack", VICTIM[0], name, VICTIM[1], "Europe/Berlin"))
+    await srv.slack_command("/kudos", f"<@U0DAN|dan> for the {name} dashboard", user_id=VICTIM[0])
+    await srv.slack_command("/kudos", f"<@{VICTIM[0]}|{name.lower()}> for {AWKWARD}")
+    status, _ = await post_feedback(srv, generic(f"{name} was great", id="g-victim", agent={"email": VICTIM[1]}))
+    assert status == 201
+    await until(lambda: count(srv.engine, Kudos) == 4 and count(srv.engine, CustomerKudos) == 2)
+    await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+
+
+def by_key(rows: dict[str, list[str]]) -> dict[tuple[str, str], dict]:
+    """Each row by table and primary key (every table has one)."""
+    import_all_tables()
+    out = {}
+    for table in SQLModel.metadata.sorted_tables:
+        pk = [c.name for c in table.primary_key.columns]
+        for row in rows[table.name]:
+            values = json.loads(row)
+            out[(table.name, json.dumps([values[c] for c in pk]))] = values
+    return out
+
+
+@pytest.mark.parametrize("name", ["sent", "closed", "pending", "credited", "Slack", "teams", "support", "Carla"])
+async def test_a_display_name_that_is_an_ordinary_word_changes_nobody_elses_rows(srv, tmp_path, name):
+    await seed_everyone_else(srv)
+    others = all_rows(srv.engine)
+    await seed_victim(srv, name)
+    before = all_rows(srv.engine)
+    assert any(name.lower() in row.lower() for rows in others.values() for row in rows)
+
+    result = cli(tmp_path, srv.database_url, "user", "delete", VICTIM[1], "--yes")
+    assert result.returncode == 0, result.stderr
+    after = all_rows(srv.engine)
+
+    # 1. Every row that existed before the person did anything, and did not change since, is byte-identical.
+    for table, rows in others.items():
+        untouched = set(rows) & set(before[table])
+        assert untouched <= set(after[table]), (table, sorted(untouched - set(after[table]))[:3])
+    # 2. In every row that is left, no value that *is* their name changed (statuses, platforms, slugs, words).
+    old, new = by_key(before), by_key(after)
+    for key, row in new.items():
+        for column, value in old.get(key, {}).items():
+            if isinstance(value, str) and value.lower() == name.lower():
+                assert row[column] == value, (key, column)
+    assert "[deleted]" not in json.dumps(after["teams"] + after["pulses"] + after["pulse_deliveries"] + after["pulse_questions"] + after["pulse_answers"])
+    with session(srv.engine) as s:
+        assert sorted(s.execute(select(Team.slug, Team.name)).all()) == [("platform", "Platform"), ("support", "Customer Support")]
+        assert {u.platform for u in s.execute(select(User)).scalars()} == {"slack", "teams", "erased"}
+        assert sorted(s.execute(select(PulseDelivery.status)).scalars()) == ["failed", "pending", "sent"]
+        assert s.execute(select(Pulse.status)).scalars().all() == ["closed"]
+        assert sorted(s.execute(select(Feedback.status)).scalars()) == sorted(["relayed", "credited", "triage", "relayed"])
+        assert s.execute(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")).scalar_one() == len(
+            [r for r in after["outbox"] if '"status": "sent"' in r]
+        ) > 0
+        assert AWKWARD in s.execute(select(CustomerKudos.quote)).scalar_one()
+
+    # 3. Their own data is gone as before: no account, no id or email anywhere, their kudos text blanked;
+    # in stored messages to others, the short name beside their id goes with the id.
+    assert rows_mentioning(srv.engine, list(VICTIM)) == []
+    mentions_left = [row for row in after["outbox"] if '"display_name": "[deleted]", "external_id": "[deleted]"' in row]
+    assert mentions_left and not any(f'"display_name": "{name}", "external_id": "[deleted]"' in row for row in after["outbox"])
+    with session(srv.engine) as s:
+        assert s.execute(select(User).where(User.email == VICTIM[1])).first() is None
+        assert s.execute(select(Kudos.reason).where(Kudos.reason.contains("dashboard"))).first() is None
+        assert s.execute(select(func.count()).select_from(Kudos)).scalar_one() == 3  # the kudos only they received is gone
+        victim_feedback = s.execute(select(Feedback).where(Feedback.external_id == "g-victim")).scalar_one()
+        assert (victim_feedback.routed_user_id, victim_feedback.text, victim_feedback.raw, victim_feedback.agent_email) == (None, "", {}, None)
+        assert s.execute(select(func.count()).select_from(CustomerKudos)).scalar_one() == 1
+
+
+async def test_a_full_name_in_free_text_is_erased_but_not_a_first_name_alone(srv, tmp_path):
+    """Full names (2+ words) are searched in free text, as whole words; "Bob" alone and "Bobby Stoner" are someone else's words."""
+    await srv.slack_command("/kudos", "<@U0DAN|dan> for pairing with bob stone, Bob, and Bobby Stoner")
+    await until(lambda: count(srv.engine, Kudos) == 1)
+    result = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", "--yes")
+    assert result.returncode == 0, result.stderr
+    with session(srv.engine) as s:
+        assert s.execute(select(Kudos.reason)).scalar_one() == "pairing with [deleted], Bob, and Bobby Stoner"
+
+
+# -- fail closed -------------------------------------------------------------------------------------
+
+
+def test_every_table_and_column_has_an_erasure_rule():
+    """Add a table or a column and this fails until ERASURE_MAP says what it may hold about a person."""
+    import_all_tables()
+    assert map_problems(SQLModel.metadata) == []
+    assert set(ERASURE_MAP) == {t.name for t in SQLModel.metadata.sorted_tables}
+
+
+def test_a_new_table_or_column_without_a_rule_is_reported():
+    import_all_tables()
+    extra = MetaData()
+    for table in SQLModel.metadata.sorted_tables:
+        table.to_metadata(extra)
+    Table("notes", extra, Column("id", Text, primary_key=True), Column("body", Text))
+    extra.tables["kudos"].append_column(Column("nickname", Text))
+    assert sorted(map_problems(extra)) == ["kudos.nickname", "notes (table)"]
+    wrong = {**ERASURE_MAP, "goals": {**ERASURE_MAP["goals"], "created_by": ERASURE_MAP["goals"]["metric"]}}
+    assert map_problems(SQLModel.metadata, wrong) == ["goals.created_by (references users.id: must be, and only it may be, user_ref)"]
+
+
+async def test_a_column_the_map_does_not_know_stops_the_deletion_before_anything_changes(srv, tmp_path):
+    """A column added by hand (or by a newer migration) may hold anything: refuse rather than guess."""
+    await srv.slack_command("/kudos", "<@U0BOB|bob> for the notes")
+    await until(lambda: count(srv.engine, Kudos) == 1)
+    await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    with srv.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE kudos ADD COLUMN nickname TEXT"))
+        conn.execute(text("UPDATE kudos SET nickname = 'Bobby'"))
+    before = all_rows(srv.engine)
+    result = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", "--yes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no erasure rule for kudos.nickname (column in the database); nothing was changed" in result.stderr
+    assert all_rows(srv.engine) == before
+    with srv.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users WHERE email = 'bob@example.com'")).scalar_one() == 1

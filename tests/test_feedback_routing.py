@@ -133,3 +133,76 @@ async def test_without_a_triage_channel_unattributed_praise_is_kept_as_unrouted(
     finally:
         await runner.cleanup()
         srv.engine.dispose()
+
+
+# -- one person's own name is another's nickname or alias: that is two people, so triage -----------
+
+COLLEAGUES = [
+    ("sam@x.example", "Sam Okafor", ()),
+    ("samantha@x.example", "Samantha Reyes", ()),
+    ("alex@x.example", "Alex Moreau", ()),
+    ("alexandra@x.example", "Alexandra Novak", ()),
+    ("aleksandr@x.example", "Aleksandr Volkov", ()),
+    ("jose@x.example", "José Ramírez", ()),
+    ("pepe@x.example", "Pepe Ortega", ()),
+    ("francisco@x.example", "Francisco Herrera", ()),
+    ("paco@x.example", "Paco Molina", ()),
+    ("johannes@x.example", "Johannes Weber", ()),
+    ("hans@x.example", "Hans Müller", ()),
+    ("william@x.example", "William Turner", ()),
+    ("billy@x.example", "Billy Cole", ()),
+    ("katarzyna@x.example", "Katarzyna Nowak", ()),
+    ("kate@x.example", "Kate Sullivan", ()),
+    ("chris@x.example", "Christopher Adler", ("Kit",)),  # a configured alias
+    ("kit@x.example", "Kit Morgan", ()),
+    ("dmitri@x.example", "Dmitri Sokolov", ()),
+    ("gosia@x.example", "Małgorzata Wiśniewska", ()),
+]
+
+
+def route_text(text: str) -> tuple[str | None, str]:
+    directory = Directory([Employee(email, name, frozenset({email}), aliases) for email, name, aliases in COLLEAGUES])
+    record = FeedbackRecord("s", "1", "Jordan Blake", None, 5, "csat5", text, Agent(), None)
+    decision = route(record, directory, FeedbackConfig())
+    return (decision.employee.key if decision.employee else None), decision.method
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thanks to Sam", "sam was great", "Alex was fantastic", "Sasha fixed it", "Pepe was brilliant", "PACO rocks",
+     "Hans was a star", "Billy was great", "Kate helped me a lot", "Kit was super helpful"],
+)
+def test_a_name_that_is_one_persons_own_and_anothers_nickname_goes_to_triage(text):
+    assert route_text(text) == (None, "triage")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Samantha was great", "samantha@x.example"),  # own name, nobody's nickname
+        ("Alexandra was great", "alexandra@x.example"),  # exact beats a near spelling (Aleksandr is no typo of hers)
+        ("Jose was brilliant", "jose@x.example"),
+        ("Sam Reyes was great", "samantha@x.example"),  # a full name settles it, with the nickname too
+        ("Sam Okafor was great", "sam@x.example"),
+        ("Pepe Ramírez fixed it", "jose@x.example"),
+        ("Paco Herrera was great", "francisco@x.example"),
+        ("Hans Weber was a star", "johannes@x.example"),
+        ("Bill Turner was great", "william@x.example"),
+        ("Kate Nowak helped me a lot", "katarzyna@x.example"),
+        ("Dima helped a lot", "dmitri@x.example"),  # a diminutive in another language with one owner
+        ("Gosia sorted it out", "gosia@x.example"),
+    ],
+)
+def test_a_collision_is_settled_by_an_own_name_or_a_full_name(text, expected):
+    assert route_text(text) == (expected, "name_in_text")
+
+
+async def test_thanks_to_sam_is_not_relayed_when_a_colleague_is_called_sam_too(fb):
+    """Through the webhook: Samantha's nickname is Sam, so "thanks to Sam" waits in triage and Sam gets nothing."""
+    seed_directory(fb.engine, [("U0SAM", "Sam Okafor", "sam@example.com"), ("U0SAMANTHA", "Samantha Reyes", "samantha@example.com")])
+    status, body = await post_feedback(fb, generic("Huge thanks to Sam, brilliant help", id="s1", customer={"name": "Priya"}))
+    assert status == 201 and body["method"] == "triage" and body["relay"] == "triage", body
+    assert "Sam Okafor" in feedback_rows(fb.engine)[-1].route_detail and "Samantha Reyes" in feedback_rows(fb.engine)[-1].route_detail
+    assert customer_kudos(fb.engine) == []
+    status, body = await post_feedback(fb, generic("Samantha was brilliant", id="s2", customer={"name": "Priya"}))
+    assert body["method"] == "name_in_text" and routed_email(fb) == "samantha@example.com"

@@ -2,6 +2,10 @@
 
 A name that is also a word ("Will", "Grace", "Frank", "Park") is never matched on its own: "will
 fix it" and "Frank feedback" are not about anyone. Such people are still found by their full name.
+
+Nicknames widen who a word may mean, never narrow it: when "Sam" is one person's first name and
+another's nickname (Samantha), the matcher sees two people and the praise goes to triage. Keys
+and nicknames are folded the way the matcher folds text (lowercase, accents removed: "jose").
 """
 
 from __future__ import annotations
@@ -45,6 +49,44 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
     "victoria": ("vicky", "tori"),
     "william": ("will", "bill", "billy"),
     "zachary": ("zach", "zack"),
+    # Other languages: diminutives customers use for colleagues abroad.
+    "aleksandr": ("sasha", "sanya", "shura", "alex"),
+    "aleksandra": ("sasha", "ola", "alex"),
+    "oleksandr": ("sasha", "oles"),
+    "alejandro": ("alex", "alejo"),
+    "alessandro": ("alex", "sandro"),
+    "anastasia": ("nastya",),
+    "antonio": ("toni", "tony"),
+    "concepcion": ("concha", "conchi"),
+    "dmitri": ("dima", "mitya"),
+    "dmitry": ("dima", "mitya"),
+    "dolores": ("lola",),
+    "eduardo": ("lalo",),
+    "ekaterina": ("katya", "katia"),
+    "elisabeth": ("lisa", "liesl", "sissi"),
+    "enrique": ("quique", "kike"),
+    "francesco": ("cesco", "checco"),
+    "francisco": ("paco", "pancho", "curro", "fran"),
+    "friedrich": ("fritz",),
+    "giovanni": ("gianni",),
+    "giuseppe": ("beppe", "peppe"),
+    "guillermo": ("guille",),
+    "ignacio": ("nacho",),
+    "ivan": ("vanya",),
+    "jesus": ("chucho", "chuy"),
+    "johann": ("hans",),
+    "johannes": ("hans", "hannes"),
+    "jose": ("pepe", "pepito"),
+    "katarzyna": ("kasia", "kate"),
+    "małgorzata": ("gosia", "małgosia"),
+    "manuel": ("manolo", "manu"),
+    "mercedes": ("merche",),
+    "mikhail": ("misha",),
+    "natalia": ("natasha",),
+    "vladimir": ("vova", "volodya", "vlad"),
+    "wojciech": ("wojtek",),
+    "yekaterina": ("katya", "katia"),
+    "yevgeny": ("zhenya",),
 }
 
 COMMON_WORDS = frozenset(

@@ -121,7 +121,7 @@ class _Person:
 
 
 class NameMatcher:
-    """Finds directory people named in a text, preferring the most literal reading of each word."""
+    """Finds directory people named in a text; a word that can mean two people means both."""
 
     def __init__(self, employees: Iterable[Employee], threshold: float):
         self.threshold = threshold
@@ -167,12 +167,15 @@ class NameMatcher:
                         note(emp, score)
                 consumed.update((i, i + 1))
 
-        # Then single words. Per word, only the most literal kind of match counts: someone's own
-        # name spelled exactly beats a nickname, which beats a typo ("Liam" is Liam, not William).
+        # Then single words. Every exact reading of a word counts: someone's own name and someone
+        # else's nickname or alias are two people ("Sam" is Sam, and Samantha whom customers call
+        # Sam), so the praise goes to triage rather than to a guess. A typo is only considered when
+        # nobody is named exactly ("Liam" is Liam, not a misspelt William).
         for i, (word, capitalised) in enumerate(tokens):
             if i in consumed or word in excluded or word in COMMON_WORDS:
                 continue
-            tiers: dict[int, list[tuple[Employee, float]]] = {}
+            exact: list[tuple[Employee, float]] = []
+            typos: list[tuple[Employee, float]] = []
             for person in self.people:
                 for name, own in ((person.first, True), (person.last, True), *((a, False) for a in person.aliases)):
                     if not name or name in COMMON_WORDS:
@@ -182,11 +185,9 @@ class NameMatcher:
                     # text is full of near-names, and "Danielle" is not a typo of Dan's nickname Daniel.
                     if not score or (score < 100 and not capitalised):
                         continue
-                    tier = 3 if score == 100 and own else 2 if score == 100 else 1
-                    tiers.setdefault(tier, []).append((person.employee, score))
-            if tiers:
-                for emp, score in tiers[max(tiers)]:
-                    note(emp, score)
+                    (exact if score == 100 else typos).append((person.employee, score))
+            for emp, score in exact or typos:
+                note(emp, score)
         found = sorted(best.values(), key=lambda pair: -pair[1])
         return found, ", ".join(f"{e.name} ({s:.0f})" for e, s in found)
 
