@@ -68,9 +68,9 @@ def released(pulse, now: datetime) -> bool:
 def participation_while_open(answered: int, reached: int, min_group_size: int) -> str:
     """What a lead may know while a pulse is open: below N, or the quarter of people reached.
 
-    Each step spans several people (a quarter of a team of N+ is more than one person only for
-    teams of 8+; below that the first step is N itself), so one more answer rarely moves it and
-    nothing about *what* anyone answered is in it.
+    A step is a quarter of the people reached (two or more people once 8+ are reached; the first
+    step is N itself), so one more answer seldom moves it, and nothing about *what* anyone
+    answered is in it.
     """
     if answered < min_group_size or reached <= 0:
         return f"fewer than {min_group_size} people have answered so far"
