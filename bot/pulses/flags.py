@@ -25,6 +25,7 @@ import hashlib
 import logging
 import random
 from datetime import datetime, timedelta
+from weakref import WeakKeyDictionary
 
 from bot.pulses.anonymity import respondent_key
 from storage.db import session
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 # Closed pulses are looked at for this long after closing (a tick missed during downtime).
 SETTLE_AFTER_CLOSE = timedelta(days=7)
 _shuffle = random.SystemRandom().shuffle
-# Per process: a digest of each pulse's answers as last rewritten, so unchanged pulses are not rewritten.
-_rewritten: dict[tuple[int, int], str] = {}
+# Per core: a digest of each pulse's answers as last rewritten, so unchanged pulses are not rewritten
+# (after a restart each pulse with answers is rewritten once more, which is harmless).
+_rewritten: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def _digest(s, pulse_id: int) -> str:
@@ -71,14 +73,15 @@ def settle_pulse(core, pulse_id: int, now: datetime) -> tuple[int, int]:
             pending = [d for d, u in candidates if respondent_key(secret, persons.get(u, u), pulse_id) in stored]
         digest = _digest(s, pulse_id) if stored else ""
         release = bool(pending) and due(pulse, len(pending), now)
-        changed = bool(stored) and _rewritten.get((id(core.engine), pulse_id)) != digest
+        seen = _rewritten.setdefault(core, {})
+        changed = bool(stored) and seen.get(pulse_id) != digest
         if not release and not changed:
             return 0, 0
         if release:
             _shuffle(pending)
             flag_answered(s, pending)
         rewritten = rewrite_answers(s, pulse_id, _shuffle)
-    _rewritten[(id(core.engine), pulse_id)] = digest
+    seen[pulse_id] = digest
     return (len(pending) if release else 0), rewritten
 
 
