@@ -1,9 +1,12 @@
 """Micro-pulse tables.
 
-Anonymity is structural: `pulse_answers` has no user column, a random primary key (so row order
-and ids say nothing about who answered when) and a date instead of a timestamp. The only link to
-a person is the keyed HMAC in `respondent`, which cannot be recomputed without PULSEBRIDGE_SECRET_KEY
-and differs per pulse. `pulse_deliveries` knows who was asked, and only *whether* they answered.
+Anonymity is structural: `pulse_answers` has no user column, a random primary key that is
+renewed whenever the answers are re-shuffled, no rowid on SQLite (so row order and ids say
+nothing about who answered when) and the pulse's cycle date instead of a timestamp. The only link
+to a person is the keyed HMAC in `respondent`, which cannot be recomputed without
+PULSEBRIDGE_SECRET_KEY and differs per pulse. `pulse_deliveries` knows who was asked, and only
+*whether* they answered — flipped in shuffled batches, never in the answer's transaction
+(bot/pulses/flags.py).
 """
 
 from __future__ import annotations
@@ -88,7 +91,8 @@ class PulseAnswer(SQLModel, table=True):
     """One respondent's answer to one question; `respondent` is HMAC(secret, user|pulse)."""
 
     __tablename__ = "pulse_answers"
-    __table_args__ = (UniqueConstraint("question_id", "respondent", name="uq_pulse_answers_question_respondent"),)
+    # WITHOUT ROWID: on SQLite rows are stored in primary-key (random) order, not insertion order.
+    __table_args__ = (UniqueConstraint("question_id", "respondent", name="uq_pulse_answers_question_respondent"), {"sqlite_with_rowid": False})
 
     id: str = Field(default_factory=_random_id, primary_key=True, max_length=32)
     pulse_id: int = Field(foreign_key="pulses.id", index=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -62,6 +63,46 @@ def team_recipients(s: Session, team_id: int) -> list[User]:
         if key not in by_person or by_person[key].updated_at < user.updated_at:
             by_person[key] = user
     return sorted(by_person.values(), key=lambda u: u.id)
+
+
+def person_of(s: Session, user: User) -> int:
+    """The id that stands for this *person*: the lowest user id among accounts sharing their email.
+
+    Someone on both Slack and Teams has two user rows but is one respondent and one recipient.
+    Without an email an account is its own person. The lowest id is stable (a later account gets
+    a higher id) and, unlike the email, is not recomputable from public knowledge once the user
+    rows are deleted.
+    """
+    if not user.email:
+        return user.id
+    return min(user.id, s.execute(select(func.min(User.id)).where(func.lower(User.email) == user.email.lower())).scalar_one() or user.id)
+
+
+def accounts_of(s: Session, user: User) -> list[int]:
+    """Every user id of the same person (by email), this account first."""
+    if not user.email:
+        return [user.id]
+    others = s.execute(select(User.id).where(func.lower(User.email) == user.email.lower(), User.id != user.id)).scalars()
+    return [user.id, *sorted(others)]
+
+
+def persons_of(s: Session, user_ids: list[int]) -> dict[int, int]:
+    """user id → person id (see person_of) for many users at once."""
+    out: dict[int, int] = {}
+    emails: dict[int, str] = {}
+    for chunk in _chunks(list(user_ids)):
+        for uid, email in s.execute(select(User.id, User.email).where(User.id.in_(chunk))):
+            out[uid] = uid
+            if email:
+                emails[uid] = email.lower()
+    if emails:
+        lowest: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(emails.values()))):
+            for email, uid in s.execute(select(func.lower(User.email), func.min(User.id)).where(func.lower(User.email).in_(chunk)).group_by(func.lower(User.email))):
+                lowest[email] = uid
+        for uid, email in emails.items():
+            out[uid] = min(uid, lowest.get(email, uid))
+    return out
 
 
 def is_lead_of(s: Session, user: User) -> list[Team]:
@@ -121,10 +162,11 @@ def question_history(s: Session, user_ids: list[int], since: datetime) -> dict[i
     return out
 
 
-def delivery_of(s: Session, pulse_id: int, user_id: int) -> PulseDelivery | None:
-    return s.execute(
-        select(PulseDelivery).where(PulseDelivery.pulse_id == pulse_id, PulseDelivery.user_id == user_id)
-    ).scalar_one_or_none()
+def delivery_of(s: Session, pulse_id: int, user_ids: int | list[int]) -> PulseDelivery | None:
+    """The person's delivery in a pulse, whichever of their accounts (user ids, preferred first) it went to."""
+    ids = [user_ids] if isinstance(user_ids, int) else list(user_ids)
+    rows = {d.user_id: d for d in s.execute(select(PulseDelivery).where(PulseDelivery.pulse_id == pulse_id, PulseDelivery.user_id.in_(ids))).scalars()}
+    return next((rows[i] for i in ids if i in rows), None)
 
 
 def due_delivery_ids(s: Session, now: datetime, max_attempts: int, pulse_id: int | None = None) -> list[int]:
@@ -208,15 +250,22 @@ def non_responders(s: Session, pulse_id: int) -> list[tuple[PulseDelivery, User]
     )
 
 
-def open_deliveries_for(s: Session, user_id: int, now: datetime) -> list[tuple[PulseDelivery, Pulse]]:
-    return list(
-        s.execute(
-            select(PulseDelivery, Pulse)
-            .join(Pulse, Pulse.id == PulseDelivery.pulse_id)
-            .where(PulseDelivery.user_id == user_id, Pulse.status == "open", Pulse.closes_at > now, PulseDelivery.status != "expired")
-            .order_by(Pulse.id)
-        ).all()
-    )
+def open_deliveries_for(s: Session, user_ids: int | list[int], now: datetime) -> list[tuple[PulseDelivery, Pulse]]:
+    """Open deliveries of a person (any of their accounts), one per pulse."""
+    ids = [user_ids] if isinstance(user_ids, int) else list(user_ids)
+    rows = s.execute(
+        select(PulseDelivery, Pulse)
+        .join(Pulse, Pulse.id == PulseDelivery.pulse_id)
+        .where(PulseDelivery.user_id.in_(ids), Pulse.status == "open", Pulse.closes_at > now, PulseDelivery.status != "expired")
+        .order_by(Pulse.id)
+    ).all()
+    seen: set[int] = set()
+    out = []
+    for delivery, pulse in sorted(rows, key=lambda r: (r[1].id, ids.index(r[0].user_id))):
+        if pulse.id not in seen:
+            seen.add(pulse.id)
+            out.append((delivery, pulse))
+    return out
 
 
 def open_team_pulses(s: Session, team_ids: list[int], now: datetime) -> list[Pulse]:
@@ -230,40 +279,96 @@ def open_team_pulses(s: Session, team_ids: list[int], now: datetime) -> list[Pul
 
 
 def answers_of(s: Session, pulse_id: int, respondent: str) -> dict[int, PulseAnswer]:
-    rows = s.execute(select(PulseAnswer).where(PulseAnswer.pulse_id == pulse_id, PulseAnswer.respondent == respondent)).scalars()
+    query = select(PulseAnswer).where(PulseAnswer.pulse_id == pulse_id, PulseAnswer.respondent == respondent)
+    rows = s.execute(query.execution_options(populate_existing=True)).scalars()
     return {a.question_id: a for a in rows}
 
 
-def upsert_answer(s: Session, *, pulse_id: int, question_id: int, respondent: str, on: date, **values) -> PulseAnswer:
-    """One row per (question, respondent): a second click or a changed answer updates it."""
-    query = select(PulseAnswer).where(PulseAnswer.question_id == question_id, PulseAnswer.respondent == respondent)
-    row = s.execute(query).scalar_one_or_none()
-    if row is None:
+def upsert_answer(s: Session, *, pulse_id: int, question_id: int, respondent: str, on: date, **values) -> None:
+    """One row per (question, respondent): a second click or a changed answer updates it.
+
+    Addressed by (question, respondent), never by the row id: the flag settler (bot/pulses/flags.py)
+    re-inserts answer rows under new ids, and an update by id racing it would find nothing.
+    """
+    table = PulseAnswer.__table__
+    where = (table.c.question_id == question_id, table.c.respondent == respondent)
+    for _ in range(3):
+        if s.execute(update(table).where(*where).values(answered_on=on, **values)).rowcount:
+            return
         try:
             with s.begin_nested():
-                row = PulseAnswer(pulse_id=pulse_id, question_id=question_id, respondent=respondent, answered_on=on, **values)
-                s.add(row)
-            return row
-        except IntegrityError:  # a concurrent click inserted it first
-            row = s.execute(query).scalar_one()
-    for key, value in values.items():
-        setattr(row, key, value)
-    row.answered_on = on
-    s.flush()
-    return row
+                s.execute(insert(table).values(id=uuid.uuid4().hex, pulse_id=pulse_id, question_id=question_id, respondent=respondent, answered_on=on, **values))
+            return
+        except IntegrityError:  # a concurrent click (or a settler's re-insert) got there first: update it
+            continue
+    raise RuntimeError("could not store the answer after 3 attempts")
 
 
-def mark_answered(s: Session, delivery_id: int) -> None:
-    s.execute(update(PulseDelivery).where(PulseDelivery.id == delivery_id).values(answered=True))
+def respondents_of(s: Session, pulse_id: int) -> set[str]:
+    return set(s.execute(select(PulseAnswer.respondent).where(PulseAnswer.pulse_id == pulse_id).distinct()).scalars())
+
+
+def flag_candidates(s: Session, pulse_id: int) -> list[tuple[int, int]]:
+    """(delivery id, user id) of deliveries in a pulse not yet flagged as answered."""
+    return list(s.execute(select(PulseDelivery.id, PulseDelivery.user_id).where(PulseDelivery.pulse_id == pulse_id, PulseDelivery.answered.is_(False))).all())
+
+
+def flag_answered(s: Session, delivery_ids: list[int]) -> None:
+    """Flip `answered` for a whole batch, one statement per row in the (already shuffled) given order."""
+    for delivery_id in delivery_ids:
+        s.execute(update(PulseDelivery).where(PulseDelivery.id == delivery_id).values(answered=True))
+
+
+def rewrite_answers(s: Session, pulse_id: int, shuffle) -> int:
+    """Delete and re-insert every answer row of a pulse, in random order under fresh random ids.
+
+    After this, every answer of the pulse carries this transaction's PostgreSQL `xmin` and sits at
+    a random physical position (ctid), and its SQLite primary key (the table is WITHOUT ROWID)
+    is new: neither transaction ids nor row order say who answered when.
+    """
+    table = PulseAnswer.__table__
+    rows = [dict(r._mapping) for r in s.execute(select(table).where(table.c.pulse_id == pulse_id))]
+    if not rows:
+        return 0
+    shuffle(rows)
+    s.execute(delete(table).where(table.c.pulse_id == pulse_id))
+    for row in rows:
+        row["id"] = uuid.uuid4().hex
+        s.execute(insert(table).values(**row))
+    return len(rows)
+
+
+def pulses_to_settle(s: Session, since: datetime) -> list[Pulse]:
+    """Open pulses, and pulses closed after `since` that may still have answers to flag."""
+    return list(s.execute(select(Pulse).where(or_(Pulse.status == "open", Pulse.closes_at >= since)).order_by(Pulse.id)).scalars())
+
+
+def reach(s: Session, pulse_id: int) -> int:
+    """How many people a pulse's DM has reached so far."""
+    return s.execute(select(func.count()).select_from(PulseDelivery).where(PulseDelivery.pulse_id == pulse_id, PulseDelivery.status == "sent")).scalar_one()
+
+
+def participation_by_pulse(s: Session, pulse_ids: list[int]) -> list[tuple[int, int, int, int]]:
+    """(pulse id, asked, answered, the pulse's own minimum) over delivered DMs, per pulse."""
+    if not pulse_ids:
+        return []
+    answered = func.coalesce(func.sum(case((PulseDelivery.answered.is_(True), 1), else_=0)), 0)
+    rows = s.execute(
+        select(Pulse.id, func.count(PulseDelivery.id), answered, Pulse.min_group_size)
+        .join(PulseDelivery, PulseDelivery.pulse_id == Pulse.id)
+        .where(Pulse.id.in_(pulse_ids), PulseDelivery.status == "sent")
+        .group_by(Pulse.id, Pulse.min_group_size)
+    ).all()
+    return [(int(a), int(b), int(c), int(d or 0)) for a, b, c, d in rows]
 
 
 def answers_for_pulse(s: Session, pulse_id: int) -> list[PulseAnswer]:
     return list(s.execute(select(PulseAnswer).where(PulseAnswer.pulse_id == pulse_id)).scalars())
 
 
-def recent_pulses(s: Session, *, team_ids: list[int], owner_id: int, limit: int = 3) -> list[Pulse]:
-    """Pulses a lead may read: scheduled ones of their teams, and the ad-hoc ones they launched."""
-    cond = Pulse.owner_user_id == owner_id
+def recent_pulses(s: Session, *, team_ids: list[int], owner_id: int | list[int], limit: int = 3) -> list[Pulse]:
+    """Pulses a lead may read: scheduled ones of their teams, and the ad-hoc ones they launched (from any of their accounts)."""
+    cond = Pulse.owner_user_id.in_([owner_id] if isinstance(owner_id, int) else list(owner_id))
     if team_ids:
         cond = or_(cond, (Pulse.team_id.in_(team_ids)) & (Pulse.kind == "scheduled"))
     return list(s.execute(select(Pulse).where(cond).order_by(Pulse.opens_at.desc(), Pulse.id.desc()).limit(limit)).scalars())

@@ -37,17 +37,24 @@ async def test_results_hidden_below_min_group_size_comments_included(pulse_serve
 
     await srv.slack_command("/pulse", "results", user_id="U0ANA")  # Ana leads support
     text = await reply_text(srv, 1)
-    assert "Hidden until at least 5 people have answered" in text
+    assert "fewer than 5 people have answered so far" in text and "Results are shown once the pulse closes" in text
     assert "Secret worry" not in text and "eNPS" not in text
 
     await answer(srv, "U0ERIN", enps, 10, pulse_id)
     await srv.slack_command("/pulse", "results", user_id="U0ANA")
     text = await reply_text(srv, 2)
+    # Five answers, but the pulse is open: participation only, coarsely (5 of 6 reached: at least 75%).
+    assert "5 or more people have answered — at least 75% of those reached so far" in text
+    assert "+40" not in text and "Secret worry" not in text
+
+    srv.clock.now = TUESDAY + timedelta(hours=18 + 48)  # Los Angeles' 10:00 + 48 h: closed
+    await srv.slack_command("/pulse", "results", user_id="U0ANA")
+    text = await reply_text(srv, 3)
     # 3 promoters, 1 passive, 1 detractor of 5: eNPS +40
     assert "+40" in text and "3 / 1 / 1" in text and "Secret worry about my manager" in text and "sentiment" in text
 
     await srv.slack_command("/pulse", "results", user_id="U0BOB")  # not a lead
-    assert "for team leads" in await reply_text(srv, 3)
+    assert "for team leads" in await reply_text(srv, 4)
 
 
 async def test_lead_sends_adhoc_pulse_and_only_they_see_results(pulse_server):
@@ -91,6 +98,7 @@ async def test_lead_sends_adhoc_pulse_and_only_they_see_results(pulse_server):
 
     for user in ("U0BOB", "U0CARLA", "U0DAN", "U0ERIN", "U0FAY"):
         await answer(srv, user, custom, 2, pulse.id)
+    srv.clock.now += timedelta(hours=24)  # ad-hoc pulses too: results once closed
     await srv.slack_command("/pulse", "results", user_id="U0ANA")
     assert "How are you holding up during the incident?" in (text := await reply_text(srv, 2)) and "2.0 / 5" in text
     # Dan leads another team: someone else's ad-hoc pulse is not his to read.

@@ -99,7 +99,7 @@ async def test_reminder_goes_once_to_everyone_who_has_not_answered(pulse_server)
 
             q = questions_of(s, pulse_id)[d.question_keys[0]]
         await srv.slack_interaction(srv.block_actions(f"pulse.answer:{q.id}:7", f"{pulse_id}:{q.id}:7", user_id=ext, channel="D" + ext[1:]))
-    assert all(deliveries(srv.engine)[e].answered for e in ("U0ANA", "U0BOB"))
+    assert not any(d.answered for d in deliveries(srv.engine).values())  # flags are released in batches, not with the answer
     before = len(srv.slack.calls_to("chat.postMessage"))
 
     await tick(srv, TUESDAY + 18 * H + timedelta(hours=23, minutes=59))  # not yet: closes at +48h, remind 24h before

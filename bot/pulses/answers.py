@@ -1,7 +1,13 @@
 """One-tap answers, changed answers, comments and free-text answers.
 
 Button values are untrusted: each click is checked against the stored pulse, its questions and
-the clicker's own delivery row before anything is written, and a rejected click stores nothing.
+the clicker's own delivery row (that of any of their accounts: one person, one respondent) before
+anything is written, and a rejected click stores nothing.
+
+An answer is written in a transaction of its own that touches nothing else: the delivery's
+`answered` flag is flipped later, in shuffled batches (bot/pulses/flags.py), so no transaction id,
+row order or timestamp pairs an answer with the person who gave it. The answer's date is the
+pulse's cycle date, the same for everyone.
 """
 
 from __future__ import annotations
@@ -14,14 +20,14 @@ from bot.errors import UserFacingError
 from bot.events import ActionInvoked, FormSubmitted
 from bot.messages import Form, Message, Paragraph, TextInput
 from bot.ports import ref_to_handle
-from bot.pulses.anonymity import polarity, respondent_key, secret_of
+from bot.pulses.anonymity import key_of, polarity, secret_of
 from bot.pulses.fanout import MessageCache, delivery_message
 from bot.pulses.render import local_time, options, zone
 from bot.text import clean
 from storage.db import session
 from storage.directory import find_user
 from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
-from storage.pulses import answers_of, delivery_of, mark_answered, upsert_answer
+from storage.pulses import accounts_of, answers_of, delivery_of, upsert_answer
 from storage.tables import Team, User
 
 MAX_COMMENT = 1000
@@ -44,7 +50,7 @@ def _check(s, core, actor, pulse_id: int, question_id: int, now: datetime) -> tu
     if question is None or question.pulse_id != pulse.id:
         raise UserFacingError(FORGED)
     user = find_user(s, actor.platform, actor.external_id)
-    delivery = delivery_of(s, pulse.id, user.id) if user else None
+    delivery = delivery_of(s, pulse.id, accounts_of(s, user)) if user else None
     if delivery is None or question.question_key not in delivery.question_keys:
         raise UserFacingError("That question wasn't sent to you, so I can't take an answer for it. Nothing was recorded.")
     if pulse.status != "open" or now >= pulse.closes_at:
@@ -69,9 +75,7 @@ async def on_answer(core, action: ActionInvoked) -> Outcome:
         pulse, question, user, delivery = _check(s, core, action.actor, pulse_id, question_id, now)
         if question.scale == "text" or value not in dict(options(question)):
             raise UserFacingError(f"{value} is not one of the answers to this question. Nothing was recorded.")
-        upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=respondent_key(secret, user.id, pulse.id), on=now.date(), value=value)
-        mark_answered(s, delivery.id)
-        delivery.answered = True
+        upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key_of(secret, s, user, pulse.id), on=pulse.cycle_date, value=value)
         return Outcome(update=_refreshed(core, s, delivery, user))
 
 
@@ -83,7 +87,7 @@ async def _open_form(core, action: ActionInvoked, form_id: str) -> Outcome:
         raise UserFacingError(FORGED)
     with session(core.engine) as s:
         pulse, question, user, _delivery = _check(s, core, action.actor, pulse_id, question_id, core.clock())
-        answer = answers_of(s, pulse.id, respondent_key(secret, user.id, pulse.id)).get(question.id)
+        answer = answers_of(s, pulse.id, key_of(secret, s, user, pulse.id)).get(question.id)
     if form_id == "pulse.comment":
         if question.scale == "text" or not question.allow_comment:
             raise UserFacingError("This question doesn't take comments. Nothing was recorded.")
@@ -98,7 +102,7 @@ async def _open_form(core, action: ActionInvoked, form_id: str) -> Outcome:
         title = "Your answer"
     intro = (
         Paragraph((question.text,)),
-        Paragraph((f"Only groups of {pulse.min_group_size}+ answers are ever shown, without names or times. "
+        Paragraph((f"Results are shown only after the pulse closes, and only for groups of {pulse.min_group_size}+, without names or times. "
                    "Your words are shown as written, so leave out details that would identify you.",)),
     )
     return Outcome(form=Form(form_id, title, "Save", (field,), metadata=f"{pulse.id}:{question.id}", intro=intro))
@@ -124,21 +128,21 @@ async def _save_text(core, submission: FormSubmitted, field_id: str) -> Outcome:
     now = core.clock()
     with session(core.engine) as s, s.begin():
         pulse, question, user, delivery = _check(s, core, submission.actor, pulse_id, question_id, now)
-        key = respondent_key(secret, user.id, pulse.id)
+        key = key_of(secret, s, user, pulse.id)
         if field_id == "comment":
             if question.scale == "text" or not question.allow_comment:
                 raise UserFacingError("This question doesn't take comments. Nothing was recorded.")
             if question.id not in answers_of(s, pulse.id, key):
                 raise UserFacingError("Please pick an answer first, then add your comment.")
-            upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key, on=now.date(), comment=text, polarity=polarity(text))
+            upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key, on=pulse.cycle_date, comment=text, polarity=polarity(text))
         else:
             if question.scale != "text":
                 raise UserFacingError(FORGED)
-            upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key, on=now.date(), text=text, polarity=polarity(text))
-            mark_answered(s, delivery.id)
-            delivery.answered = True
+            upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key, on=pulse.cycle_date, text=text, polarity=polarity(text))
         refreshed = _refreshed(core, s, delivery, user)
-        handle = ref_to_handle(delivery.platform, delivery.platform_ref) if delivery.platform_ref else None
+        # The person may be answering from their other account; then the stored DM is not this one.
+        mine = delivery.user_id == user.id
+        handle = ref_to_handle(delivery.platform, delivery.platform_ref) if delivery.platform_ref and mine else None
     if handle is not None:
         # The stored handle, never one from the form: a forged one could overwrite someone else's DM.
         adapter = core.adapters.get(handle.platform)

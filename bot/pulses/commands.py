@@ -12,11 +12,11 @@ from bot.events import CommandInvoked, FormSubmitted
 from bot.messages import Form, Message, Paragraph, Select, TextInput
 from bot.ports import DirectMessage, handle_to_ref
 from bot.pulses import rotation
-from bot.pulses.anonymity import secret_of
+from bot.pulses.anonymity import participation_while_open, released, secret_of
 from bot.pulses.bank import active_questions
 from bot.pulses.fanout import PROCESS_TOKEN, MessageCache, delivery_message, fan_out
 from bot.pulses.render import local_time, zone
-from bot.pulses.results import pulse_results, results_message
+from bot.pulses.results import open_pulse_section, pulse_results, results_message
 from bot.pulses.schedule import question_row
 from bot.text import clean
 from storage.db import session
@@ -24,6 +24,7 @@ from storage.deliveries import claim_inbound
 from storage.directory import find_user, teams_of
 from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
 from storage.pulses import (
+    accounts_of,
     answers_for_pulse,
     claim_delivery,
     create_pulse,
@@ -31,10 +32,14 @@ from storage.pulses import (
     is_lead_of,
     open_deliveries_for,
     open_team_pulses,
+    person_of,
+    persons_of,
     pulse_by_source,
     question_history,
     questions_of,
+    reach,
     recent_pulses,
+    respondents_of,
     team_recipients,
 )
 from storage.tables import Team
@@ -58,13 +63,18 @@ async def _actor(core, cmd):
 
 
 async def show_open(core, cmd: CommandInvoked) -> Outcome:
-    """Re-send the caller's open questions; people who joined after a pulse opened get theirs now."""
+    """Re-send the caller's open questions; people who joined after a pulse opened get theirs now.
+
+    A person with accounts on both platforms has one delivery per pulse, whichever account asks:
+    a second account never gets a second set of questions (or a second vote).
+    """
     secret_of(core)
     user = await _actor(core, cmd)
     now = core.clock()
     config = core.org.pulses
     with session(core.engine) as s, s.begin():
-        mine = open_deliveries_for(s, user.id, now)
+        accounts = accounts_of(s, user)
+        mine = open_deliveries_for(s, accounts, now)
         have = {p.id for _, p in mine}
         late = [p for p in open_team_pulses(s, [t.id for t in teams_of(s, user)], now) if p.id not in have]
         for pulse in late:
@@ -79,7 +89,7 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
                     s.add(row)
             s.add(PulseDelivery(pulse_id=pulse.id, user_id=user.id, platform=user.platform, question_keys=keys, due_at=now))
         s.flush()
-        mine = open_deliveries_for(s, user.id, now)
+        mine = open_deliveries_for(s, accounts, now)
     if not mine:
         return Outcome(reply=Message("You have no open pulse questions right now.", (Paragraph(("You have no open pulse questions right now. 🎉",)),)))
     adapter = core.adapters[cmd.platform]
@@ -88,6 +98,8 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
         with session(core.engine) as s:
             message = delivery_message(core, s, cache, delivery, user)
         handle = await adapter.send(DirectMessage(user_ref(user)), message)
+        if delivery.user_id != user.id:
+            continue  # their other account's delivery: its stored DM (and status) stay as they are
         with session(core.engine) as s, s.begin():
             # A delivery not yet due goes out now instead of later; either way the newest DM is the one to update.
             if delivery.status in ("pending", "failed"):
@@ -113,7 +125,7 @@ async def send_form(core, cmd: CommandInvoked) -> Outcome:
         Select("scale", "Answer scale for your own question", CUSTOM_SCALES, initial="likert", optional=True),
         Select("close", "Closes after", CLOSE_OPTIONS, initial="24"),
     )
-    intro = (Paragraph((f"Answers are anonymous; you will see results only once at least {core.org.pulses.min_group_size} people have answered.",)),)
+    intro = (Paragraph((f"Answers are anonymous; you will see results once the pulse closes, and only if at least {core.org.pulses.min_group_size} people have answered.",)),)
     return Outcome(form=Form("pulse.send", "Ad-hoc pulse", "Send", fields, intro=intro))
 
 
@@ -155,8 +167,12 @@ async def on_send_form(core, submission: FormSubmitted) -> Outcome:
         if not claim_inbound(s, submission.delivery_key):
             existing = pulse_by_source(s, f"adhoc:{submission.delivery_key}")
             raise UserFacingError("This pulse was already sent." if existing else "This request was already handled.")
-        people = [p for p in team_recipients(s, team.id) if p.id != user.id]
-        if len(people) < config.min_group_size:
+        # People, not accounts: the lead's other account is the lead, and is neither asked nor counted.
+        me = person_of(s, user)
+        recipients = team_recipients(s, team.id)
+        persons = persons_of(s, [p.id for p in recipients])
+        people = [p for p in recipients if persons.get(p.id, p.id) != me]
+        if len({persons.get(p.id, p.id) for p in people}) < config.min_group_size:
             raise UserFacingError(
                 f"{team.name} has {len(people)} reachable member(s) besides you; a pulse needs at least {config.min_group_size} "
                 "so nobody's answer can be singled out. Nothing was sent."
@@ -172,7 +188,7 @@ async def on_send_form(core, submission: FormSubmitted) -> Outcome:
         pulse_id = pulse.id
         tz = zone(user.timezone, team.timezone)
     start_fanout(core, pulse_id)
-    text = f"Sending your pulse to {len(people)} people in {team.name}. It closes {local_time(closes, tz)}; see /pulse results once {config.min_group_size}+ have answered."
+    text = f"Sending your pulse to {len(people)} people in {team.name}. It closes {local_time(closes, tz)}; see /pulse results after it closes (shown if {config.min_group_size}+ have answered)."
     return Outcome(reply=Message(text, (Paragraph((text,)),)))
 
 
@@ -192,16 +208,24 @@ async def fanout_job(core, pulse_id: int, **_kwargs) -> None:
 
 
 async def show_results(core, cmd: CommandInvoked) -> Outcome:
+    """Closed pulses' results; for open ones only coarse participation (the release rule, bot/pulses/anonymity.py)."""
     user = await _actor(core, cmd)
+    now = core.clock()
     with session(core.engine) as s:
         teams = is_lead_of(s, user)
-        pulses = recent_pulses(s, team_ids=[t.id for t in teams], owner_id=user.id)
+        owners = accounts_of(s, user)
+        pulses = recent_pulses(s, team_ids=[t.id for t in teams], owner_id=owners)
         if not teams and not pulses:
             raise UserFacingError("Pulse results are for team leads (listed in the org config).")
         sections = []
         for pulse in pulses:
             team = s.get(Team, pulse.team_id)
-            sections.append(pulse_results(pulse, team.name, list(questions_of(s, pulse.id).values()), answers_for_pulse(s, pulse.id), user.timezone or team.timezone))
+            tz = user.timezone or team.timezone
+            if released(pulse, now):
+                sections.append(pulse_results(pulse, team.name, list(questions_of(s, pulse.id).values()), answers_for_pulse(s, pulse.id), tz))
+            else:
+                progress = participation_while_open(len(respondents_of(s, pulse.id)), reach(s, pulse.id), pulse.min_group_size)
+                sections.append(open_pulse_section(pulse, team.name, list(questions_of(s, pulse.id).values()), progress, tz))
     return Outcome(reply=results_message(sections))
 
 

@@ -149,14 +149,15 @@ class MessageCache:
 
 
 def delivery_message(core, s, cache: MessageCache, delivery: PulseDelivery, user: User, *, reminder: bool = False):
-    from bot.pulses.anonymity import respondent_key
+    from bot.pulses.anonymity import key_of
 
     pulse, questions, team_name = cache.get(s, delivery.pulse_id)
     team = s.get(Team, pulse.team_id)
     asked = [questions[k] for k in delivery.question_keys if k in questions]
     answers = {}
-    if delivery.answered and core.settings.PULSEBRIDGE_SECRET_KEY:
-        answers = answers_of(s, pulse.id, respondent_key(core.settings.PULSEBRIDGE_SECRET_KEY, user.id, pulse.id))
+    # By key, not by the `answered` flag: the flag is flipped in batches, well after the answer.
+    if core.settings.PULSEBRIDGE_SECRET_KEY:
+        answers = answers_of(s, pulse.id, key_of(core.settings.PULSEBRIDGE_SECRET_KEY, s, user, pulse.id))
     tz = zone(user.timezone, team.timezone if team else "UTC")
     return question_message(pulse, team_name, asked, answers, tz, reminder=reminder)
 
@@ -196,6 +197,11 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
     """Send every due, unsent delivery (optionally of one pulse); returns what happened."""
     now = now or core.clock()
     report = FanoutReport()
+    if pulse_id is None and core.settings.PULSEBRIDGE_SECRET_KEY:
+        # The scheduled tick: settle `answered` flags (after closing, before reminders go out).
+        from bot.pulses.flags import settle
+
+        await asyncio.to_thread(settle, core, now)
     await reconcile(core, report)
     with session(core.engine) as s:
         ids = due_delivery_ids(s, now, MAX_ATTEMPTS, pulse_id)

@@ -1,7 +1,9 @@
-"""Aggregates for leads, gated by the minimum group size (scores and comments alike).
+"""Aggregates for leads: only for closed pulses, gated by the minimum group size (scores and comments alike).
 
 Nothing below the threshold is shown, not even the exact count, and comments are listed in
-alphabetical order without dates, so neither order nor timing hints at who wrote what.
+alphabetical order without dates, so neither order nor timing hints at who wrote what. An open
+pulse shows its questions and coarse participation only (bot/pulses/anonymity.py, release rule):
+a result that changed between two reads would be one person's answer.
 """
 
 from __future__ import annotations
@@ -62,6 +64,20 @@ def pulse_results(pulse: Pulse, team_name: str, questions: list[PulseQuestion], 
             blocks.append(Context((f"sentiment{_mood(p)}",)))
         if len(texts) > MAX_COMMENTS:
             blocks.append(Context((f"…and {len(texts) - MAX_COMMENTS} more",)))
+    return blocks
+
+
+def open_pulse_section(pulse: Pulse, team_name: str, questions: list[PulseQuestion], progress: str, tz_name: str) -> list[Block]:
+    kind = "Ad-hoc pulse" if pulse.kind == "adhoc" else "Pulse"
+    blocks: list[Block] = [
+        Heading(f"{kind} · {team_name} · {pulse.cycle_date.isoformat()}"),
+        Context((f"open until {local_time(pulse.closes_at, zone(tz_name))}",)),
+        Paragraph((f"Participation: {progress}.",)),
+    ]
+    for q in questions:
+        blocks.append(Paragraph((Strong(q.text),)))
+    blocks.append(Context((f"🔒 Results are shown once the pulse closes, for questions at least {pulse.min_group_size} people answered — "
+                           "so no change between two looks can be pinned on one person.",)))
     return blocks
 
 

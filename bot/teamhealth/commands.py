@@ -18,7 +18,8 @@ from bot.teamhealth.metrics import Figures, comment_summary, figures, weekly
 from bot.teamhealth.periods import KINDS, Period, containing, today_in
 from bot.teamhealth.posts import CORRELATION_WEEKS
 from bot.teamhealth.sparkline import sparkline
-from bot.teamhealth.suppression import NOT_ENOUGH, minimum
+from bot.teamhealth.suppression import NOT_ENOUGH, minimum, participation_text
+from storage.pulses import participation_by_pulse
 from storage import teamhealth as q
 from storage.db import session
 from storage.directory import teams_of
@@ -82,7 +83,8 @@ def report(core, s, team, kind: str | None, now) -> Message:
     pairs = [
         ("Engagement", _pulse_text(cur, "engagement", cur.pulse.engagement) + _arrow(cur.pulse.engagement, prev.pulse.engagement)),
         ("eNPS", _pulse_text(cur, "enps", cur.pulse.enps) + _arrow(cur.pulse.enps, prev.pulse.enps)),
-        ("Participation", fmt("participation", cur.participation) if cur.participation is not None else "no closed pulse in this period"),
+        # Bucketed per pulse (bot/teamhealth/suppression.py): never an exact count below the minimum.
+        ("Participation", participation_text(participation_by_pulse(s, cur.pulse.pulse_ids), minimum(core)) or "no closed pulse in this period"),
     ]
     blocks.append(Fields(tuple(pairs)))
     spark = series.engagement[-SPARK_WEEKS:]

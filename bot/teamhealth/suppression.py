@@ -20,7 +20,7 @@ one person.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from storage.teamhealth import Atom
 
@@ -42,3 +42,25 @@ def shown_atoms(atoms: Iterable[Atom], minimum: int) -> list[Atom]:
 
 def enough(atoms: list[Atom], minimum: int) -> bool:
     return bool(atoms) and sum(a.n for a in atoms) >= minimum
+
+
+def participation_text(per_pulse: Sequence[tuple[int, int, int, int]], minimum: int) -> str | None:
+    """Participation over a period's closed pulses, never revealing a count below a pulse's minimum.
+
+    `per_pulse` holds (pulse id, asked, answered, the pulse's own min_group_size). A pulse whose
+    answered count is below max(minimum, its own minimum) adds nothing to the percentage (else the
+    month's figure minus its weeks' would give its exact count); what remains is shown only when
+    it totals at least `minimum` answers. None when the period has no closed pulse.
+    """
+    if not per_pulse:
+        return None
+    kept = [(asked, answered) for _pid, asked, answered, own in per_pulse if answered >= max(minimum, own or 0)]
+    dropped = len(per_pulse) - len(kept)
+    asked = sum(a for a, _ in kept)
+    answered = sum(n for _, n in kept)
+    if not kept or not asked or answered < minimum:
+        return f"fewer than {minimum} respondents per pulse"
+    text = f"{round(100 * answered / asked)}%"
+    if dropped:
+        text += f" (not counting {dropped} pulse(s) with fewer than {minimum} respondents)"
+    return text
