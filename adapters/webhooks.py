@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 
 from aiohttp import web
 
 from bot.feedback.parsers import parse
+from bot.feedback.payload import load
 from bot.feedback.record import MalformedFeedback
 from bot.feedback.service import receive
 
@@ -79,10 +79,11 @@ def feedback_handler(core, secret: str | None):
             log.warning("refused feedback webhook from %s: %s", request.remote, problem)
             return _error(401, "invalid or missing signature")
         try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"body is not valid UTF-8 JSON ({exc.__class__.__name__})", "body")
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _error(400, "body is not valid UTF-8", "body")
         try:
+            payload = load(text)
             record = parse(payload, request.query.get("format", "auto"))
         except MalformedFeedback as exc:
             return _error(400, exc.message, exc.field)
