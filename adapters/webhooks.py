@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from bot.feedback.service import receive
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 MAX_AGE_SECONDS = 300
 SIGNATURE_HEADER = "X-Pulsebridge-Signature"
 TIMESTAMP_HEADER = "X-Pulsebridge-Timestamp"
@@ -47,9 +49,11 @@ def _authentic(secret: str, request: web.Request, body: bytes, now: float) -> st
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not timestamp or not signature:
         return "missing signature headers"
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_AGE_SECONDS:
+    # ASCII digits only: str.isdigit() lets "²" through, and int() then raises.
+    if not _TIMESTAMP.fullmatch(timestamp) or abs(now - int(timestamp)) > MAX_AGE_SECONDS:
         return "stale or invalid timestamp"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str.
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode("utf-8", "surrogateescape")):
         return "signature mismatch"
     return None
 

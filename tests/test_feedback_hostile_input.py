@@ -75,3 +75,14 @@ def test_csv_import_rejects_an_oversized_field_and_a_huge_score_and_goes_on(cli)
     assert "imported 2, duplicate 0, rejected 2" in result.stderr, result.stderr
     assert "line 3: score: is too large a number" in result.stderr and "unreadable CSV" in result.stderr
     assert sorted(r.external_id for r in feedback_rows(engine)) == ["c-1", "c-4"]
+
+
+@pytest.mark.parametrize("headers", [{"X-Pulsebridge-Timestamp": "²"}, {"X-Pulsebridge-Signature": "sha256=é"}, {"X-Pulsebridge-Timestamp": "9" * 5000}])
+async def test_odd_signature_headers_are_401_not_500(fb, headers):
+    # Found by tests/test_fuzz_inputs.py: "²".isdigit() is True and int("²") raises; compare_digest refuses non-ASCII str.
+    from tests.feedback_support import signed_headers
+
+    body = json.dumps(generic("Carla Diaz was great", id="odd")).encode()
+    status, _ = await fb.post("/webhooks/feedback", body, signed_headers(body) | headers)
+    assert status == 401
+    assert feedback_rows(fb.engine) == []

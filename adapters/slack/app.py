@@ -10,6 +10,7 @@ import time
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
@@ -23,6 +24,7 @@ from storage.db import session
 
 log = logging.getLogger(__name__)
 
+MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError)
 COMMANDS = re.compile(r"^/(kudos|win|pulse|teamhealth|goals)$")
 
 
@@ -36,6 +38,16 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     )
     adapter = SlackAdapter(client)
     core.register(adapter)
+
+    @app.error
+    async def on_error(error, body):
+        # A signed payload of the wrong shape (no actions, no view, a list where a dict belongs)
+        # fails in bolt's matchers or our translators: that is the sender's 400, not our 500.
+        if isinstance(error, MALFORMED):
+            log.warning("malformed Slack payload (%s): %s: %s", (body or {}).get("type") if isinstance(body, dict) else "?", type(error).__name__, str(error)[:200])
+            return BoltResponse(status=400, body='{"error": "malformed Slack request"}', headers={"content-type": "application/json"})
+        log.error("Slack request failed", exc_info=error)
+        return None
 
     @app.command(COMMANDS)
     async def on_command(ack, body, respond):
@@ -130,7 +142,7 @@ def http_handler(app: AsyncApp, signing_secret: str):
             # Bolt parses the body while building the request (and checks the signature again).
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
             bolt_response = await app.async_dispatch(bolt_request)
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        except MALFORMED as exc:
             log.info("malformed Slack request: %s: %s", type(exc).__name__, str(exc)[:200])
             return web.json_response({"error": "malformed Slack request"}, status=400)
         return await to_aiohttp_response(bolt_response)
