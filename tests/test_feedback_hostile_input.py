@@ -48,13 +48,14 @@ async def test_signed_webhook_with_hostile_json_is_a_clear_400_and_stores_nothin
 def test_import_rejects_each_hostile_line_with_its_reason_and_stores_every_good_line(cli):
     run, engine, tmp = cli
     good = [json.dumps(generic("Carla Diaz was great", id=f"ok-{i}")).encode() for i in range(3)]
-    lines = [good[0], DEEP, HUGE_SCORE, good[1], VERY_HUGE, b'{"id": "bad-bytes", "text": "caf\xe9"}', HUGE_STRING_SCORE, NAN, good[2]]
+    too_long = json.dumps(generic("x" * (1024 * 1024), id="long")).encode()
+    lines = [good[0], DEEP, HUGE_SCORE, good[1], VERY_HUGE, b'{"id": "bad-bytes", "text": "caf\xe9"}', HUGE_STRING_SCORE, NAN, too_long, good[2]]
     path = tmp / "hostile.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     result = run(str(path))
     assert result.exit_code == 1, result.output
-    assert "imported 3, duplicate 0, rejected 6" in result.stderr
-    for number, reason in [(2, "nested"), (3, "digits"), (5, "digits"), (6, "not valid UTF-8"), (7, "too large"), (8, "NaN")]:
+    assert "imported 3, duplicate 0, rejected 7" in result.stderr
+    for number, reason in [(2, "nested"), (3, "digits"), (5, "digits"), (6, "not valid UTF-8"), (7, "too large"), (8, "NaN"), (9, "longer than 1024 KiB")]:
         assert any(line.startswith(f"  rejected line {number}: ") and reason in line for line in result.stderr.splitlines()), (number, result.stderr)
     assert "Traceback" not in result.output
     assert sorted(r.external_id for r in feedback_rows(engine)) == ["ok-0", "ok-1", "ok-2"]

@@ -19,6 +19,8 @@ from bot.feedback.payload import load
 from bot.feedback.record import MalformedFeedback
 
 log = logging.getLogger(__name__)
+# One record per line; nothing a feedback tool exports comes near this.
+MAX_LINE = 1024 * 1024
 
 CSV_COLUMNS = (
     "source", "id", "customer_name", "customer_account", "score", "scale", "text",
@@ -87,6 +89,9 @@ def read_lines(path: Path, kind: str, default_source: str | None) -> Iterator[Li
                 continue
             if _undecodable(text):
                 yield Line(number, None, "not valid UTF-8")
+                continue
+            if len(text) > MAX_LINE:
+                yield Line(number, None, f"longer than {MAX_LINE // 1024} KiB (a webhook body may be 256 KiB)")
                 continue
             try:
                 payload = load(text)
