@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
+import re
 import time
 
 from aiohttp import web
 
 from bot.feedback.parsers import parse
+from bot.feedback.payload import load
 from bot.feedback.record import MalformedFeedback
 from bot.feedback.service import receive
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 MAX_AGE_SECONDS = 300
 SIGNATURE_HEADER = "X-Pulsebridge-Signature"
 TIMESTAMP_HEADER = "X-Pulsebridge-Timestamp"
@@ -47,9 +49,11 @@ def _authentic(secret: str, request: web.Request, body: bytes, now: float) -> st
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not timestamp or not signature:
         return "missing signature headers"
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_AGE_SECONDS:
+    # ASCII digits only: str.isdigit() lets "²" through, and int() then raises.
+    if not _TIMESTAMP.fullmatch(timestamp) or abs(now - int(timestamp)) > MAX_AGE_SECONDS:
         return "stale or invalid timestamp"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str.
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode("utf-8", "surrogateescape")):
         return "signature mismatch"
     return None
 
@@ -79,10 +83,11 @@ def feedback_handler(core, secret: str | None):
             log.warning("refused feedback webhook from %s: %s", request.remote, problem)
             return _error(401, "invalid or missing signature")
         try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"body is not valid UTF-8 JSON ({exc.__class__.__name__})", "body")
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _error(400, "body is not valid UTF-8", "body")
         try:
+            payload = load(text)
             record = parse(payload, request.query.get("format", "auto"))
         except MalformedFeedback as exc:
             return _error(400, exc.message, exc.field)

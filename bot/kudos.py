@@ -25,7 +25,7 @@ from bot.text import clean
 from bot.wins import GIVE_KUDOS_ACTION, find_win, outcome_blocks, parse_label
 from storage.db import session
 from storage.deliveries import claim_inbound
-from storage.directory import find_user, team_channel, teams_of
+from storage.directory import find_user, identifiers_of, team_channel, teams_of
 from storage.kudos import insert_kudos, kudos_by_source, recipients_of, values_of
 from storage.recognition import (
     directory_people,
@@ -36,6 +36,7 @@ from storage.recognition import (
     recent_wins,
     recipients_given_since,
     set_kudos_context,
+    visible_wins,
     win_by_id,
 )
 from storage.recognition_tables import Win
@@ -278,8 +279,8 @@ async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Messag
             if existing is None:
                 raise UserFacingError("This request was already handled.")
             return _replay(s, org, existing)
-        win = find_win(s, request.win) if request.win is not None else None
         giver = store_profile(s, actor_profile)
+        win = visible_win(s, set(identifiers_of(giver)), request.win) if request.win is not None else None
         recipients = [store_profile(s, profiles[r.external_id]) for r in request.recipients]
         _enforce_limits(s, org, giver, recipients, now)
         kudos = insert_kudos(
@@ -300,13 +301,30 @@ async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Messag
 # -- the form -------------------------------------------------------------------------------------
 
 
-def kudos_form(core, platform: str, actor_id: str, win: Win | None = None) -> Form:
+def visible_win(s, seen_by: set[str], label: str) -> Win:
+    """The win a label names, if this person may see it; the same answer for one they may not as
+    for one that does not exist, so labels cannot be probed for other teams' customers."""
+    win = find_win(s, label)
+    if not visible_wins(s, seen_by, [win]):
+        raise UserFacingError(f"There is no customer win {label.strip() or '(empty)'}. Nothing was sent.")
+    return win
+
+
+async def viewer(core, platform: str, actor: UserRef, given: Profile | None = None) -> set[str]:
+    """Who is asking, as the identifiers team memberships use (their email needs the platform once)."""
+    profiles = await resolve_profiles(core.engine, core.adapters[platform], [actor], {given.external_id: given} if given else {})
+    profile = profiles.get(actor.external_id)
+    return {f"{platform}:{actor.external_id}", *([profile.email.lower()] if profile and profile.email else [])}
+
+
+def kudos_form(core, platform: str, actor_id: str, seen_by: set[str], win: Win | None = None) -> Form:
     org: OrgConfig = core.org
     with session(core.engine) as s:
         people = (
             tuple(user_ref(u) for u in directory_people(s, platform) if u.external_id != actor_id) if platform != "slack" else ()
         )
-        wins = recent_wins(s, core.clock() - timedelta(days=30))
+        # Only wins this person could see already: the list names customers of other teams otherwise.
+        wins = visible_wins(s, seen_by, recent_wins(s, core.clock() - timedelta(days=30)))
     if win is not None and all(w.id != win.id for w in wins):
         wins.insert(0, win)
     fields: list = [
@@ -387,9 +405,10 @@ async def on_give_for_win(core, action: ActionInvoked):
     """The "Give kudos" button under a win post: a kudos form with that win already picked."""
     from bot.core import Outcome
 
+    seen_by = await viewer(core, action.platform, action.actor, action.actor_profile)
     with session(core.engine) as s:
-        win = find_win(s, action.value)
-    return Outcome(form=kudos_form(core, action.platform, action.actor.external_id, win))
+        win = visible_win(s, seen_by, action.value)
+    return Outcome(form=kudos_form(core, action.platform, action.actor.external_id, seen_by, win))
 
 
 # -- stats ----------------------------------------------------------------------------------------
@@ -436,7 +455,8 @@ async def on_command(core, cmd: CommandInvoked):
     if not text:
         # The form for people who prefer fields, and the one-line syntax for next time.
         tip = f"Tip: you can also do it in one line. {USAGE}"
-        return Outcome(form=kudos_form(core, cmd.platform, cmd.actor.external_id), reply=Message(summary=tip, blocks=(Context((tip,)),)))
+        seen_by = await viewer(core, cmd.platform, cmd.actor, cmd.actor_profile)
+        return Outcome(form=kudos_form(core, cmd.platform, cmd.actor.external_id, seen_by), reply=Message(summary=tip, blocks=(Context((tip,)),)))
     if text == "stats":
         return Outcome(reply=_stats_message(core, cmd.platform, cmd.actor))
     if text in ("leaderboard", "top"):

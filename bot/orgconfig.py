@@ -120,10 +120,22 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return best.start_mark.line + 1 if best is not None else None
 
 
+class _Loader(yaml.SafeLoader):
+    """safe_load, except that a scalar YAML cannot build (`2026-13-01`, a 5,000-digit number)
+    is a YAML error at that scalar's line instead of a bare ValueError without one."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            raise yaml.constructor.ConstructorError(None, None, f"{shown!r} cannot be read ({exc})", node.start_mark) from None
+
+
 def parse_org_config(text: str, source: str = "<config>") -> OrgConfig:
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.feedback_tables import CustomerKudos, Feedback
-from storage.tables import OutboxMessage, User
+from storage.tables import OutboxMessage, TeamMember, User
 
 
 def feedback_by_key(session: Session, source: str, external_id: str) -> Feedback | None:
@@ -38,6 +38,19 @@ def directory_users(session: Session) -> list[User]:
 
 def users_on(session: Session, platform: str) -> list[User]:
     return [u for u in directory_users(session) if u.platform == platform]
+
+
+def team_people_on(session: Session, platform: str) -> list[User]:
+    """People on a platform who belong to one of the org's teams: who a triage pick may name there.
+
+    Not everyone the bot has met (guests, people from another tenant who messaged it once): the
+    triage post shows these names to the whole triage channel.
+    """
+    members = set(session.execute(select(TeamMember.identifier).distinct()).scalars())
+    return [
+        u for u in users_on(session, platform)
+        if f"{u.platform}:{u.external_id}" in members or (u.email and u.email.lower() in members)
+    ]
 
 
 def add_customer_kudos(session: Session, kudos: CustomerKudos) -> CustomerKudos:

@@ -72,6 +72,35 @@ def contributors_of(session: Session, win_id: int) -> list[User]:
     )
 
 
+def visible_wins(session: Session, viewer: Iterable[str], wins: list[Win]) -> list[Win]:
+    """Those of `wins` a person may see, given their identifiers (`slack:U…`, their email): wins they
+    recorded or share, and wins posted to a channel of a team they are on (a win goes to each
+    contributor's team channel)."""
+    idents = set(viewer)
+    if not idents or not wins:
+        return []
+    team_idents = set(
+        session.execute(
+            select(TeamMember.identifier).where(TeamMember.team_id.in_(select(TeamMember.team_id).where(TeamMember.identifier.in_(idents))))
+        ).scalars()
+    ) | idents
+
+    def identifiers(user: User) -> set[str]:
+        return {f"{user.platform}:{user.external_id}", *([user.email.lower()] if user.email else [])}
+
+    ids = [w.id for w in wins]
+    seen = {
+        win_id
+        for win_id, creator in session.execute(select(Win.id, User).join(User, User.id == Win.created_by).where(Win.id.in_(ids))).all()
+        if identifiers(creator) & idents
+    }
+    rows = session.execute(
+        select(WinContributor.win_id, User).join(User, User.id == WinContributor.user_id).where(WinContributor.win_id.in_(ids))
+    ).all()
+    seen |= {win_id for win_id, contributor in rows if identifiers(contributor) & team_idents}
+    return [w for w in wins if w.id in seen]
+
+
 def recent_wins(session: Session, since: datetime, limit: int = 100) -> list[Win]:
     return list(session.execute(select(Win).where(Win.created_at >= since).order_by(Win.id.desc()).limit(limit)).scalars())
 

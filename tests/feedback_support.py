@@ -55,6 +55,8 @@ async def start_feedback_server(database_url, fake_slack, fake_connector, org_ya
     for uid, name, email in SLACK_PEOPLE:
         if uid not in ("U0ANA", "U0BOB", "U0CARLA", "U0DAN", "U0ERIN"):
             fake_slack.add_user(uid, name, email)
+    # The triage channel's members: Ana and Dan may route praise; everyone else may not.
+    fake_slack.channel_members.setdefault("C0TRIAGE", ["U0ANA", "U0DAN", "UBOT"])
     values = dict(FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET)
     values.update(settings)
     runner, srv = await start_server(make_settings(database_url, fake_slack.url, **values), fake_slack, fake_connector, org_yaml)
@@ -99,3 +101,13 @@ def feedback_rows(engine) -> list[Feedback]:
 def customer_kudos(engine) -> list[CustomerKudos]:
     with session(engine) as s:
         return list(s.execute(select(CustomerKudos).order_by(CustomerKudos.id)).scalars())
+
+
+def triage_post(engine, feedback_id: int, platform: str) -> tuple[str, str]:
+    """(conversation id, message id) of the triage post the bot sent for this feedback, as the outbox stored it."""
+    from storage.tables import OutboxMessage
+
+    with session(engine) as s:
+        ref = s.execute(select(OutboxMessage.platform_ref).where(OutboxMessage.key == f"feedback:{feedback_id}:triage:{platform}")).scalar_one()
+    conversation_id, _, message_id = ref.rpartition("|")
+    return conversation_id, message_id

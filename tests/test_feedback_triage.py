@@ -16,6 +16,7 @@ from tests.feedback_support import (
     generic,
     post_feedback,
     seed_directory,
+    triage_post,
 )
 
 TRIAGE_TEAMS = "19:triage@thread.tacv2"
@@ -92,7 +93,7 @@ async def test_teams_triage_card_picker_relays_and_updates_both_triage_posts(fb)
 
     channel = {"id": TRIAGE_TEAMS, "conversationType": "channel", "tenantId": "tenant-1"}
     value = dict(submit["data"], **{picker["id"]: "29:bob"})
-    activity_id = fb.connector.sent_to(TRIAGE_TEAMS)[0].activity.get("id") or "act-triage"
+    _, activity_id = triage_post(fb.engine, feedback_rows(fb.engine)[0].id, "teams")  # the card's id, as Teams returned it
     await fb.teams_send(fb.teams_submit(value, sender=("29:ana", "Ana Lima"), reply_to_id=activity_id, conversation=channel))
 
     [row] = feedback_rows(fb.engine)

@@ -33,5 +33,6 @@ def test_manifest_declares_commands_interactivity_events_and_minimal_scopes():
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"team_join", "user_change"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
-        "chat:write", "commands", "im:history", "im:write", "usergroups:read", "users:read", "users:read.email"
+        "chat:write", "commands", "im:history", "im:write", "usergroups:read", "users:read", "users:read.email",
+        "channels:read", "groups:read",  # conversations.members: who may route praise from the triage channel
     }

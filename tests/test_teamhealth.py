@@ -118,10 +118,15 @@ async def test_only_leads_and_admins_on_slack(database_url, fake_slack, fake_con
     fake_slack.add_user("U0OLGA", "Olga Admin", "olga@example.com")
     async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
         refusal = await ask(server, "support", user_id="U0BOB")
-        # Ana has not talked to the bot yet, so she is named by her configured address.
-        assert "only for the leads of Customer Support (ana@example.com) and pulsebridge admins (olga@example.com)" in refusal
+        # Ana has not talked to the bot yet: no name to show, and her configured address is not shown instead.
+        assert "only for the leads of Customer Support and pulsebridge admins." in refusal
+        assert "@example.com" not in refusal and "olga" not in refusal.lower()
         assert "Engagement" not in refusal
-        assert "only for the leads of Platform" in await ask(server, "platform", user_id="U0ANA")
+        refusal = await ask(server, "platform", user_id="U0ANA")
+        assert "only for the leads of Platform and pulsebridge admins." in refusal  # Dan is not in the directory yet
+        await ask(server, "platform week", user_id="U0DAN")  # now he is, by his Slack name
+        refusal = await ask(server, "platform", user_id="U0ANA")
+        assert "only for the leads of Platform (Dan Wu) and pulsebridge admins." in refusal and "@" not in refusal
         assert "Team health: Platform" in await ask(server, "platform week", user_id="U0OLGA")
         assert "Team health: Customer Support" in await ask(server, "", user_id="U0ANA")  # the team she leads
         unknown = await ask(server, "marketing")

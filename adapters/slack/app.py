@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
+import time
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import translate
 from adapters.slack.responders import CommandResponder, ViewResponder
@@ -21,6 +24,7 @@ from storage.db import session
 
 log = logging.getLogger(__name__)
 
+MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError)
 COMMANDS = re.compile(r"^/(kudos|win|pulse|teamhealth|goals)$")
 
 
@@ -34,6 +38,16 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     )
     adapter = SlackAdapter(client)
     core.register(adapter)
+
+    @app.error
+    async def on_error(error, body):
+        # A signed payload of the wrong shape (no actions, no view, a list where a dict belongs)
+        # fails in bolt's matchers or our translators: that is the sender's 400, not our 500.
+        if isinstance(error, MALFORMED):
+            log.warning("malformed Slack payload (%s): %s: %s", (body or {}).get("type") if isinstance(body, dict) else "?", type(error).__name__, str(error)[:200])
+            return BoltResponse(status=400, body='{"error": "malformed Slack request"}', headers={"content-type": "application/json"})
+        log.error("Slack request failed", exc_info=error)
+        return None
 
     @app.command(COMMANDS)
     async def on_command(ack, body, respond):
@@ -69,23 +83,67 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     return app, adapter
 
 
-def http_handler(app: AsyncApp, signing_secret: str):
-    verifier = SignatureVerifier(signing_secret)
+# Slack's own payloads stay far below this (a modal's state, a message with 50 blocks); a larger body
+# is refused before anything parses it.
+MAX_BODY = 512 * 1024
+# Unix seconds: ten digits today. Anything else is not a timestamp Slack sent.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+MAX_AGE_SECONDS = 300
 
+
+def authentic(secret: str, headers, body: bytes, now: float) -> str | None:
+    """None when Slack signed this body recently, else why not (logged, never echoed).
+
+    Checked here, before bolt: bolt and slack_sdk call int() on the timestamp header and answer an
+    empty, non-numeric or 5,000-digit one with a 500 and a traceback.
+    """
+    if not secret.strip():
+        return "SLACK_SIGNING_SECRET is not set"
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if not timestamp or not signature:
+        return "missing signature headers"
+    if not _TIMESTAMP.fullmatch(timestamp) or abs(now - int(timestamp)) > MAX_AGE_SECONDS:
+        return "stale or invalid timestamp"
+    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str.
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
+        return "signature mismatch"
+    return None
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it exceeds `limit` (chunked senders give no length)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def http_handler(app: AsyncApp, signing_secret: str):
     async def handle(request: web.Request) -> web.Response:
-        raw = await request.read()
+        raw = await read_limited(request, MAX_BODY)
+        if raw is None:
+            return web.json_response({"error": f"request body is larger than {MAX_BODY // 1024} KiB"}, status=413)
+        problem = authentic(signing_secret, request.headers, raw, time.time())
+        if problem is not None:
+            log.warning("refused Slack request from %s: %s", request.remote, problem)
+            return web.json_response({"error": "invalid request"}, status=401)
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             return web.json_response({"error": "request body is not valid UTF-8"}, status=400)
         try:
-            # Bolt parses the body while building the request, before it checks the signature.
+            # Bolt parses the body while building the request (and checks the signature again).
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
             bolt_response = await app.async_dispatch(bolt_request)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            if not verifier.is_valid_request(body, dict(request.headers)):
-                return web.json_response({"error": "invalid request"}, status=401)
-            log.info("malformed Slack request: %s: %s", type(exc).__name__, exc)
+        except MALFORMED as exc:
+            log.info("malformed Slack request: %s: %s", type(exc).__name__, str(exc)[:200])
             return web.json_response({"error": "malformed Slack request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 

@@ -133,6 +133,23 @@ class SlackAdapter:
             return None
         return translate.profile(response["user"])
 
+    async def channel_members(self, channel_id: str) -> frozenset[str]:
+        """Everyone in a channel (conversations.members, every page; needs channels:read / groups:read).
+
+        Raises SendFailed when Slack will not say: callers deciding who may act must then refuse.
+        """
+        members: set[str] = set()
+        cursor = ""
+        while True:
+            try:
+                response = await self.client.conversations_members(channel=channel_id, limit=USERS_PAGE, **({"cursor": cursor} if cursor else {}))
+            except SlackApiError as exc:
+                raise SendFailed(f"conversations.members in {channel_id}: {exc.response.get('error')}") from exc
+            members.update(response.get("members") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return frozenset(members)
+
     async def roster(self, *, groups: bool = False) -> Roster:
         """users.list page by page (the client waits out 429s), then user groups with their members."""
         people = []

@@ -36,6 +36,10 @@ class FeedbackConfig(BaseModel):
     account_owners: dict[str, str] = Field(default_factory=dict)
     # platform → channel for praise nobody could be matched to.
     triage_channels: dict[str, str] = Field(default_factory=dict)
+    # Who may pick the person in a triage post (emails or slack:/teams: ids). Empty: the members
+    # of the triage channel. A pick names someone who then gets a customer's quote by DM, so
+    # nobody outside this list (or channel) may make one.
+    triagers: list[str] = Field(default_factory=list)
     anonymise_customers: bool = False
     # employee → extra names customers use for them ("Bobby", "Mags").
     aliases: dict[str, list[str]] = Field(default_factory=dict)
@@ -50,6 +54,11 @@ class FeedbackConfig(BaseModel):
     @classmethod
     def _owners(cls, value: dict[str, str]) -> dict[str, str]:
         return {k.strip().lower(): _employee(v) for k, v in value.items()}
+
+    @field_validator("triagers")
+    @classmethod
+    def _triagers(cls, value: list[str]) -> list[str]:
+        return [_employee(v) for v in value]
 
     @field_validator("aliases")
     @classmethod

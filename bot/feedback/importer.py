@@ -9,11 +9,18 @@ stored as `unrouted`.
 from __future__ import annotations
 
 import csv
-import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bot.feedback.payload import load
+from bot.feedback.record import MalformedFeedback
+
+log = logging.getLogger(__name__)
+# One record per line; nothing a feedback tool exports comes near this.
+MAX_LINE = 1024 * 1024
 
 CSV_COLUMNS = (
     "source", "id", "customer_name", "customer_account", "score", "scale", "text",
@@ -50,25 +57,46 @@ def _csv_payload(row: dict[str, str], default_source: str | None) -> dict[str, A
     }
 
 
+def _undecodable(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
 def read_lines(path: Path, kind: str, default_source: str | None) -> Iterator[Line]:
     """Payloads from a file; `kind` is csv or jsonl. Unreadable lines come back with an error instead."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    # surrogateescape: a line with bytes that are not UTF-8 is rejected on its own instead of ending the read.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         if kind == "csv":
             reader = csv.DictReader(handle)
             missing = [c for c in ("id",) if c not in (reader.fieldnames or [])]
             if missing:
                 yield Line(1, None, f"the header has no {', '.join(missing)} column (expected {', '.join(CSV_COLUMNS)})")
                 return
-            for row in reader:
+            rows = iter(reader)
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit; the reader goes on
+                    yield Line(reader.line_num, None, f"unreadable CSV ({exc})")
+                    continue
+                if any(_undecodable(v) for v in row.values() if isinstance(v, str)):
+                    yield Line(reader.line_num, None, "not valid UTF-8")
+                    continue
                 yield Line(reader.line_num, _csv_payload(row, default_source))
-            return
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
+            if _undecodable(text):
+                yield Line(number, None, "not valid UTF-8")
+                continue
+            if len(text) > MAX_LINE:
+                yield Line(number, None, f"longer than {MAX_LINE // 1024} KiB (a webhook body may be 256 KiB)")
+                continue
             try:
-                payload = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Line(number, None, f"not valid JSON ({exc.msg})")
+                payload = load(text)
+            except MalformedFeedback as exc:
+                yield Line(number, None, exc.message)
                 continue
             if isinstance(payload, dict) and default_source and "source" not in payload and "id" in payload:
                 payload["source"] = default_source
@@ -91,7 +119,19 @@ def snapshot(engine, config):
 
 
 def process(engine, config, line: Line, *, dry_run: bool, now, directory=None) -> tuple[str, str | None, dict[str, Any] | None]:
-    """One line: ("imported" | "duplicate" | "rejected" | "previewed", reason, dry-run preview)."""
+    """One line: ("imported" | "duplicate" | "rejected" | "previewed", reason, dry-run preview).
+
+    Never raises for a bad line: whatever one line makes fail is rolled back and reported as that
+    line's rejection, and the import goes on with the next one.
+    """
+    try:
+        return _process(engine, config, line, dry_run=dry_run, now=now, directory=directory)
+    except Exception as exc:  # noqa: BLE001 - one line must not abort the rest of the import
+        log.warning("import line %s rejected: %s: %s", line.number, type(exc).__name__, exc)
+        return "rejected", f"line {line.number}: could not be stored ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})", None
+
+
+def _process(engine, config, line: Line, *, dry_run: bool, now, directory=None) -> tuple[str, str | None, dict[str, Any] | None]:
     from bot.feedback.parsers import parse
     from bot.feedback.record import MalformedFeedback
     from bot.feedback.relay import assess, ingest

@@ -6,6 +6,7 @@ admin has to fix a template: "ticket.satisfaction.current_rating: expected good 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,8 +32,10 @@ def _obj(value: Any, field: str, *, required: bool = False) -> dict[str, Any]:
 
 
 def _str(value: Any, field: str, *, required: bool = False, limit: int = MAX_NAME) -> str | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value) if abs(value) < 10**30 else _too_large(field)
+    elif isinstance(value, float):
+        value = (str(int(value)) if value.is_integer() else str(value)) if math.isfinite(value) else _too_large(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise MalformedFeedback(field, "is required")
@@ -57,7 +60,17 @@ def _number(value: Any, field: str) -> float | None:
             raise MalformedFeedback(field, "expected a number") from None
     if not isinstance(value, (int, float)) or value != value:
         raise MalformedFeedback(field, "expected a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int with hundreds of digits
+        _too_large(field)
+    if not math.isfinite(number):
+        _too_large(field)
+    return number
+
+
+def _too_large(field: str):
+    raise MalformedFeedback(field, "is too large a number")
 
 
 def _time(value: Any, field: str) -> datetime | None:

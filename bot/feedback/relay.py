@@ -20,7 +20,7 @@ from bot.feedback.routing import TRIAGE, Decision, Directory, Employee, route
 from bot.messages import Actions, Context, Mention, Message, Paragraph, Quote, UserPicker
 from bot.ports import ChannelPost, DirectMessage, Outbound
 from storage.directory import team_channel, teams_of
-from storage.feedback import add_customer_kudos, customer_kudos_of, directory_users, feedback_by_key, insert_feedback, users_on
+from storage.feedback import add_customer_kudos, customer_kudos_of, directory_users, feedback_by_key, insert_feedback, team_people_on
 from storage.feedback_tables import CustomerKudos, Feedback
 from storage.tables import User
 
@@ -232,7 +232,7 @@ def relay_messages(s: Session, row: Feedback, config: FeedbackConfig) -> list[Ou
 
 
 def triage_message(s: Session, row: Feedback, config: FeedbackConfig, platform: str) -> Message:
-    choices = tuple(user_ref(u) for u in users_on(s, platform)) if platform == "teams" else ()
+    choices = tuple(user_ref(u) for u in team_people_on(s, platform)) if platform == "teams" else ()
     return Message(
         summary=f"Customer praise from {customer_label(row, config)} needs a person",
         blocks=(

@@ -15,7 +15,7 @@ from bot.messages import Message, Paragraph, UserRef
 from bot.ports import ref_to_handle
 from storage.db import session
 from storage.deliveries import claim_inbound
-from storage.feedback import claim_triage, sent_refs
+from storage.feedback import claim_triage, sent_refs, team_people_on
 from storage.feedback_tables import Feedback
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,59 @@ def _feedback_id(action: ActionInvoked) -> int:
     return int(raw)
 
 
+def _base_conversation(conversation_id: str) -> str:
+    """Teams names a channel thread `19:…@thread.tacv2;messageid=…`: the channel is the part before."""
+    return conversation_id.split(";messageid=", 1)[0]
+
+
+def from_triage_post(core, action: ActionInvoked, feedback_id: int) -> bool:
+    """Did this click come from the very triage post the bot sent for this feedback on this platform?
+
+    Feedback ids are sequential and card values are the sender's to write, so the action id alone
+    proves nothing; the message the platform says was clicked must be the one we stored when the
+    triage post went out (outbox key feedback:<id>:triage:<platform>).
+    """
+    handle = action.message
+    if handle is None or action.platform not in config_of(core).triage_channels:
+        return False
+    with session(core.engine) as s:
+        stored = sent_refs(s, [f"feedback:{feedback_id}:triage:{action.platform}"])
+    if not stored:
+        return False
+    [(platform, ref)] = stored.values()
+    posted = ref_to_handle(platform, ref)
+    return (
+        platform == action.platform
+        and bool(handle.message_id)
+        and handle.message_id == posted.message_id
+        and _base_conversation(handle.conversation_id) == _base_conversation(posted.conversation_id)
+    )
+
+
+async def may_triage(core, action: ActionInvoked, actor) -> bool:
+    """The configured triagers when there are any, else the members of the triage channel.
+
+    Slack shows public channels (and their buttons) to anyone in the workspace, so membership is
+    asked of Slack. Teams delivers a channel card's submission only from members of that channel,
+    and `from_triage_post` has already tied the click to it.
+    """
+    config = config_of(core)
+    if config.triagers:
+        idents = {f"{action.platform}:{action.actor.external_id}"} | ({actor.email.lower()} if actor and actor.email else set())
+        return bool(idents & set(config.triagers))
+    channel = config.triage_channels.get(action.platform)
+    members = getattr(core.adapters[action.platform], "channel_members", None)
+    if channel is None:
+        return False
+    if members is None:
+        return True
+    try:
+        return action.actor.external_id in await members(channel)
+    except Exception as exc:  # noqa: BLE001 - membership unknown: refuse rather than guess
+        log.warning("could not list the members of triage channel %s: %s", channel, exc)
+        return False
+
+
 async def on_route(core, action: ActionInvoked):
     """Someone in the triage channel picked who earned the praise: the first pick wins and is recorded."""
     from bot.core import Outcome
@@ -49,16 +102,27 @@ async def on_route(core, action: ActionInvoked):
     picked = (action.value or "").strip()
     if not picked:
         raise UserFacingError("Pick the person who earned this praise first.")
+    if not from_triage_post(core, action, feedback_id):
+        log.warning("refused triage pick for feedback %s by %s:%s: not from its triage post", feedback_id, action.platform, action.actor.external_id)
+        raise UserFacingError("That picker is no longer active. Nothing was sent.")
     adapter = core.adapters[action.platform]
     given = {action.actor_profile.external_id: action.actor_profile} if action.actor_profile else {}
-    profiles = await resolve_profiles(core.engine, adapter, [action.actor, UserRef(action.platform, picked)], given)
-    target, actor = profiles.get(picked), profiles.get(action.actor.external_id)
+    actor = (await resolve_profiles(core.engine, adapter, [action.actor], given)).get(action.actor.external_id)
+    if actor is None:
+        raise UserFacingError("I couldn't look up your profile on this workspace; please try again in a minute.")
+    if not await may_triage(core, action, actor):
+        log.warning("refused triage pick for feedback %s by %s:%s: not a triager", feedback_id, action.platform, action.actor.external_id)
+        raise UserFacingError("Only the people who triage customer praise can route it. Nothing was sent.")
+    if action.platform == "teams":  # the card offered a fixed list; anything else is a forged value
+        with session(core.engine) as s:
+            allowed = {u.external_id for u in team_people_on(s, action.platform)}
+        if picked not in allowed:
+            raise UserFacingError("I couldn't find that person in this workspace. Nothing was sent.")
+    target = (await resolve_profiles(core.engine, adapter, [UserRef(action.platform, picked)], {})).get(picked)
     if target is None or target.deleted:
         raise UserFacingError("I couldn't find that person in this workspace. Nothing was sent.")
     if target.is_bot:
         raise UserFacingError(f"{target.display_name} is a bot; customer kudos are for people. Nothing was sent.")
-    if actor is None:
-        raise UserFacingError("I couldn't look up your profile on this workspace; please try again in a minute.")
 
     config = config_of(core)
     with session(core.engine) as s, s.begin():

@@ -62,11 +62,11 @@ def may_manage(core, s, user: User, team: Team) -> bool:
 
 
 def who_can(core, s, team: Team) -> str:
-    idents = q.lead_identifiers(s, team.id)
-    names = q.names_for(s, idents)
-    leads = ", ".join(names.get(i, i) for i in idents) or "no leads configured"
-    admins = ", ".join(core.org.admins) or "none configured"
-    return f"the leads of {team.name or team.slug} ({leads}) and pulsebridge admins ({admins})"
+    """Whom to ask, in a refusal anyone may trigger: lead names the directory already shows
+    everyone, never a configured address, and admins by role only (their emails stay in the config)."""
+    names = sorted(set(q.names_for(s, q.lead_identifiers(s, team.id)).values()))
+    leads = f" ({', '.join(names)})" if names else ""
+    return f"the leads of {team.name or team.slug}{leads} and pulsebridge admins"
 
 
 def find_team(core, s, slug: str) -> Team:

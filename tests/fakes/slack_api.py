@@ -35,6 +35,7 @@ class FakeSlackAPI:
         self.delays: dict[str, float] = {}  # method -> seconds to hold each call (after recording it)
         self.page_limit: int | None = None  # caps users.list pages below `limit`, to exercise paging
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel → posted messages, newest last
+        self.channel_members: dict[str, list[str]] = {}  # conversations.members; unknown channel → channel_not_found
         self.bot_user_id = "UBOT"
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -187,6 +188,15 @@ class FakeSlackAPI:
             message["metadata"] = params["metadata"]
         self.messages.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+
+    def _conversations_members(self, params):
+        members = self.channel_members.get(params.get("channel", ""))
+        if members is None:
+            return {"ok": False, "error": "channel_not_found"}
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+        page = members[start : start + limit]
+        more = start + limit < len(members)
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _conversations_open(self, params):
         users = params.get("users", "")
