@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tests.conftest import make_settings, start_server
 from tests.test_teams_auth import APP_ID, TENANT, FakeCredentials, openid  # noqa: F401 - fixture
@@ -75,6 +75,8 @@ async def fuzz_teams(srv, caplog, *, examples: int) -> list[int]:
 
     @settings(BOUNDED, max_examples=examples)
     @given(body=activity_bodies(valid), content_type=content_types, authorization=authorizations)
+    @example(body=json.dumps(valid).encode(), content_type="application/json", authorization=None)  # the happy path
+    @example(body=b"{}", content_type="application/json", authorization=None)
     def one(body: bytes, content_type: str, authorization: str | None) -> None:
         headers = {"Content-Type": content_type} if content_type else {}
         if authorization is not None:
@@ -143,6 +145,9 @@ async def test_fuzz_playground_api_never_500s(database_url, fake_slack, caplog):
 
     @BOUNDED
     @given(path=paths, body=bodies, content_type=content_types, host=hosts)
+    @example(path="/playground/api/command", body=json.dumps({"as": "ana", "text": "/kudos @bob for x"}).encode(), content_type="application/json", host=None)
+    @example(path="/playground/api/command", body=b"{}", content_type="text/plain", host=None)
+    @example(path="/playground/api/command", body=b"{}", content_type="application/json", host="evil.example")
     def one(path: str, body: bytes, content_type: str, host: str | None) -> None:
         headers = {"Content-Type": content_type} if content_type else {}
         if host is not None:
