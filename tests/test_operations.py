@@ -17,6 +17,7 @@ import uuid
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -227,3 +228,35 @@ async def test_teams_429_on_a_proactive_send_is_counted_and_left_failed_in_the_o
     assert rows["dm:29:bob"] == "failed"
     assert server.connector.sent_to("a:personal-29:bob") == []  # no apology posted in its place
     assert rows["channel:19:support@thread.tacv2"] == "sent"
+
+
+async def test_metrics_are_not_on_the_public_port(server):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.url + "/metrics") as resp:
+            assert resp.status == 404
+        async with http.get(server.metrics_url + "/metrics") as resp:
+            assert resp.status == 200
+    assert server.metrics_url.startswith("http://127.0.0.1:") and server.metrics_url != server.url
+
+
+async def test_a_metrics_token_is_required_when_set_and_off_loopback(database_url, fake_slack, fake_connector):
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+
+    for listen in ("0.0.0.0:9464", "[::]:9464", "10.1.2.3:9464"):
+        with pytest.raises(ConfigError, match="PULSEBRIDGE_METRICS_TOKEN: required when PULSEBRIDGE_METRICS_LISTEN is not a loopback"):
+            load_settings(_env_file=None, PULSEBRIDGE_METRICS_LISTEN=listen)
+    assert load_settings(_env_file=None, PULSEBRIDGE_METRICS_LISTEN="off").PULSEBRIDGE_METRICS_LISTEN == "off"
+    token = "metrics-token-0123456789abcdef"
+    settings = make_settings(database_url, fake_slack.url, PULSEBRIDGE_METRICS_TOKEN=token)
+    runner, srv = await start_server(settings, fake_slack, fake_connector)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+                async with http.get(srv.metrics_url + "/metrics", headers=header) as resp:
+                    assert resp.status == 401
+            async with http.get(srv.metrics_url + "/metrics", headers={"Authorization": f"Bearer {token}"}) as resp:
+                assert resp.status == 200 and "pulsebridge_http_requests_total" in await resp.text()
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()
