@@ -228,3 +228,11 @@ async def test_malformed_activities_get_400_in_signed_mode_too(signed, openid, a
         status, text = await signed.teams_send(body, {"Authorization": f"Bearer {token}"})
         assert status == 400, (body, status, text)
     nothing_happened(signed, signed.connector, attacker)
+
+
+def test_pulsebridge_run_refuses_local_mode_on_a_public_interface(tmp_path):
+    from tests.test_cli import cli, one_line_error
+
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/pb.db", "PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE": "true"}
+    line = one_line_error(cli(tmp_path, "run", "--migrate", "--host", "0.0.0.0", "--port", "1", env=env))
+    assert "PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE: refused unless the server listens on loopback only" in line
