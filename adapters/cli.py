@@ -125,6 +125,8 @@ def demo_app(database_url: str, *, reset: bool = False, bind_host: str = "127.0.
     settings = _settings(
         DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None,
         FEEDBACK_WEBHOOK_SECRET=webhook_secret,
+        # No metrics listener unless asked for: a demo beside a running bot must not fight over its port.
+        PULSEBRIDGE_METRICS_LISTEN=os.environ.get("PULSEBRIDGE_METRICS_LISTEN", "off"),
         PULSEBRIDGE_SECRET_KEY=os.environ.get("PULSEBRIDGE_SECRET_KEY") or _demo_pulse_key(database_url, reset),
     )
     engine = make_engine(settings.DATABASE_URL)
