@@ -68,7 +68,7 @@ def run(host: str, port: int, migrate: bool) -> None:
             upgrade(settings.DATABASE_URL, engine)
         elif pending_heads(engine):
             _fail("the database schema is out of date: run `pulsebridge db upgrade` (or start with `pulsebridge run --migrate`)")
-        app = build_app(settings, engine=engine)
+        app = build_app(settings, engine=engine, bind_host=host)
     except ConfigError as exc:
         _fail(str(exc))
     except OperationalError as exc:
@@ -87,14 +87,28 @@ def run(host: str, port: int, migrate: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--database-url", default="sqlite:///pulsebridge-demo.db", show_default=True, help="Where the demo keeps its data.")
 @click.option("--reset", is_flag=True, help="Delete the demo data and seed it again.")
-def demo(host: str, port: int, database_url: str, reset: bool) -> None:
+@click.option("--i-know-this-is-public", "public", is_flag=True,
+              help="Allow a --host other than loopback: anyone who reaches it can act as anyone in the demo.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A Host header name the playground accepts besides loopback and --host (repeatable).")
+def demo(host: str, port: int, database_url: str, reset: bool, public: bool, allowed_hosts: tuple[str, ...]) -> None:
     """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
-    app = demo_app(database_url, reset=reset)
+    from bot.settings import is_loopback
+
+    if not is_loopback(host):
+        warning = (
+            f"WARNING: --host {host} serves the playground beyond this machine. It has no login: anyone who "
+            "can reach it can act as any demo person, lead or admin."
+        )
+        click.echo(click.style(warning, fg="red", bold=True), err=True)
+        if not public:
+            _fail(f"refusing --host {host}: pass --i-know-this-is-public if you mean it (or use 127.0.0.1)")
+    app = demo_app(database_url, reset=reset, bind_host=host, allowed_hosts=allowed_hosts)
     url = f"http://{host}:{port}/playground"
     web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
 
 
-def demo_app(database_url: str, *, reset: bool = False) -> web.Application:
+def demo_app(database_url: str, *, reset: bool = False, bind_host: str = "127.0.0.1", allowed_hosts: tuple[str, ...] = ()) -> web.Application:
     """The demo server, its database migrated and seeded (again only what is missing unless `reset`)."""
     import os
     import secrets
@@ -111,12 +125,17 @@ def demo_app(database_url: str, *, reset: bool = False) -> web.Application:
     settings = _settings(
         DATABASE_URL=database_url, SLACK_BOT_TOKEN=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=None,
         FEEDBACK_WEBHOOK_SECRET=webhook_secret,
+        # No metrics listener unless asked for: a demo beside a running bot must not fight over its port.
+        PULSEBRIDGE_METRICS_LISTEN=os.environ.get("PULSEBRIDGE_METRICS_LISTEN", "off"),
         PULSEBRIDGE_SECRET_KEY=os.environ.get("PULSEBRIDGE_SECRET_KEY") or _demo_pulse_key(database_url, reset),
     )
     engine = make_engine(settings.DATABASE_URL)
     try:
         upgrade(settings.DATABASE_URL, engine)
-        app = build_app(settings, engine=engine, org=demo_data.demo_org(), playground=True)
+        app = build_app(
+            settings, engine=engine, org=demo_data.demo_org(), playground=True, bind_host=bind_host,
+            playground_hosts=(bind_host, *allowed_hosts),
+        )
     except OperationalError as exc:
         _fail(f"cannot open the demo database ({str(exc.orig).strip().splitlines()[0]})", 1)
     demo_data.seed(app[CORE])

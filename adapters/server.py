@@ -1,4 +1,4 @@
-"""One aiohttp process hosting every surface: Slack, Teams and the health check."""
+"""One aiohttp process hosting every surface: Slack, Teams and the health check; /metrics on a listener of its own."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core import PulseBridge
+from bot.errors import ConfigError
 from bot.leader import LeaderElection
 from bot.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
 from bot.orgconfig import OrgConfig, load_org_config
 from bot.scheduler import Scheduler
-from bot.settings import Settings
+from bot.settings import Settings, is_loopback
 from storage.db import make_engine, ping
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,33 @@ log = logging.getLogger(__name__)
 CORE = web.AppKey("core", PulseBridge)
 
 
+class MetricsListener:
+    """Where /metrics is served once the app has started (None when PULSEBRIDGE_METRICS_LISTEN=off)."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+
+
+METRICS = web.AppKey("metrics", MetricsListener)
+
+
 def build_app(
-    settings: Settings, *, engine: Engine | None = None, org: OrgConfig | None = None, playground: bool = False
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    org: OrgConfig | None = None,
+    playground: bool = False,
+    bind_host: str | None = None,
+    teams_credentials=None,
+    playground_hosts: tuple[str, ...] = (),
 ) -> web.Application:
+    """The public app. `bind_host` is the interface it will listen on: the unsigned Teams local mode
+    needs it to be loopback. `teams_credentials` replaces the bot's outbound token source (tests)."""
+    if settings.teams_mode == "local" and not (bind_host and is_loopback(bind_host)):
+        raise ConfigError(
+            "PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE: refused unless the server listens on loopback only "
+            f"(it accepts unsigned Teams activities); listening on {bind_host or 'an unknown interface'}"
+        )
     engine = engine or make_engine(settings.DATABASE_URL)
     core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
     core.sync_org()
@@ -33,7 +58,9 @@ def build_app(
     app = web.Application(client_max_size=1024 * 1024, middlewares=[_observe])
     app[CORE] = core
     app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
+    app[METRICS] = MetricsListener()
+    if settings.PULSEBRIDGE_METRICS_LISTEN != "off":
+        app.cleanup_ctx.append(_metrics_listener(settings, app[METRICS]))
     # Registered first so it is torn down last: Socket Mode disconnects (no new work) before the drain.
     app.cleanup_ctx.append(_lifecycle(core, engine, settings))
     from adapters import webhooks
@@ -51,17 +78,24 @@ def build_app(
     else:
         log.warning("SLACK_BOT_TOKEN is not set: Slack is disabled")
 
-    from adapters.teams import bot as teams_bot
+    if settings.teams_mode is not None:
+        from adapters.teams import bot as teams_bot
+        from adapters.teams.security import ServiceUrls
 
-    cloud = teams_bot.cloud_adapter(settings)
-    core.register(teams_bot.TeamsAdapter(cloud, core, settings.MICROSOFT_APP_ID or ""))
-    app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
-    if not settings.MICROSOFT_APP_ID:
-        log.warning("MICROSOFT_APP_ID is not set: /api/messages accepts unauthenticated activities (local use only)")
+        cloud = teams_bot.cloud_adapter(settings, teams_credentials)
+        core.register(teams_bot.TeamsAdapter(cloud, core, settings.MICROSOFT_APP_ID or "", ServiceUrls(settings.teams_service_hosts)))
+        app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
+        if settings.teams_mode == "local":
+            log.warning(
+                "PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE is on: /api/messages accepts UNSIGNED activities from anyone "
+                "who can reach %s. Never use it for real people.", bind_host
+            )
+    else:
+        log.info("MICROSOFT_APP_ID is not set: Teams is disabled (/api/messages is not served)")
     if playground:
         from adapters.playground.app import mount
 
-        mount(app, core)
+        mount(app, core, extra_hosts=playground_hosts)
     return app
 
 
@@ -120,8 +154,37 @@ async def _observe(request: web.Request, handler):
         HTTP_LATENCY.labels(route).observe(time.perf_counter() - start)
 
 
-async def _metrics(_request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+def _metrics_listener(settings: Settings, listener: MetricsListener):
+    """Serve /metrics on PULSEBRIDGE_METRICS_LISTEN, apart from the public port: its counters (answer
+    clicks, request timings) are live signals an outsider must not read. A bearer token when set."""
+    import hmac
+
+    token = settings.PULSEBRIDGE_METRICS_TOKEN
+    host, _, port = settings.PULSEBRIDGE_METRICS_LISTEN.rpartition(":")
+    host = host.strip("[]")
+
+    async def metrics(request: web.Request) -> web.Response:
+        if token:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return web.json_response({"error": "send Authorization: Bearer <PULSEBRIDGE_METRICS_TOKEN>"}, status=401)
+        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def ctx(_app: web.Application):
+        metrics_app = web.Application()
+        metrics_app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(metrics_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, int(port))
+        await site.start()
+        bound = site._server.sockets[0].getsockname()
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        listener.url = f"http://{shown}:{bound[1]}"
+        log.info("metrics on %s/metrics", listener.url)
+        yield
+        await runner.cleanup()
+
+    return ctx
 
 
 def _socket_mode(bolt, app_token: str):

@@ -200,10 +200,17 @@ class Server:
         self.settings = settings
         self.slack = slack
         self.connector = connector
-        from adapters.server import CORE
+        from adapters.server import CORE, METRICS
 
         self.core = app[CORE]
         self.engine = self.core.engine
+        self._metrics = app[METRICS]
+
+    @property
+    def metrics_url(self) -> str:
+        """The separate /metrics listener (PULSEBRIDGE_METRICS_LISTEN), not the public port."""
+        assert self._metrics.url, "metrics listener not started"
+        return self._metrics.url
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         async with aiohttp.ClientSession() as http:
@@ -296,8 +303,20 @@ class Server:
         return await self.post("/api/messages", json.dumps(activity).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
-async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML):
-    app = build_app(settings, org=parse_org_config(org_yaml))
+def connector_host(connector: FakeBotConnector) -> str:
+    """The fake connector's host:port: what tests put on PULSEBRIDGE_TEAMS_SERVICE_HOSTS (loopback, one port)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(connector.url)
+    return f"{parts.hostname}:{parts.port}"
+
+
+async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML, *, teams_credentials=None):
+    """The app on 127.0.0.1. Unless the test chose its own allow-list, the Bot Framework hosts the bot may
+    call are exactly the fake connector's host:port (so any other loopback port is refused)."""
+    if "PULSEBRIDGE_TEAMS_SERVICE_HOSTS" not in settings.model_fields_set:
+        settings = Settings(**{**settings.model_dump(exclude_unset=True), "_env_file": None, "PULSEBRIDGE_TEAMS_SERVICE_HOSTS": connector_host(connector)})
+    app = build_app(settings, org=parse_org_config(org_yaml), bind_host="127.0.0.1", teams_credentials=teams_credentials)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -319,7 +338,13 @@ def make_settings(database_url: str, slack_url: str, **overrides: Any) -> Settin
         PULSEBRIDGE_CONFIG=None,
         SLACK_MAX_RETRIES=3,
         PULSEBRIDGE_SCHEDULER=False,
+        # Metrics on a loopback port of their own, chosen by the OS: tests run side by side.
+        PULSEBRIDGE_METRICS_LISTEN="127.0.0.1:0",
     )
+    # Without credentials the Teams tests run in the explicit, loopback-only unsigned mode; tests
+    # that configure MICROSOFT_APP_ID get real JWT checks (tests/test_teams_auth.py).
+    if not overrides.get("MICROSOFT_APP_ID"):
+        values["PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE"] = True
     values.update(overrides)
     return Settings(**values)
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.conftest import child_env
 
 def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "PULSEBRIDGE_", "DATABASE_URL"))}
+    clean["PULSEBRIDGE_METRICS_LISTEN"] = "127.0.0.1:0"
     clean.update(env or {})
     return subprocess.run([sys.executable, "-m", "adapters.cli", *args], cwd=tmp_path, env=child_env(clean), capture_output=True, text=True, timeout=timeout)
 
@@ -80,6 +82,7 @@ def test_run_serves_healthz_and_stops_cleanly_on_sigterm(tmp_path):
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "PULSEBRIDGE_", "DATABASE_URL"))}
     clean["DATABASE_URL"] = f"sqlite:///{tmp_path}/pb.db"
+    clean["PULSEBRIDGE_METRICS_LISTEN"] = "127.0.0.1:0"
     proc = subprocess.Popen(
         [sys.executable, "-m", "adapters.cli", "run", "--migrate", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path, env=child_env(clean), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -95,6 +98,10 @@ def test_run_serves_healthz_and_stops_cleanly_on_sigterm(tmp_path):
                 time.sleep(0.1)
         assert body is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
         assert '"database": "ok"' in body and '"backend": "sqlite"' in body
+        for public_only in ("/metrics", "/api/messages"):  # metrics live on their own listener; no Teams credentials
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{public_only}", timeout=5)
+            assert refused.value.code == 404
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

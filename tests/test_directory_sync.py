@@ -239,7 +239,7 @@ async def test_playground_people_are_left_as_they_are(database_url, fake_slack):
     from adapters.server import CORE, build_app
     from bot import demo
 
-    app = build_app(make_settings(database_url, fake_slack.url), org=demo.demo_org(), playground=True)
+    app = build_app(make_settings(database_url, fake_slack.url), org=demo.demo_org(), playground=True, bind_host="127.0.0.1")
     core = app[CORE]
     try:
         demo.seed(core, days=1)

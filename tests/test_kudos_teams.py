@@ -129,7 +129,7 @@ async def test_malformed_activities_are_rejected_without_crashing(server):
 async def test_with_an_app_id_unauthenticated_activities_get_401_and_store_nothing(database_url, fake_slack, fake_connector):
     from tests.conftest import make_settings, start_server
 
-    settings = make_settings(database_url, fake_slack.url, MICROSOFT_APP_ID="00000000-0000-0000-0000-000000000001", MICROSOFT_APP_PASSWORD="secret")
+    settings = make_settings(database_url, fake_slack.url, MICROSOFT_APP_ID="00000000-0000-0000-0000-000000000001", MICROSOFT_APP_PASSWORD="secret", PULSEBRIDGE_TEAMS_TENANTS="tenant-1")
     runner, srv = await start_server(settings, fake_slack, fake_connector)
     try:
         activity = srv.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for sneaking in", mentions=[("29:bob", "Bob Stone")])

@@ -17,6 +17,7 @@ import uuid
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -43,14 +44,14 @@ def value(samples, metric: str, /, **labels: str) -> float:
 
 
 async def test_metrics_count_requests_handlers_outbound_calls_and_429s(server):
-    before = await scrape(server.url)
+    before = await scrape(server.metrics_url)
     server.slack.fail_next("chat.postMessage", 429)
 
     await server.slack_command("/kudos", "<@U0BOB|bob> for the clean release notes")
     await server.slack.wait_for("chat.postMessage", 2)
     await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for pairing", mentions=[("29:bob", "Bob Stone")]))
     await server.connector.wait_for(3)
-    after = await scrape(server.url)
+    after = await scrape(server.metrics_url)
 
     def delta(metric, /, **labels):
         return value(after, metric, **labels) - value(before, metric, **labels)
@@ -72,12 +73,12 @@ async def test_metrics_count_scheduler_jobs(database_url, fake_slack, fake_conne
     settings = make_settings(database_url, fake_slack.url, PULSEBRIDGE_SCHEDULER=True, PULSEBRIDGE_DIRECTORY_SYNC_CRON="* * * * * *")
     runner, srv = await start_server(settings, fake_slack, fake_connector)
     try:
-        before = value(await scrape(srv.url), "pulsebridge_scheduler_jobs_total", job="directory.sync", outcome="ok")
+        before = value(await scrape(srv.metrics_url), "pulsebridge_scheduler_jobs_total", job="directory.sync", outcome="ok")
         deadline = time.monotonic() + 10
-        while value(await scrape(srv.url), "pulsebridge_scheduler_jobs_total", job="directory.sync", outcome="ok") <= before:
+        while value(await scrape(srv.metrics_url), "pulsebridge_scheduler_jobs_total", job="directory.sync", outcome="ok") <= before:
             assert time.monotonic() < deadline, "the directory sync job never completed"
             await asyncio.sleep(0.1)
-        assert value(await scrape(srv.url), "pulsebridge_scheduler_leader") == 1
+        assert value(await scrape(srv.metrics_url), "pulsebridge_scheduler_leader") == 1
     finally:
         await runner.cleanup()
         srv.engine.dispose()
@@ -147,6 +148,7 @@ def run_env(database_url: str, fake_slack_url: str, config_path, **extra: str) -
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake_slack_url + "/api/",
         "PULSEBRIDGE_CONFIG": str(config_path),
+        "PULSEBRIDGE_METRICS_LISTEN": "127.0.0.1:0",
         **extra,
     })
 
@@ -211,12 +213,12 @@ async def test_sigterm_stops_taking_work_and_finishes_deliveries_in_flight(datab
 
 async def test_teams_429_on_a_proactive_send_is_counted_and_left_failed_in_the_outbox(server):
     """The DM fails with 429: the outbox must not record it as sent, and no apology goes to the recipient."""
-    before = await scrape(server.url)
+    before = await scrape(server.metrics_url)
     server.connector.send_failures["a:personal-29:bob"] = [429]  # the DM to Bob, in the 1:1 chat the bot creates
 
     await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for pairing", mentions=[("29:bob", "Bob Stone")]))
     await server.connector.wait_for(2)  # the reply to Ana and the channel post; the DM was refused
-    after = await scrape(server.url)
+    after = await scrape(server.metrics_url)
 
     assert value(after, "pulsebridge_outbound_rate_limited_total", platform="teams", method="send_activity") - value(
         before, "pulsebridge_outbound_rate_limited_total", platform="teams", method="send_activity"
@@ -226,3 +228,35 @@ async def test_teams_429_on_a_proactive_send_is_counted_and_left_failed_in_the_o
     assert rows["dm:29:bob"] == "failed"
     assert server.connector.sent_to("a:personal-29:bob") == []  # no apology posted in its place
     assert rows["channel:19:support@thread.tacv2"] == "sent"
+
+
+async def test_metrics_are_not_on_the_public_port(server):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.url + "/metrics") as resp:
+            assert resp.status == 404
+        async with http.get(server.metrics_url + "/metrics") as resp:
+            assert resp.status == 200
+    assert server.metrics_url.startswith("http://127.0.0.1:") and server.metrics_url != server.url
+
+
+async def test_a_metrics_token_is_required_when_set_and_off_loopback(database_url, fake_slack, fake_connector):
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+
+    for listen in ("0.0.0.0:9464", "[::]:9464", "10.1.2.3:9464"):
+        with pytest.raises(ConfigError, match="PULSEBRIDGE_METRICS_TOKEN: required when PULSEBRIDGE_METRICS_LISTEN is not a loopback"):
+            load_settings(_env_file=None, PULSEBRIDGE_METRICS_LISTEN=listen)
+    assert load_settings(_env_file=None, PULSEBRIDGE_METRICS_LISTEN="off").PULSEBRIDGE_METRICS_LISTEN == "off"
+    token = "metrics-token-0123456789abcdef"
+    settings = make_settings(database_url, fake_slack.url, PULSEBRIDGE_METRICS_TOKEN=token)
+    runner, srv = await start_server(settings, fake_slack, fake_connector)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+                async with http.get(srv.metrics_url + "/metrics", headers=header) as resp:
+                    assert resp.status == 401
+            async with http.get(srv.metrics_url + "/metrics", headers={"Authorization": f"Bearer {token}"}) as resp:
+                assert resp.status == 200 and "pulsebridge_http_requests_total" in await resp.text()
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

@@ -28,7 +28,7 @@ async def playground(database_url, fake_slack):
     settings = make_settings(
         database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY, PULSEBRIDGE_SCHEDULER=True
     )
-    app = build_app(settings, org=demo.demo_org(), playground=True)
+    app = build_app(settings, org=demo.demo_org(), playground=True, bind_host="127.0.0.1")
     demo.seed(app[CORE])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -186,6 +186,38 @@ def _post_json(post: Post, viewer_people: list, names: dict[str, str]) -> dict[s
     }
 
 
+def _json_error(exc: type[web.HTTPException], message: str) -> web.HTTPException:
+    return exc(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def guard(extra_hosts: tuple[str, ...] = ()):
+    """Middleware for /playground*: the page has no login, so only this machine's browser may drive it.
+
+    - Host must name loopback (or a name the operator allowed): a DNS-rebinding page on evil.example
+      that resolves to 127.0.0.1 still sends `Host: evil.example`.
+    - POSTs must say Content-Type: application/json: a cross-site form or `fetch(..., {mode:
+      "no-cors"})` can only send text/plain, form or multipart bodies without a CORS preflight.
+    """
+    from bot.settings import LOOPBACK_HOSTS, is_loopback
+
+    allowed = {h.lower().strip("[]") for h in (*LOOPBACK_HOSTS, *extra_hosts) if h and h not in ("0.0.0.0", "::")}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if not request.path.startswith("/playground"):
+            return await handler(request)
+        host = (request.headers.get("Host") or "").strip().lower()
+        name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] if ":" in host else host
+        if not name or not (name in allowed or is_loopback(name)):
+            raise _json_error(web.HTTPForbidden, "this playground only answers to its own address (Host header refused)")
+        if request.method not in ("GET", "HEAD"):
+            if request.content_type != "application/json":
+                raise _json_error(web.HTTPUnsupportedMediaType, "send Content-Type: application/json")
+        return await handler(request)
+
+    return middleware
+
+
 def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
@@ -332,7 +364,12 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         payload = json.dumps(demo.sample_feedback(person, store.version)).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, payload)}
-        async with ClientSession() as http, http.post(request.url.with_path("/webhooks/feedback").with_query(None), data=payload, headers=headers) as resp:
+        # Our own listening socket, never the Host header: that one the browser (or an attacker) chose.
+        own = request.transport.get_extra_info("sockname") if request.transport else None
+        if not own:
+            raise _json_error(web.HTTPConflict, "cannot tell this server's own address")
+        address = f"[{own[0]}]" if ":" in own[0] else own[0]
+        async with ClientSession() as http, http.post(f"http://{address}:{own[1]}/webhooks/feedback", data=payload, headers=headers) as resp:
             answer = await resp.json(content_type=None)
             status = resp.status
         if status not in (200, 201):
@@ -342,8 +379,9 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     return r
 
 
-def mount(app: web.Application, core: PulseBridge) -> PlaygroundStore:
+def mount(app: web.Application, core: PulseBridge, extra_hosts: tuple[str, ...] = ()) -> PlaygroundStore:
     store = PlaygroundStore()
+    app.middlewares.append(guard(extra_hosts))
     core.register(PlaygroundAdapter(core, store))
     app.router.add_routes(routes(core, store))
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-import jwt
 from aiohttp import web
-from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core import ActivityHandler, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
@@ -20,6 +19,7 @@ from botbuilder.schema import (
 )
 
 from adapters.teams import render, translate
+from adapters.teams.security import GuardedAuthentication, Refused, ServiceUrls
 from bot.core import PulseBridge, error_message
 from bot.directory import store_profile
 from bot.events import ActionInvoked, MessageHandle, Profile
@@ -37,15 +37,31 @@ log = logging.getLogger(__name__)
 MEMBERS_PAGE = 100
 
 
-def cloud_adapter(settings: Settings) -> CloudAdapter:
-    """JWT validation is on whenever MICROSOFT_APP_ID is set; without it the endpoint is anonymous (local use)."""
+def cloud_adapter(settings: Settings, credentials_factory=None) -> CloudAdapter:
+    """A CloudAdapter whose every inbound activity passes GuardedAuthentication first.
+
+    With MICROSOFT_APP_ID (settings.teams_mode == "signed") botframework checks the channel's JWT;
+    in the explicit local mode it accepts unsigned activities. `credentials_factory` replaces how
+    the bot gets its own outbound token (tests: no Azure AD to ask).
+    """
     config = SimpleNamespace(
         APP_ID=settings.MICROSOFT_APP_ID or "",
         APP_PASSWORD=settings.MICROSOFT_APP_PASSWORD or "",
         APP_TYPE=settings.MICROSOFT_APP_TYPE,
         APP_TENANTID=settings.MICROSOFT_APP_TENANT_ID or "",
     )
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    if settings.MICROSOFT_OPENID_METADATA_URL:
+        config.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.MICROSOFT_OPENID_METADATA_URL
+        config.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = settings.MICROSOFT_TOKEN_ISSUER
+    inner = ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials_factory)
+    adapter = CloudAdapter(
+        GuardedAuthentication(
+            inner,
+            signed=settings.teams_mode == "signed",
+            tenants=settings.teams_tenants,
+            service_urls=ServiceUrls(settings.teams_service_hosts),
+        )
+    )
 
     async def on_error(context: TurnContext, error: Exception) -> None:
         log.error("unhandled error in a Teams turn: %r", error, exc_info=error)
@@ -95,12 +111,20 @@ def _activity(message: Message) -> Activity:
 class TeamsAdapter:
     platform = translate.PLATFORM
 
-    def __init__(self, cloud: CloudAdapter, core: PulseBridge, app_id: str):
+    def __init__(self, cloud: CloudAdapter, core: PulseBridge, app_id: str, service_urls: ServiceUrls):
         self.cloud = cloud
         self.core = core
         self.app_id = app_id
+        self.service_urls = service_urls
+
+    def _check(self, service_url: str | None) -> None:
+        """Stored references may predate the allow-list (or come from a database someone edited)."""
+        if not self.service_urls.allows(service_url):
+            log.warning("not calling a Teams serviceUrl outside PULSEBRIDGE_TEAMS_SERVICE_HOSTS")
+            raise SendFailed("the conversation's serviceUrl is not an allowed Bot Framework host")
 
     async def _in(self, reference: ConversationReference, logic) -> None:
+        self._check(reference.service_url)
         await _raising(lambda guarded: self.cloud.continue_conversation(reference, guarded, self.app_id), logic)
 
     async def _send_in(self, reference: ConversationReference, activity: Activity) -> MessageHandle:
@@ -157,6 +181,7 @@ class TeamsAdapter:
 
     async def _create_personal(self, destination: DirectMessage, template: ConversationReference, user_id, activity: Activity) -> MessageHandle:
         """First DM to someone who never wrote to the bot: create the 1:1 chat and remember it."""
+        self._check(template.service_url)
         tenant = template.conversation.tenant_id if template.conversation else None
         sent: dict[str, str] = {}
         params = ConversationParameters(
@@ -169,6 +194,7 @@ class TeamsAdapter:
 
         async def logic(context: TurnContext) -> None:
             reference = TurnContext.get_conversation_reference(context.activity)
+            self._check(reference.service_url)
             with session(self.core.engine) as s, s.begin():
                 save_conversation_ref(
                     s,
@@ -368,7 +394,42 @@ class TeamsBot(ActivityHandler):
         await self.core.handle_command(cmd, responder)
 
 
+def _shape_error(body: object) -> str | None:
+    """What botbuilder and our handlers rely on, checked before anything runs: a clear 400 otherwise."""
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
+        return "activity must be a JSON object with a 'type'"
+    if not isinstance(body.get("serviceUrl"), str):
+        return "activity must name its serviceUrl"
+    for field in ("conversation", "from", "recipient"):
+        value = body.get(field)
+        if field == "recipient" and value is None:
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+            return f"activity.{field} must be an object with an 'id'"
+        if "name" in value and not isinstance(value["name"], str | None):
+            return f"activity.{field}.name must be a string"
+    for field in ("text", "id", "replyToId", "channelId"):
+        if field in body and not isinstance(body[field], str | None):
+            return f"activity.{field} must be a string"
+    if "entities" in body:
+        entities = body["entities"]
+        if not isinstance(entities, list | None) or any(not isinstance(e, dict) for e in entities or []):
+            return "activity.entities must be a list of objects"
+        for e in entities or []:
+            if e.get("type") == "mention":
+                mentioned = e.get("mentioned")
+                if not isinstance(mentioned, dict) or not isinstance(mentioned.get("id"), str) or not isinstance(e.get("text"), str):
+                    return "a mention needs 'text' and 'mentioned.id'"
+                if not isinstance(mentioned.get("name"), str | None):
+                    return "a mention's name must be a string"
+    if "channelData" in body and not isinstance(body["channelData"], dict | None):
+        return "activity.channelData must be an object"
+    return None
+
+
 def http_handler(cloud: CloudAdapter, bot: TeamsBot):
+    """POST /api/messages: shape check (400), then GuardedAuthentication (401/403), then the turn."""
+
     async def handle(request: web.Request) -> web.Response:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected Content-Type: application/json"}, status=415)
@@ -376,13 +437,20 @@ def http_handler(cloud: CloudAdapter, bot: TeamsBot):
             body = await request.json()
         except ValueError:
             return web.json_response({"error": "body is not valid JSON"}, status=400)
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            return web.json_response({"error": "activity must be a JSON object with a 'type'"}, status=400)
+        problem = _shape_error(body)
+        if problem is None:
+            try:
+                activity = Activity().deserialize(body)
+            except Exception:  # noqa: BLE001 - msrest's DeserializationError and friends: the sender's fault
+                problem = "activity could not be read"
+        if problem is not None:
+            return web.json_response({"error": problem}, status=400)
         try:
-            response = await cloud.process(request, bot)
-        except jwt.PyJWTError:
-            # botframework only maps PermissionError to 401; a token that is not even a JWT must be one too.
-            return web.json_response({"error": "invalid Authorization token"}, status=401)
-        return response or web.Response(status=201)
+            invoke = await cloud.process_activity(request.headers.get("Authorization", ""), activity, bot.on_turn)
+        except Refused as refused:
+            return web.json_response({"error": refused.reason}, status=refused.status)
+        if invoke:
+            return web.json_response(serializer_helper(invoke.body), status=invoke.status)
+        return web.Response(status=201)
 
     return handle

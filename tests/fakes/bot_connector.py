@@ -35,6 +35,7 @@ class FakeBotConnector:
         self.page_limit: int | None = None  # caps pagedmembers pages below pageSize, to exercise paging
         self.member_pages: list[str] = []  # conversation ids of every pagedmembers request
         self.send_failures: dict[str, list[int]] = {}  # conversation id -> HTTP statuses for its next sends (e.g. 429)
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, Authorization) of every request, whatever it was
         self._ids = itertools.count(1)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -61,8 +62,13 @@ class FakeBotConnector:
             await asyncio.sleep(0.02)
         raise AssertionError(f"expected {count} activities, got {len(self.sent)}: {self.sent}")
 
+    @web.middleware
+    async def _record(self, request: web.Request, handler):
+        self.requests.append((request.method, request.path, request.headers.get("Authorization", "")))
+        return await handler(request)
+
     async def start(self) -> str:
-        app = web.Application()
+        app = web.Application(middlewares=[self._record])
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
         app.router.add_post("/v3/conversations/{cid}/activities/{reply}", self._send)
