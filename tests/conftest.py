@@ -70,14 +70,14 @@ def pytest_addoption(parser):
     )
 
 
-_CLOCK_START: datetime | None = None  # --clock's instant, once parsed
+_travelling = False  # a test is running on the moved clock
 
 
 def pytest_configure(config):
-    global _CLOCK_START
+    config.addinivalue_line("markers", "real_clock(reason): run on the real clock even under --clock")
     instant = config.getoption("--clock")
     if instant:
-        _CLOCK_START = config.pulsebridge_clock = _instant(instant)
+        config.pulsebridge_clock = _instant(instant)
 
 
 def _instant(text: str) -> datetime:
@@ -100,21 +100,29 @@ def _travel(request):
     """With --clock, the whole process (datetime, time.time; not the monotonic clock the event loop and
     timeouts use) starts each test at that instant: the core's default clock, Slack signatures, the
     scheduler and every table default all see the same moved time."""
+    global _travelling
     start = getattr(request.config, "pulsebridge_clock", None)
-    if start is None:
+    if start is None or request.node.get_closest_marker("real_clock"):
         yield
         return
     with time_machine.travel(start, tick=True):
-        yield
+        _travelling = True
+        try:
+            yield
+        finally:
+            _travelling = False
 
 
 def child_env(env: dict[str, str]) -> dict[str, str]:
-    """`env` for a child process (the CLI, a server): under --clock it starts at this process's moved time."""
-    if _CLOCK_START is None:
+    """`env` for a child process (the CLI, a server): under --clock its clock is moved as this process's is."""
+    if not _travelling:
         return env
     here = str(Path(__file__).parent / "clock_child")
     path = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-    return {**env, "PYTHONPATH": path, "PULSEBRIDGE_CHILD_CLOCK": datetime.now().astimezone().isoformat()}
+    # An offset from the real clock, not an instant: two children started a second apart (replicas)
+    # must agree on the time, as this process and they do, however long each takes to start.
+    offset = time.time() - time_machine.escape_hatch.time.time()
+    return {**env, "PYTHONPATH": path, "PULSEBRIDGE_CHILD_CLOCK_OFFSET": repr(offset)}
 
 
 def fixture_json(relative: str) -> Any:
