@@ -16,7 +16,6 @@ from tests.datarights_support import cli
 from tests.feedback_support import FEEDBACK_ORG_YAML, WEBHOOK_SECRET, generic, post_feedback, seed_directory, start_feedback_server
 from tests.test_datarights_delete import count, until
 
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -28,14 +27,18 @@ async def srv(database_url, fake_slack, fake_connector):
     server.engine.dispose()
 
 
-async def seed(srv) -> None:
-    """Praise and criticism from 400 days ago and from yesterday."""
+async def seed(srv) -> datetime:
+    """Praise and criticism from 400 days ago and from yesterday; returns the "now" they are counted from.
+
+    Read from the clock when the test runs (under --clock that is the moved one), never at import."""
+    now = datetime.now(UTC)
     for i, (days, score, text) in enumerate([(400, 5, "Bob Stone sorted our SSO, superb"), (400, 1, "Slow answers from Bob"), (1, 5, "Bob Stone fixed billing, superb"), (1, 2, "Bob never called back")]):
-        when = (NOW - timedelta(days=days)).isoformat()
+        when = (now - timedelta(days=days)).isoformat()
         payload = generic(text, id=f"r-{i}", score=score, created_at=when, agent={"email": "bob@example.com", "name": None, "id": None})
         assert (await post_feedback(srv, payload))[0] == 201
     await until(lambda: count(srv.engine, Feedback) == 4 and count(srv.engine, CustomerKudos) == 2)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    return now
 
 
 def numbers(engine):
@@ -112,11 +115,11 @@ async def test_daily_job_is_scheduled_once_and_purges_with_the_core_clock(databa
         jobs = [j for j in srv.core.scheduler.apscheduler.get_jobs() if j.id == "retention:purge"]
         assert len(jobs) == 1 and jobs[0].next_run_time == first_run
 
-        await seed(srv)
-        srv.core.clock = lambda: NOW + timedelta(days=300)  # now the feedback from yesterday is 301 days old: kept
+        now = await seed(srv)
+        srv.core.clock = lambda: now + timedelta(days=300)  # now the feedback from yesterday is 301 days old: kept
         await srv.core.jobs["retention.purge"](srv.core)
         assert [t for t, _, _ in texts(srv.engine)[0].values()].count("") == 2
-        srv.core.clock = lambda: NOW + timedelta(days=367)
+        srv.core.clock = lambda: now + timedelta(days=367)
         await srv.core.jobs["retention.purge"](srv.core)
         assert [t for t, _, _ in texts(srv.engine)[0].values()] == ["", "", "", ""]
     finally:

@@ -323,7 +323,7 @@ async def test_the_demo_first_screen_has_data_whatever_the_date(database_url, fa
 
     with time_machine.travel(datetime.fromisoformat(instant), tick=True):
         settings = make_settings(database_url, fake_slack.url, PULSEBRIDGE_SECRET_KEY=PULSE_KEY)
-        app = build_app(settings, org=demo.demo_org(), playground=True)
+        app = build_app(settings, org=demo.demo_org(), playground=True, bind_host="127.0.0.1")
         demo.seed(app[CORE])
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
