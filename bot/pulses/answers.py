@@ -18,7 +18,7 @@ from bot.pulses.anonymity import polarity, respondent_key, secret_of
 from bot.pulses.fanout import MessageCache, delivery_message
 from bot.pulses.render import local_time, options, zone
 from bot.text import clean
-from storage.db import session
+from storage.db import session, write
 from storage.directory import find_user
 from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
 from storage.pulses import answers_of, delivery_of, mark_answered, upsert_answer
@@ -65,14 +65,19 @@ async def on_answer(core, action: ActionInvoked) -> Outcome:
     if action.action_id != f"pulse.answer:{question_id}:{value}":
         raise UserFacingError(FORGED)
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+
+    def store(s) -> Message:
         pulse, question, user, delivery = _check(s, core, action.actor, pulse_id, question_id, now)
         if question.scale == "text" or value not in dict(options(question)):
             raise UserFacingError(f"{value} is not one of the answers to this question. Nothing was recorded.")
         upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=respondent_key(secret, user.id, pulse.id), on=now.date(), value=value)
         mark_answered(s, delivery.id)
         delivery.answered = True
-        return Outcome(update=_refreshed(core, s, delivery, user))
+        return _refreshed(core, s, delivery, user)
+
+    # The click was acknowledged already: the answer commits (retried past lock/serialisation
+    # conflicts with the fan-out) or the core tells the person it could not be saved.
+    return Outcome(update=await write(core.engine, store))
 
 
 async def _open_form(core, action: ActionInvoked, form_id: str) -> Outcome:
@@ -122,7 +127,8 @@ async def _save_text(core, submission: FormSubmitted, field_id: str) -> Outcome:
     if len(text) > MAX_COMMENT:
         raise FormInvalid({field_id: f"Please keep it under {MAX_COMMENT:,} characters (this is {len(text):,})."})
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+
+    def store(s):
         pulse, question, user, delivery = _check(s, core, submission.actor, pulse_id, question_id, now)
         key = respondent_key(secret, user.id, pulse.id)
         if field_id == "comment":
@@ -137,8 +143,10 @@ async def _save_text(core, submission: FormSubmitted, field_id: str) -> Outcome:
             upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key, on=now.date(), text=text, polarity=polarity(text))
             mark_answered(s, delivery.id)
             delivery.answered = True
-        refreshed = _refreshed(core, s, delivery, user)
         handle = ref_to_handle(delivery.platform, delivery.platform_ref) if delivery.platform_ref else None
+        return _refreshed(core, s, delivery, user), handle
+
+    refreshed, handle = await write(core.engine, store)
     if handle is not None:
         # The stored handle, never one from the form: a forged one could overwrite someone else's DM.
         adapter = core.adapters.get(handle.platform)
