@@ -244,7 +244,7 @@ class Giver:
     known: dict[str, Profile]
 
 
-async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Message, list[Outbound]]:
+async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Message | None, list[Outbound]]:
     """Store a kudos once per delivery and return the giver's confirmation and the messages to send.
 
     A redelivered command returns the messages of the stored kudos again; the outbox then sends
@@ -254,7 +254,8 @@ async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Messag
     with session(core.engine) as s:
         existing = kudos_by_source(s, giver_source.delivery_key)
         if existing is not None:
-            return _replay(s, org, existing)
+            # A redelivery: the first copy confirmed already; only resend follow-ups that failed.
+            return None, _replay(s, org, existing)[1]
 
     adapter = core.adapters[giver_source.platform]
     profiles = await resolve_profiles(core.engine, adapter, [giver_source.actor, *request.recipients], giver_source.known)
@@ -277,7 +278,7 @@ async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Messag
             existing = kudos_by_source(s, giver_source.delivery_key)
             if existing is None:
                 raise UserFacingError("This request was already handled.")
-            return _replay(s, org, existing)
+            return None, _replay(s, org, existing)[1]  # an overlapping copy: the first one confirms
         win = find_win(s, request.win) if request.win is not None else None
         giver = store_profile(s, actor_profile)
         recipients = [store_profile(s, profiles[r.external_id]) for r in request.recipients]

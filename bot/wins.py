@@ -191,8 +191,10 @@ async def on_form(core, submission: FormSubmitted):
     with session(core.engine) as s:
         existing = win_by_source(s, submission.delivery_key)
         if existing is not None:
-            reply, followups = _messages(s, existing, s.get(User, existing.created_by))
-            return Outcome(reply=reply, followups=followups)
+            # A redelivered submission: the first copy already confirmed (on Slack, by DM). Only
+            # resend follow-ups that failed (outbox keys); a second confirmation is a duplicate.
+            _reply, followups = _messages(s, existing, s.get(User, existing.created_by))
+            return Outcome(followups=followups)
 
     now = core.clock()
     customer, summary, value, won_on, contributor_ids = validate(submission.values, now.date())
@@ -214,8 +216,8 @@ async def on_form(core, submission: FormSubmitted):
             existing = win_by_source(s, submission.delivery_key)
             if existing is None:
                 raise UserFacingError("This win was already submitted.")
-            reply, followups = _messages(s, existing, s.get(User, existing.created_by))
-            return Outcome(reply=reply, followups=followups)
+            _reply, followups = _messages(s, existing, s.get(User, existing.created_by))
+            return Outcome(followups=followups)  # an overlapping copy: the first one confirms
         creator = store_profile(s, actor_profile)
         contributors = [store_profile(s, profiles[r.external_id]) for r in refs]
         win = insert_win(
