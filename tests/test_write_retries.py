@@ -231,11 +231,13 @@ async def test_200_concurrent_answers_during_a_big_fanout_lose_nothing(database_
             expected[uid] = (question.id, value)
             payloads.append(_click(srv, uid, question, value, pulse_id))
         sent_before = len(fake_slack.calls_to("chat.postMessage"))
+        burst = time.monotonic()
         statuses = await asyncio.gather(*(srv.slack_interaction(p) for p in payloads))
+        burst = time.monotonic() - burst
         assert [status for status, _ in statuses] == [200] * STRESS_ANSWERS
         sent_during = len(fake_slack.calls_to("chat.postMessage")) - sent_before
         still_fanning_out = not fanout.done()
-        await asyncio.wait_for(fanout, 120)
+        await asyncio.wait_for(fanout, max(120, STRESS_PEOPLE / 10))
 
         # Every person heard back: a confirmation in their DM or a clear failure message.
         def heard() -> tuple[dict, dict]:
@@ -269,7 +271,7 @@ async def test_200_concurrent_answers_during_a_big_fanout_lose_nothing(database_
         # The collision really happened: DMs kept going out (delivery rows kept being written) while the answers came in.
         assert sent_during > 0 and still_fanning_out
         print(f"\n[{srv.engine.dialect.name}] {STRESS_ANSWERS} answers during a {STRESS_PEOPLE}-person fan-out "
-              f"({time.monotonic() - started:.1f} s): {sent_during} DMs sent while they were answered, 0 lost")
+              f"({time.monotonic() - started:.1f} s in all; the 200 acks took {burst:.1f} s): {sent_during} DMs sent while they were answered, 0 lost")
     finally:
         await runner.cleanup()
         srv.engine.dispose()
