@@ -23,7 +23,7 @@ from bot.ports import ChannelPost, DirectMessage, Outbound
 from bot.recognition_rules import day_start, period_start, posts_per_kudos
 from bot.text import clean
 from bot.wins import GIVE_KUDOS_ACTION, find_win, outcome_blocks, parse_label
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_inbound
 from storage.directory import find_user, team_channel, teams_of
 from storage.kudos import insert_kudos, kudos_by_source, recipients_of, values_of
@@ -273,7 +273,7 @@ async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Messag
         raise UserFacingError("You can't give kudos to yourself, but it's good to be proud of your work! Nothing was sent.")
 
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         if not claim_inbound(s, giver_source.delivery_key):
             existing = kudos_by_source(s, giver_source.delivery_key)
             if existing is None:

@@ -32,7 +32,7 @@ from bot.messages import (
 )
 from bot.ports import ChannelPost, DirectMessage, Outbound
 from bot.text import clean
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_inbound
 from storage.directory import team_channel, teams_of
 from storage.recognition import contributors_of, directory_people, insert_win, win_by_id, win_by_source
@@ -211,7 +211,7 @@ async def on_form(core, submission: FormSubmitted):
     if bots:
         raise FormInvalid({"contributors": f"{bots[0]} is a bot; wins are made by people."})
 
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         if not claim_inbound(s, submission.delivery_key):
             existing = win_by_source(s, submission.delivery_key)
             if existing is None:
