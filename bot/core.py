@@ -238,7 +238,13 @@ class PulseBridge:
         if outcome.form is not None:
             await responder.open_form(outcome.form)
         if outcome.update is not None:
-            await responder.update(outcome.update)
+            try:
+                await responder.update(outcome.update)
+            except Exception as exc:  # noqa: BLE001 - what the handler stored is committed; say so another way
+                # The update is the confirmation (a pulse DM showing "Your answer: 9"); when the
+                # platform refuses it, the person must still hear that their click was stored.
+                log.warning("%s %s: could not update the message (%s); replying instead", kind, name, exc)
+                await responder.reply(outcome.update)
         if outcome.reply is not None:
             await responder.reply(outcome.reply)
         if outcome.followups:

@@ -184,6 +184,17 @@ async def test_an_answer_that_cannot_be_stored_tells_the_person_and_stores_nothi
     assert [a.value for a in answers(srv.engine)] == [7]
 
 
+async def test_a_stored_answer_whose_dm_cannot_be_updated_is_confirmed_by_a_reply(pulse_server):
+    srv = pulse_server
+    rows, questions = await _opened(srv)
+    bob, enps = rows["U0BOB"], questions["enps"]
+    srv.slack.fail_next("chat.update", 500, {}, {"ok": False, "error": "internal_error"})
+    await srv.slack_interaction(_click(srv, "U0BOB", enps, 6, bob.pulse_id))
+    reply = (await srv.slack.wait_for("response_url"))[0]
+    assert "Your answer: 6" in texts(reply) and reply.params["response_type"] == "ephemeral"
+    assert [a.value for a in answers(srv.engine)] == [6]
+
+
 def stress_yaml(people: int) -> str:
     members = ", ".join(f"slack:{stress_uid(i)}" for i in range(people))
     return f"""
