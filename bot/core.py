@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.errors import UserFacingError
 from bot.events import ActionInvoked, CommandInvoked, FormSubmitted
@@ -23,7 +24,7 @@ from bot.outbox import Outbox
 from bot.ports import ChatAdapter, Outbound, Responder
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from storage.db import session
+from storage.db import WriteFailed, is_retryable, session
 from storage.directory import sync_teams
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class CommandSpec:
     summary: str
     usage: str
     handler: CommandHandler
+
+
+# What a person sees when their acknowledged click or form could not be stored (the unit rolled back).
+WRITE_FAILED = "I couldn't save that just now: the database stayed busy. Nothing was recorded; please try again in a moment."
 
 
 def error_message(text: str) -> Message:
@@ -204,6 +209,12 @@ class PulseBridge:
                 except UserFacingError:
                     label.append("refused")
                     raise
+                except WriteFailed:
+                    label.append("write_failed")
+                    raise
+                except DBAPIError as exc:
+                    label.append("write_failed" if is_retryable(exc) else "error")
+                    raise
                 except BaseException:
                     label.append("error")
                     raise
@@ -214,10 +225,26 @@ class PulseBridge:
         except UserFacingError as exc:
             await responder.reply(error_message(exc.text))
             return
+        except WriteFailed:
+            # The platform was told we received this; never let it vanish without a word.
+            await responder.reply(error_message(WRITE_FAILED))
+            return
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            log.error("%s %s: write not committed: %s", kind, name, exc.orig)
+            await responder.reply(error_message(WRITE_FAILED))
+            return
         if outcome.form is not None:
             await responder.open_form(outcome.form)
         if outcome.update is not None:
-            await responder.update(outcome.update)
+            try:
+                await responder.update(outcome.update)
+            except Exception as exc:  # noqa: BLE001 - what the handler stored is committed; say so another way
+                # The update is the confirmation (a pulse DM showing "Your answer: 9"); when the
+                # platform refuses it, the person must still hear that their click was stored.
+                log.warning("%s %s: could not update the message (%s); replying instead", kind, name, exc)
+                await responder.reply(outcome.update)
         if outcome.reply is not None:
             await responder.reply(outcome.reply)
         if outcome.followups:

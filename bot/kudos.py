@@ -23,7 +23,7 @@ from bot.ports import ChannelPost, DirectMessage, Outbound
 from bot.recognition_rules import day_start, period_start, posts_per_kudos
 from bot.text import clean
 from bot.wins import GIVE_KUDOS_ACTION, find_win, outcome_blocks, parse_label
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_inbound
 from storage.directory import find_user, identifiers_of, team_channel, teams_of
 from storage.kudos import insert_kudos, kudos_by_source, recipients_of, values_of
@@ -245,7 +245,7 @@ class Giver:
     known: dict[str, Profile]
 
 
-async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Message, list[Outbound]]:
+async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Message | None, list[Outbound]]:
     """Store a kudos once per delivery and return the giver's confirmation and the messages to send.
 
     A redelivered command returns the messages of the stored kudos again; the outbox then sends
@@ -255,7 +255,8 @@ async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Messag
     with session(core.engine) as s:
         existing = kudos_by_source(s, giver_source.delivery_key)
         if existing is not None:
-            return _replay(s, org, existing)
+            # A redelivery: the first copy confirmed already; only resend follow-ups that failed.
+            return None, _replay(s, org, existing)[1]
 
     adapter = core.adapters[giver_source.platform]
     profiles = await resolve_profiles(core.engine, adapter, [giver_source.actor, *request.recipients], giver_source.known)
@@ -273,12 +274,12 @@ async def give(core, giver_source: Giver, request: KudosRequest) -> tuple[Messag
         raise UserFacingError("You can't give kudos to yourself, but it's good to be proud of your work! Nothing was sent.")
 
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         if not claim_inbound(s, giver_source.delivery_key):
             existing = kudos_by_source(s, giver_source.delivery_key)
             if existing is None:
                 raise UserFacingError("This request was already handled.")
-            return _replay(s, org, existing)
+            return None, _replay(s, org, existing)[1]  # an overlapping copy: the first one confirms
         giver = store_profile(s, actor_profile)
         win = visible_win(s, set(identifiers_of(giver)), request.win) if request.win is not None else None
         recipients = [store_profile(s, profiles[r.external_id]) for r in request.recipients]

@@ -17,7 +17,7 @@ from bot.events import MessageHandle
 from bot.metrics import OUTBOX_MESSAGES
 from bot.ports import ChatAdapter, Outbound, describe, destination_platform, handle_to_ref
 from bot.serialize import destination_from_data, message_from_data, to_data
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_outbox, finish_outbox, outbox_row, retryable_outbox
 from storage.tables import utcnow
 
@@ -46,7 +46,7 @@ class Outbox:
         if adapter is None:
             log.warning("no adapter for platform %s; message %s left pending", platform, item.key)
             return None
-        with session(self.engine) as s, s.begin():
+        with write_unit(self.engine) as s:
             payload = {"destination": to_data(item.destination), "message": to_data(item.message)}
             row = outbox_row(s, item.key, platform, describe(item.destination), payload)
             if row.status == "sent" or not claim_outbox(s, row.id):
@@ -56,11 +56,11 @@ class Outbox:
             handle = await adapter.send(item.destination, item.message)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried later
             log.warning("sending %s to %s failed: %s", item.key, describe(item.destination), exc)
-            with session(self.engine) as s, s.begin():
+            with write_unit(self.engine) as s:
                 finish_outbox(s, row_id, error=f"{type(exc).__name__}: {exc}")
             OUTBOX_MESSAGES.labels(platform, "failed").inc()
             return None
-        with session(self.engine) as s, s.begin():
+        with write_unit(self.engine) as s:
             finish_outbox(s, row_id, platform_ref=handle_to_ref(handle))
         OUTBOX_MESSAGES.labels(platform, "sent").inc()
         return handle

@@ -32,7 +32,7 @@ from bot.messages import (
 )
 from bot.ports import ChannelPost, DirectMessage, Outbound
 from bot.text import clean
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_inbound
 from storage.directory import team_channel, teams_of
 from storage.recognition import contributors_of, directory_people, insert_win, win_by_id, win_by_source
@@ -191,8 +191,10 @@ async def on_form(core, submission: FormSubmitted):
     with session(core.engine) as s:
         existing = win_by_source(s, submission.delivery_key)
         if existing is not None:
-            reply, followups = _messages(s, existing, s.get(User, existing.created_by))
-            return Outcome(reply=reply, followups=followups)
+            # A redelivered submission: the first copy already confirmed (on Slack, by DM). Only
+            # resend follow-ups that failed (outbox keys); a second confirmation is a duplicate.
+            _reply, followups = _messages(s, existing, s.get(User, existing.created_by))
+            return Outcome(followups=followups)
 
     now = core.clock()
     customer, summary, value, won_on, contributor_ids = validate(submission.values, now.date())
@@ -209,13 +211,13 @@ async def on_form(core, submission: FormSubmitted):
     if bots:
         raise FormInvalid({"contributors": f"{bots[0]} is a bot; wins are made by people."})
 
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         if not claim_inbound(s, submission.delivery_key):
             existing = win_by_source(s, submission.delivery_key)
             if existing is None:
                 raise UserFacingError("This win was already submitted.")
-            reply, followups = _messages(s, existing, s.get(User, existing.created_by))
-            return Outcome(reply=reply, followups=followups)
+            _reply, followups = _messages(s, existing, s.get(User, existing.created_by))
+            return Outcome(followups=followups)  # an overlapping copy: the first one confirms
         creator = store_profile(s, actor_profile)
         contributors = [store_profile(s, profiles[r.external_id]) for r in refs]
         win = insert_win(

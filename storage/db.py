@@ -1,15 +1,56 @@
-"""Engine creation with the per-backend settings the rest of the code relies on."""
+"""Engine creation with the per-backend settings the rest of the code relies on, and write units.
+
+A write unit (`write_unit`, `run_write`, `write`) is one short transaction that must commit: the
+writes that follow an interaction the platform was already told we received (a pulse answer) and
+the fan-out's delivery bookkeeping. On SQLite it starts with `BEGIN IMMEDIATE`, so it takes the
+write lock up front and waits for it under the busy timeout. A plain (deferred) transaction that
+reads first and writes later cannot wait: if another connection committed in between, SQLite
+answers the upgrade with "database is locked" at once (its snapshot is stale), and the answer was
+lost. Only write units begin IMMEDIATE — a session held across an `await` must never hold the
+write lock, or every writer in the process stalls behind it — and the retrying helpers take a plain
+function, so the unit cannot contain an `await` at all. Retryable failures (SQLite busy/locked,
+PostgreSQL serialisation failures and deadlocks) are retried on a fresh transaction until the
+unit commits or the budget is spent; then `WriteFailed` tells the caller to tell the person.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+from weakref import WeakKeyDictionary
+
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Execution option marking a write unit's connection (read by the SQLite "begin" hook below).
+WRITE_UNIT = "pulsebridge_write_unit"
+# How long the retrying helpers keep trying a unit before giving up with WriteFailed. Each SQLite
+# attempt also waits up to the busy timeout for the write lock before it counts as failed.
+WRITE_RETRY_SECONDS = 20.0
+SQLITE_BUSY_TIMEOUT_MS = 30000
+# PostgreSQL SQLSTATEs that mean "run the transaction again": serialization_failure, deadlock_detected.
+PG_RETRYABLE = {"40001", "40P01"}
+SQLITE_RETRYABLE = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones are masked)
+
+
+class WriteFailed(Exception):
+    """A write unit did not commit within its retry budget; nothing of it was stored."""
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - exercised by every SQLite test
@@ -17,7 +58,7 @@ def make_engine(url: str) -> Engine:
             # Foreign keys are off by default in SQLite; WAL lets the scheduler read while a request writes.
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
             # pysqlite only emits BEGIN before the first INSERT/UPDATE, so a SAVEPOINT issued first
             # (claim_inbound's begin_nested) opened its own transaction and RELEASE committed it:
@@ -27,7 +68,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - exercised by every SQLite test
-            conn.exec_driver_sql("BEGIN")
+            # Write units take the write lock at BEGIN (waiting under busy_timeout); everything
+            # else stays deferred so long-lived readers never block writers.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_UNIT) else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -36,6 +79,95 @@ def make_engine(url: str) -> Engine:
 def session(engine: Engine) -> Session:
     # expire_on_commit=False: objects returned from a unit of work stay readable after it commits.
     return Session(engine, expire_on_commit=False)
+
+
+_writers: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def _writer(engine: Engine) -> Engine:
+    """The same engine and pool, with connections marked as write units."""
+    writer = _writers.get(engine)
+    if writer is None:
+        writer = _writers[engine] = engine.execution_options(**{WRITE_UNIT: True})
+    return writer
+
+
+@contextmanager
+def write_unit(engine: Engine) -> Iterator[Session]:
+    """One write transaction, committed on exit (rolled back on an exception).
+
+    Keep it short and never `await` inside it: on SQLite it holds the database's write lock from
+    its first statement to its end. Use `run_write`/`write` when the unit must be retried.
+    """
+    with Session(_writer(engine), expire_on_commit=False) as s, s.begin():
+        yield s
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A lock/serialisation failure after which running the same transaction again can succeed."""
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in PG_RETRYABLE:
+        return True
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in SQLITE_RETRYABLE
+    message = str(orig).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def _backoff(attempt: int) -> float:
+    return min(0.5, 0.01 * 2**attempt) * (0.5 + random.random())
+
+
+def _attempts(engine: Engine, work: Callable[[Session], T], budget: float | None):
+    """Yields a back-off delay after each retryable failure; returns work's result via StopIteration."""
+    deadline = time.monotonic() + (WRITE_RETRY_SECONDS if budget is None else budget)
+    attempt = 0
+    while True:
+        try:
+            with write_unit(engine) as s:
+                return work(s)
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            attempt += 1
+            if time.monotonic() >= deadline:
+                log.error("write unit gave up after %d attempt(s): %s", attempt, exc.orig)
+                raise WriteFailed(str(exc.orig)) from exc
+            log.warning("write unit attempt %d failed (%s); retrying", attempt, exc.orig)
+            yield _backoff(attempt)
+
+
+def run_write(engine: Engine, work: Callable[[Session], T], *, budget: float | None = None) -> T:
+    """Run `work(session)` in a write unit until it commits; WriteFailed once `budget` seconds are spent.
+
+    For worker threads (the fan-out). `work` may raise any other exception to abort: nothing is stored.
+    """
+    attempts = _attempts(engine, work, budget)
+    try:
+        while True:
+            time.sleep(next(attempts))
+    except StopIteration as done:
+        return done.value
+
+
+async def write(engine: Engine, work: Callable[[Session], T], *, budget: float | None = None) -> T:
+    """`run_write` for handlers on the event loop: back-offs are `asyncio.sleep`s, and `work` is a
+    plain function, so the unit can never span an await.
+
+    Each attempt runs on the loop itself, as the handlers' transactions always did: a click's write
+    has committed before the next request is handled (a comment right after an answer finds it). On
+    SQLite the wait for the write lock is bounded by the other units' length, since no unit awaits.
+    """
+    attempts = _attempts(engine, work, budget)
+    try:
+        while True:
+            await asyncio.sleep(next(attempts))
+    except StopIteration as done:
+        return done.value
 
 
 def ping(engine: Engine) -> None:

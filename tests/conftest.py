@@ -374,3 +374,21 @@ async def wait_for_scheduler(core, timeout: float = 5.0):
             return core.scheduler
         await asyncio.sleep(0.05)
     raise AssertionError("this process never became the scheduler leader")
+
+
+async def handled(server, timeout: float = 15.0) -> None:
+    """Wait until the bot has finished every handler and job it started (replies and follow-ups sent).
+
+    The observable event for asserting that something did NOT happen: Slack handlers enter the
+    core's in-flight tracker before their ack is answered, Teams and webhook requests answer after
+    their handler, so once the requests have their HTTP responses nothing more is coming.
+    """
+    import asyncio
+
+    core = getattr(server, "core", server)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while core.inflight.count:
+        if loop.time() > deadline:
+            raise AssertionError(f"{core.inflight.count} handler(s) still running after {timeout} s")
+        await asyncio.sleep(0.01)

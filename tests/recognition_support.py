@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from storage.db import session
-from tests.conftest import ORG_YAML, make_settings, start_server
+from tests.conftest import ORG_YAML, handled, make_settings, start_server
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday
 
@@ -80,9 +79,9 @@ def card_text(sent) -> str:
     return "\n".join(out)
 
 
-async def settle(seconds: float = 0.3) -> None:
-    """Give stray sends a moment before asserting that something did NOT happen."""
-    await asyncio.sleep(seconds)
+async def settle(server) -> None:
+    """Before asserting that something did NOT happen: wait until the bot has finished all it started."""
+    await handled(server)
 
 
 def with_recognition(extra: str, teams_extra: dict[str, str] | None = None) -> str:

@@ -33,7 +33,7 @@ async def seed_week(server):
     await kudos(server, "<@U0CARLA|carla> --private for the secret thing")
     await server.slack_interaction(server.view_submission("win.record", win_state(date="2026-11-16", contributors=("U0BOB", "U0ERIN")), user_id="U0DAN"))
     await server.slack.wait_for("chat.postMessage", 9)
-    await settle()
+    await settle(server)
     server.core.clock = lambda: NOW
     # The bot has been installed on Teams (it has heard from someone), so it can write to the team channel there.
     await server.teams_send(server.teams_activity("<at>pulsebridge</at> help"))
@@ -79,7 +79,7 @@ async def test_digest_for_a_seeded_week(database_url, fake_slack, fake_connector
 
         # The job is idempotent per ISO week: a re-run (e.g. after a restart) posts nothing new.
         await run_digest(server, "support")
-        await settle(0.1)
+        await settle(server)
         assert len(server.slack.calls_to("chat.postMessage")) == 2 and len(server.connector.sent) == 1
 
 
@@ -100,7 +100,7 @@ async def test_big_teams_default_to_the_digest(database_url, fake_slack, fake_co
     async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
         await server.slack_command("/kudos", "<@U0BOB|bob> <@U0ERIN|erin> for the launch")
         await server.slack.wait_for("chat.postMessage", 3)
-        await settle()
+        await settle(server)
         channels = sorted(p.params["channel"] for p in server.slack.calls_to("chat.postMessage"))
         assert channels == ["C0PLATFORM", "U0BOB", "U0ERIN"]
 
@@ -151,11 +151,11 @@ async def test_a_template_that_cannot_render_is_logged_and_nothing_is_sent(datab
         assert "recognition template digest.txt.j2 cannot render" in caplog.text  # reported at start-up
         await kudos(server, "<@U0BOB|bob> for the fix")
         await server.slack.wait_for("chat.postMessage")  # Bob's DM; the support channel is in digest mode
-        await settle()
+        await settle(server)
         server.slack.calls.clear()
         server.core.clock = lambda: NOW + timedelta(hours=1)
         await run_digest(server, "support")
-        await settle(0.1)
+        await settle(server)
         assert server.slack.calls_to("chat.postMessage") == []
         assert "recognition digest for support not sent: template error" in caplog.text
 
@@ -166,7 +166,7 @@ async def test_a_busy_week_still_fits_in_one_slack_message(database_url, fake_sl
             status, body = await server.slack_interaction(server.view_submission("win.record", win_state(customer=f"Customer {i:02d}", contributors=("U0BOB",))))
             assert "errors" not in body
         await server.slack.wait_for("chat.postMessage", 18 * 3)  # each win: confirmation, channel post, Bob's DM
-        await settle()
+        await settle(server)
         server.slack.calls.clear()
         server.core.clock = lambda: NOW + timedelta(hours=1)
         await run_digest(server, "support")
@@ -186,7 +186,7 @@ async def test_praise_from_a_customer_counts_as_recognition(database_url, fake_s
         status, body = await post_feedback(server, fixture("generic"))  # Carla is named in the praise
         assert status == 201 and body["relay"] == "relayed", body
         await server.slack.wait_for("chat.postMessage", 2)
-        await settle()
+        await settle(server)
         server.slack.calls.clear()
 
         await run_digest(server, "support")

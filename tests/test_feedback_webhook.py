@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import shutil
+import subprocess
 import time
 
+import pytest
+
 from tests.feedback_support import (
+    WEBHOOK_SECRET,
     customer_kudos,
+    documented_signature,
     fb,  # noqa: F401 - fixture
     feedback_rows,
     fixture,
@@ -70,6 +78,59 @@ async def test_unsigned_forged_and_stale_requests_are_refused_and_nothing_is_sto
     status, text = await fb.post("/webhooks/feedback", body, replay)
     assert status == 401 and "field" not in text
     assert feedback_rows(fb.engine) == [] and fb.slack.calls_to("chat.postMessage") == []
+
+
+async def test_the_readme_shell_example_signs_requests_the_server_accepts(fb):
+    """The README's openssl one-liner, run as written: a third implementation of the format."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    body = json.dumps(generic("Carla fixed it in minutes!", id="readme-1"))
+    ts = str(int(time.time()))
+    script = """printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$FEEDBACK_WEBHOOK_SECRET" -hex | sed 's/^.* //'"""
+    sig = subprocess.run(["sh", "-c", script], env={"ts": ts, "body": body, "FEEDBACK_WEBHOOK_SECRET": WEBHOOK_SECRET, "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert "sha256=" + sig == documented_signature(WEBHOOK_SECRET, ts, body.encode())
+    headers = {"Content-Type": "application/json", "X-Pulsebridge-Timestamp": ts, "X-Pulsebridge-Signature": f"sha256={sig}"}
+    status, text = await fb.post("/webhooks/feedback", body.encode(), headers)
+    assert status == 201, text
+
+
+@pytest.mark.parametrize(
+    "signed_string",
+    [
+        lambda ts, body: body,  # no timestamp: replayable forever
+        lambda ts, body: ts.encode() + body,  # no separator
+        lambda ts, body: body + b"." + ts.encode(),  # wrong order
+        lambda ts, body: ts.encode() + b":" + body,  # Slack's separator
+    ],
+    ids=["body-only", "no-separator", "body-first", "colon"],
+)
+async def test_signatures_over_any_other_string_are_refused(fb, signed_string):
+    body = json.dumps(generic("Carla fixed it in minutes!")).encode()
+    ts = str(int(time.time()))
+    digest = hmac.new(WEBHOOK_SECRET.encode(), signed_string(ts, body), hashlib.sha256).hexdigest()
+    for value in (f"sha256={digest}", digest):
+        headers = {"Content-Type": "application/json", "X-Pulsebridge-Timestamp": ts, "X-Pulsebridge-Signature": value}
+        status, _ = await fb.post("/webhooks/feedback", body, headers)
+        assert status == 401
+    # The documented string without its `sha256=` prefix is refused too.
+    bare = documented_signature(WEBHOOK_SECRET, ts, body).removeprefix("sha256=")
+    status, _ = await fb.post("/webhooks/feedback", body, {"Content-Type": "application/json", "X-Pulsebridge-Timestamp": ts, "X-Pulsebridge-Signature": bare})
+    assert status == 401
+    assert feedback_rows(fb.engine) == []
+
+
+@pytest.mark.parametrize(
+    "offset,accepted",
+    [(-290, True), (290, True), (-310, False), (310, False), (3600, False), (10**9, False)],
+    ids=["4m50s-old", "4m50s-ahead", "5m10s-old", "5m10s-ahead", "1h-ahead", "far-future"],
+)
+async def test_the_timestamp_must_be_within_five_minutes_either_way(fb, offset, accepted):
+    """A future timestamp is as suspicious as an old one: it would let a captured request be
+    replayed until that time comes."""
+    status, body = await post_feedback(fb, generic("Carla fixed it in minutes!", id=f"t{offset}"), timestamp=int(time.time()) + offset)
+    assert status == (201 if accepted else 401), body
+    assert len(feedback_rows(fb.engine)) == (1 if accepted else 0)
 
 
 async def test_oversize_body_is_413_and_malformed_bodies_are_400_naming_the_field(fb):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 from sqlalchemy import select
 
 from storage.db import session
 from storage.tables import Kudos
+from tests.conftest import handled
 from tests.test_kudos_slack import count, texts
 
 
 async def reject(server, text: str, user_id: str = "U0ANA") -> str:
     await server.slack_command("/kudos", text, user_id=user_id)
     answer = (await server.slack.wait_for("response_url"))[-1]
-    await asyncio.sleep(0.1)
+    await handled(server)
     assert count(server.engine, Kudos) == 0
     assert server.slack.calls_to("chat.postMessage") == []
     assert answer.params["response_type"] == "ephemeral"
@@ -59,7 +59,7 @@ async def test_usage_is_shown_for_an_empty_command(server):
 async def test_reason_markup_never_becomes_pings_or_links(server, typed):
     await server.slack_command("/kudos", f"<@U0BOB|bob> for {typed} & more")
     posts = await server.slack.wait_for("chat.postMessage", 2)
-    await asyncio.sleep(0.2)
+    await handled(server)
     for post in server.slack.calls_to("chat.postMessage") + server.slack.calls_to("response_url"):
         shown = texts(post)
         for forbidden in ("<!channel>", "<!here", "<@U0DAN>", "<https://", "<#C0SECRET", "<!subteam"):
@@ -83,7 +83,7 @@ async def test_reason_is_stored_without_control_characters(server):
 async def test_values_are_stripped_from_the_reason_and_mentions_in_the_reason_do_not_ping(server):
     await server.slack_command("/kudos", "<@U0BOB|bob>, <@U0CARLA|carla> and for pairing with <@U0DAN|dan> #Craft #ownership")
     posts = await server.slack.wait_for("chat.postMessage", 3)
-    await asyncio.sleep(0.2)
+    await handled(server)
     with session(server.engine) as s:
         kudos = s.execute(select(Kudos)).scalar_one()
     assert kudos.reason == "pairing with @dan"

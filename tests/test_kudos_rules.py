@@ -70,7 +70,7 @@ async def test_private_kudos_reach_only_the_recipient(server):
     answer = await kudos(server, "<@U0BOB|bob> --private for quietly fixing my broken deploy #craft")
     assert "Private kudos sent to <@U0BOB>" in answer and "no channel post" in answer
     await server.slack.wait_for("chat.postMessage")
-    await settle()
+    await settle(server)
     posts = server.slack.calls_to("chat.postMessage")
     assert [p.params["channel"] for p in posts] == ["U0BOB"]
     assert "gave you private kudos" in slack_texts(posts[0]) and "quietly fixing my broken deploy" in slack_texts(posts[0])
@@ -140,7 +140,7 @@ async def test_kudos_without_arguments_opens_a_form_and_the_form_gives_kudos(ser
     status, body = await server.slack_interaction(server.view_submission("kudos.give", state, user_id="U0DAN"))
     assert status == 200 and "errors" not in body
     await server.slack.wait_for("chat.postMessage", 2)
-    await settle()
+    await settle(server)
     channels = sorted(p.params["channel"] for p in server.slack.calls_to("chat.postMessage"))
     assert channels == ["U0DAN", "U0ERIN"]  # confirmation + the recipient; private, so no channel post
     with session(server.engine) as s:
@@ -154,7 +154,7 @@ async def test_teams_kudos_card_and_private_kudos_on_teams(server):
         server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> --private for covering my shift", mentions=[("29:bob", "Bob Stone")])
     )
     await server.connector.wait_for(2)
-    await settle()
+    await settle(server)
     assert server.connector.sent_to("19:support@thread.tacv2") == []
     assert any("private kudos" in card_text(s) for s in server.connector.sent_to("a:personal-29:bob"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from urllib.parse import urlencode
 
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 
 from storage.db import session
 from storage.tables import InboundDelivery, Kudos, KudosRecipient, KudosValue, OutboxMessage, User
+from tests.conftest import handled
 
 
 def count(engine, table) -> int:
@@ -37,7 +37,7 @@ async def test_kudos_stores_dms_recipients_posts_to_team_channel_and_confirms(se
     assert "Kudos sent to <@U0BOB> and <@U0DAN>" in texts(confirmation)
 
     posts = await server.slack.wait_for("chat.postMessage", 4)
-    await asyncio.sleep(0.2)
+    await handled(server)
     posts = server.slack.calls_to("chat.postMessage")
     by_channel = {p.params["channel"]: p for p in posts}
     assert set(by_channel) == {"U0BOB", "U0DAN", "C0SUPPORT", "C0PLATFORM"}

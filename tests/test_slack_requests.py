@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from storage.tables import InboundDelivery, Kudos, User
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, handled
 from tests.test_kudos_slack import count, texts
 
 
@@ -33,7 +33,7 @@ async def test_requests_without_a_valid_fresh_signature_get_401_and_store_nothin
         body = body.replace(b"fix", b"fax")
     status, _ = await server.post("/slack/events", body, headers)
     assert status == 401
-    await asyncio.sleep(0.1)
+    await handled(server)
     assert count(server.engine, Kudos) == 0 and count(server.engine, User) == 0
     assert server.slack.calls_to("chat.postMessage") == []
 
@@ -58,7 +58,7 @@ async def test_non_utf8_body_is_rejected_with_400(server):
 async def test_malformed_signed_payloads_never_crash_and_store_nothing(server, body, content_type):
     status, _ = await server.slack_raw(body, content_type=content_type)
     assert status in (200, 400, 404)
-    await asyncio.sleep(0.1)
+    await handled(server)
     assert count(server.engine, Kudos) == 0
     # The process is still serving.
     status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> for still being up")
@@ -82,7 +82,7 @@ async def test_a_retried_or_duplicated_command_creates_one_kudos_and_one_set_of_
         status, _ = await server.post("/slack/events", body, headers)
         assert status == 200
     await server.slack.wait_for("chat.postMessage", 2)
-    await asyncio.sleep(0.3)
+    await handled(server)
     assert count(server.engine, Kudos) == 1
     assert count(server.engine, InboundDelivery) == 1
     channels = sorted(c.params["channel"] for c in server.slack.calls_to("chat.postMessage"))
@@ -94,7 +94,7 @@ async def test_a_429_with_retry_after_is_waited_out_and_the_dm_arrives_once(serv
     started = time.monotonic()
     await server.slack_command("/kudos", "<@U0BOB|bob> for patience")
     await server.slack.wait_for("chat.postMessage", 2)
-    await asyncio.sleep(0.3)
+    await handled(server)
     assert len(server.slack.calls_to("chat.postMessage:rejected")) == 1
     channels = sorted(c.params["channel"] for c in server.slack.calls_to("chat.postMessage"))
     assert channels == ["C0SUPPORT", "U0BOB"]
@@ -140,7 +140,7 @@ async def test_a_dm_that_failed_for_good_is_resent_by_the_outbox_retry(server):
     server.slack.fail_next("chat.postMessage", 500, {}, {"ok": False, "error": "internal_error"})
     await server.slack_command("/kudos", "<@U0BOB|bob> for never giving up")
     await server.slack.wait_for("chat.postMessage", 1)
-    await asyncio.sleep(0.3)
+    await handled(server)
     with session(server.engine) as s:
         statuses = sorted(s.execute(select(OutboxMessage.status)).scalars())
     assert statuses == ["failed", "sent"]

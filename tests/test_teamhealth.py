@@ -288,7 +288,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
             assert goal.key == "config:csat"
         seed_feedback(server.engine, ids["bob"], NOW - timedelta(days=3), 4, "csat5", "positive")
         await server.core.jobs["teamhealth.goals_check"](server.core)
-        await settle(0.2)
+        await settle(server)
         assert server.slack.calls_to("chat.postMessage") == []  # 4.00 < 4.5
         seed_feedback(server.engine, ids["bob"], NOW - timedelta(days=2), 5, "csat5", "positive")
         seed_feedback(server.engine, ids["bob"], NOW - timedelta(days=2), 5, "csat5", "positive")
@@ -296,7 +296,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         for _ in range(3):
             await server.core.jobs["teamhealth.goals_check"](server.core)
         posts = await server.slack.wait_for("chat.postMessage", 1)
-        await settle(0.2)
+        await settle(server)
         posts = server.slack.calls_to("chat.postMessage")
         assert len(posts) == 1 and posts[0].params["channel"] == "C0SUPPORT"
         assert "Goal reached: Delighted customers" in slack_texts(posts[0]) and "CSAT 4.67/5" in slack_texts(posts[0])
@@ -305,7 +305,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         server.core.clock = lambda: datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
-        await settle(0.2)
+        await settle(server)
         weekly = [c for c in server.slack.calls_to("chat.postMessage") if "week 2026-W47" in c.params.get("text", "")]
         assert len(weekly) == 1 and weekly[0].params["channel"] == "C0SUPPORT"
         text = slack_texts(weekly[0])
@@ -381,7 +381,7 @@ async def test_due_date_goal_counts_from_its_start_and_is_celebrated_once(databa
         for _ in range(2):
             await server.core.jobs["teamhealth.goals_check"](server.core)
         await server.slack.wait_for("chat.postMessage")
-        await settle(0.2)
+        await settle(server)
         posts = server.slack.calls_to("chat.postMessage")
         assert len(posts) == 1 and "Goal reached: Delighted customers" in slack_texts(posts[0]) and f"by {due}" in slack_texts(posts[0])
         with session(server.engine) as s:

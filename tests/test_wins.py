@@ -35,7 +35,7 @@ async def test_slack_win_form_is_stored_posted_once_per_team_channel_and_dms_con
     # A platform retry of the same submission must not create a second win or post again.
     status, _ = await srv.slack_interaction(payload)
     assert status == 200
-    await settle()
+    await settle(srv)
     posts = srv.slack.calls_to("chat.postMessage")
     by_channel = {p.params["channel"]: p for p in posts}
     assert sorted(by_channel) == ["C0PLATFORM", "C0SUPPORT", "U0ANA", "U0BOB", "U0DAN"]
@@ -143,7 +143,7 @@ async def test_bad_win_input_is_shown_next_to_the_field_and_nothing_is_stored(sr
     assert status == 200
     assert '"response_action":"errors"' in body.replace(" ", "")
     assert f'"{field}":' in body.replace(" ", "") and message in body
-    await settle(0.1)
+    await settle(srv)
     assert count(srv.engine, Win) == 0 and count(srv.engine, WinContributor) == 0 and count(srv.engine, InboundDelivery) == 0
     assert srv.slack.calls_to("chat.postMessage") == []
 
@@ -195,7 +195,7 @@ async def test_teams_win_card_lists_directory_people_and_posts_to_team_channels(
     await srv.teams_send(submit)
     await srv.teams_send(submit)  # redelivered: still one win, no second post
     sent = await srv.connector.wait_for(5)
-    await settle()
+    await settle(srv)
     channels = {s.conversation_id: s for s in srv.connector.sent if s.conversation_id.startswith("19:")}
     assert set(channels) == {"19:support@thread.tacv2", "19:platform@thread.tacv2"}
     assert len(srv.connector.sent_to("19:support@thread.tacv2")) == 1

@@ -13,7 +13,7 @@ from bot.feedback.record import FeedbackRecord
 from bot.feedback.relay import ROUTE_ACTION, Ingested, ingest, relay_messages, relay_to, routed_message
 from bot.messages import Message, Paragraph, UserRef
 from bot.ports import ref_to_handle
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_inbound
 from storage.feedback import claim_triage, sent_refs, team_people_on
 from storage.feedback_tables import Feedback
@@ -125,7 +125,7 @@ async def on_route(core, action: ActionInvoked):
         raise UserFacingError(f"{target.display_name} is a bot; customer kudos are for people. Nothing was sent.")
 
     config = config_of(core)
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         if not claim_inbound(s, action.delivery_key):
             return Outcome()
         row = s.get(Feedback, feedback_id)

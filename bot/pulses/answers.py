@@ -24,7 +24,7 @@ from bot.pulses.anonymity import key_of, polarity, secret_of
 from bot.pulses.fanout import MessageCache, delivery_message
 from bot.pulses.render import local_time, options, zone
 from bot.text import clean
-from storage.db import session
+from storage.db import session, write
 from storage.directory import find_user
 from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
 from storage.pulses import accounts_of, answers_of, delivery_of, upsert_answer
@@ -71,12 +71,18 @@ async def on_answer(core, action: ActionInvoked) -> Outcome:
     if action.action_id != f"pulse.answer:{question_id}:{value}":
         raise UserFacingError(FORGED)
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+
+    def store(s) -> Message:
         pulse, question, user, delivery = _check(s, core, action.actor, pulse_id, question_id, now)
         if question.scale == "text" or value not in dict(options(question)):
             raise UserFacingError(f"{value} is not one of the answers to this question. Nothing was recorded.")
+        # Only the answer: the "answered" flag flips later, in a shuffled batch (bot/pulses/flags.py).
         upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key_of(secret, s, user, pulse.id), on=pulse.cycle_date, value=value)
-        return Outcome(update=_refreshed(core, s, delivery, user))
+        return _refreshed(core, s, delivery, user)
+
+    # The click was acknowledged already: the answer commits (retried past lock/serialisation
+    # conflicts with the fan-out) or the core tells the person it could not be saved.
+    return Outcome(update=await write(core.engine, store))
 
 
 async def _open_form(core, action: ActionInvoked, form_id: str) -> Outcome:
@@ -126,7 +132,8 @@ async def _save_text(core, submission: FormSubmitted, field_id: str) -> Outcome:
     if len(text) > MAX_COMMENT:
         raise FormInvalid({field_id: f"Please keep it under {MAX_COMMENT:,} characters (this is {len(text):,})."})
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+
+    def store(s):
         pulse, question, user, delivery = _check(s, core, submission.actor, pulse_id, question_id, now)
         key = key_of(secret, s, user, pulse.id)
         if field_id == "comment":
@@ -139,10 +146,12 @@ async def _save_text(core, submission: FormSubmitted, field_id: str) -> Outcome:
             if question.scale != "text":
                 raise UserFacingError(FORGED)
             upsert_answer(s, pulse_id=pulse.id, question_id=question.id, respondent=key, on=pulse.cycle_date, text=text, polarity=polarity(text))
-        refreshed = _refreshed(core, s, delivery, user)
         # The person may be answering from their other account; then the stored DM is not this one.
         mine = delivery.user_id == user.id
         handle = ref_to_handle(delivery.platform, delivery.platform_ref) if delivery.platform_ref and mine else None
+        return _refreshed(core, s, delivery, user), handle
+
+    refreshed, handle = await write(core.engine, store)
     if handle is not None:
         # The stored handle, never one from the form: a forged one could overwrite someone else's DM.
         adapter = core.adapters.get(handle.platform)

@@ -19,7 +19,7 @@ from bot.pulses.render import local_time, zone
 from bot.pulses.results import open_pulse_section, pulse_results, results_message
 from bot.pulses.schedule import question_row
 from bot.text import clean
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_inbound
 from storage.directory import find_user, teams_of
 from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
@@ -163,7 +163,7 @@ async def on_send_form(core, submission: FormSubmitted) -> Outcome:
         questions.append(question_row(bank[chosen]))
     if custom:
         questions.append(PulseQuestion(question_key=f"adhoc-{len(questions) + 1}", driver="adhoc", text=custom, scale=scale, choices=[], allow_comment=scale != "text"))
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         if not claim_inbound(s, submission.delivery_key):
             existing = pulse_by_source(s, f"adhoc:{submission.delivery_key}")
             raise UserFacingError("This pulse was already sent." if existing else "This request was already handled.")

@@ -32,7 +32,7 @@ from bot.directory import user_ref
 from bot.metrics import PULSE_DELIVERIES
 from bot.ports import DirectMessage, RateLimited, handle_to_ref
 from bot.pulses.render import question_message, zone
-from storage.db import session
+from storage.db import WriteFailed, run_write, session, write
 from storage.pulse_tables import Pulse, PulseDelivery
 from storage.pulses import (
     answers_of,
@@ -184,13 +184,13 @@ async def reconcile(core, report: FanoutReport) -> None:
                 handle = await find(DirectMessage(user_ref(user)), marker_of(delivery.id))
             except Exception as exc:  # noqa: BLE001 - cannot verify: prefer a duplicate card over a lost question
                 log.warning("could not check whether pulse delivery %s was sent (%s); sending again", delivery.id, exc)
-        with session(core.engine) as s, s.begin():
-            if handle is not None:
-                finish_delivery(s, delivery.id, platform_ref=handle_to_ref(handle))
-                report.reconciled += 1
-            else:
-                release_delivery(s, delivery.id)
-                report.resent_after_crash += 1
+        if handle is not None:
+            ref = handle_to_ref(handle)
+            await write(core.engine, lambda s, d=delivery.id, r=ref: finish_delivery(s, d, platform_ref=r))
+            report.reconciled += 1
+        else:
+            await write(core.engine, lambda s, d=delivery.id: release_delivery(s, d))
+            report.resent_after_crash += 1
 
 
 async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None, concurrency: int | None = None) -> FanoutReport:
@@ -239,24 +239,31 @@ def _prepare(core, cache: MessageCache, delivery_id: int):
         message = None if left else delivery_message(core, s, cache, delivery, user)
     if left:
         # They left (directory sync deactivated them) after the pulse was planned: stop, don't send.
-        # A write transaction of its own: upgrading the read above to a write can deadlock on SQLite.
-        with session(core.engine) as s, s.begin():
-            s.execute(
+        # A write unit of its own: upgrading the read above to a write fails at once on SQLite
+        # ("database is locked") when another writer committed in between.
+        run_write(
+            core.engine,
+            lambda s: s.execute(
                 update(PulseDelivery)
                 .where(PulseDelivery.id == delivery_id, PulseDelivery.status.in_(("pending", "failed")))
                 .values(status="expired")
-            )
+            ),
+        )
         PULSE_DELIVERIES.labels(delivery.platform, "skipped_inactive").inc()
         return None
-    with session(core.engine) as s, s.begin():
-        if not claim_delivery(s, delivery_id, PROCESS_TOKEN):
-            return None
+    if not run_write(core.engine, lambda s: claim_delivery(s, delivery_id, PROCESS_TOKEN)):
+        return None
     return delivery, user, message
 
 
 def _finish(core, delivery_id: int, **outcome) -> None:
-    with session(core.engine) as s, s.begin():
-        finish_delivery(s, delivery_id, **outcome)
+    """Record a send's outcome; retried until it commits (the message is out: the row must say so)."""
+    try:
+        run_write(core.engine, lambda s: finish_delivery(s, delivery_id, **outcome))
+    except WriteFailed:
+        # The row stays `sending` under this process's token: never re-sent by this process, and
+        # reconciled by the next one (Slack: found by its marker, so still exactly once).
+        log.error("pulse delivery %s: outcome %s could not be recorded", delivery_id, outcome)
 
 
 async def _send_paced(core, adapter, delivery: PulseDelivery, user: User, message, report: FanoutReport):
@@ -278,7 +285,12 @@ async def _send_paced(core, adapter, delivery: PulseDelivery, user: User, messag
 
 async def _deliver(core, cache: MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
     """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
-    prepared = await asyncio.to_thread(_prepare, core, cache, delivery_id)
+    try:
+        prepared = await asyncio.to_thread(_prepare, core, cache, delivery_id)
+    except WriteFailed as exc:  # could not claim the row: nothing was sent, so try it again later
+        log.warning("pulse delivery %s could not be claimed: %s", delivery_id, exc)
+        report.errors.append(str(exc))
+        return False
     if prepared is None:
         return None
     delivery, user, message = prepared

@@ -22,7 +22,7 @@ from bot.teamhealth.metrics import figures
 from bot.teamhealth.periods import KINDS, Period, containing, today_in
 from bot.teamhealth.suppression import minimum
 from storage import teamhealth as q
-from storage.db import session
+from storage.db import session, write_unit
 from storage.deliveries import claim_inbound
 from storage.directory import team_channel, teams_of
 from storage.tables import Team, utcnow
@@ -248,7 +248,7 @@ async def on_form(core, submission: FormSubmitted):
 
     user = await access.caller(core, submission)
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         data, teams = validate(core, s, user, submission.values, now.date())
         if not claim_inbound(s, submission.delivery_key):
             return Outcome(reply=Message(summary="Already saved.", blocks=(Paragraph(("That goal was already saved.",)),)))
