@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
 from bot.pulses.anonymity import respondent_key
-from storage.db import session
+from storage.db import run_write, session
 from storage.pulse_tables import Pulse, PulseAnswer
 from storage.pulses import flag_answered, flag_candidates, persons_of, pulses_to_settle, respondents_of, rewrite_answers
 
@@ -61,9 +61,12 @@ def due(pulse: Pulse, pending: int, now: datetime) -> bool:
 
 
 def settle_pulse(core, pulse_id: int, now: datetime) -> tuple[int, int]:
-    """(flags flipped, answer rows rewritten) for one pulse; one transaction."""
+    """(flags flipped, answer rows rewritten) for one pulse; one write unit, retried past lock and
+    serialisation conflicts with answers and the fan-out (storage/db.py)."""
     secret = core.settings.PULSEBRIDGE_SECRET_KEY
-    with session(core.engine) as s, s.begin():
+    seen = _rewritten.setdefault(core, {})
+
+    def work(s) -> tuple[int, int, str | None]:
         pulse = s.get(Pulse, pulse_id)
         candidates = flag_candidates(s, pulse_id)
         stored = respondents_of(s, pulse_id)
@@ -73,16 +76,18 @@ def settle_pulse(core, pulse_id: int, now: datetime) -> tuple[int, int]:
             pending = [d for d, u in candidates if respondent_key(secret, persons.get(u, u), pulse_id) in stored]
         digest = _digest(s, pulse_id) if stored else ""
         release = bool(pending) and due(pulse, len(pending), now)
-        seen = _rewritten.setdefault(core, {})
         changed = bool(stored) and seen.get(pulse_id) != digest
         if not release and not changed:
-            return 0, 0
+            return 0, 0, None
         if release:
             _shuffle(pending)
             flag_answered(s, pending)
-        rewritten = rewrite_answers(s, pulse_id, _shuffle)
-    seen[pulse_id] = digest
-    return (len(pending) if release else 0), rewritten
+        return (len(pending) if release else 0), rewrite_answers(s, pulse_id, _shuffle), digest
+
+    flipped, rewritten, digest = run_write(core.engine, work)
+    if digest is not None:
+        seen[pulse_id] = digest
+    return flipped, rewritten
 
 
 def settle(core, now: datetime) -> None:
