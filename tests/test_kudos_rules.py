@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from storage.db import session
 from storage.recognition_tables import KudosContext
-from storage.tables import InboundDelivery, Kudos, KudosRecipient
+from storage.tables import InboundDelivery, Kudos, KudosRecipient, User
 from tests.conftest import shared_schema
 from tests.recognition_support import NOW, card_text, count, custom_server, settle, slack_texts, static, text_input, users, with_recognition
 
@@ -202,3 +202,30 @@ async def test_weekly_allowance_starts_on_the_givers_local_monday(database_url, 
         assert "allowance is 3 people per week and you have used 3 this week" in await kudos(server, "<@U0ERIN|erin> for the dashboards")
         server.core.clock = lambda: at(29, 11)  # Sunday in UTC, Mon 30 Nov 00:00 in Auckland: a new week
         assert "Kudos sent to" in await kudos(server, "<@U0ERIN|erin> <@U0BOB|bob> <@U0CARLA|carla> for the dashboards")
+
+
+async def test_a_teams_giver_without_a_timezone_gets_the_teams_day(database_url, fake_slack, fake_connector):
+    """Teams profiles carry no timezone: Ana's day follows her team's (Berlin), not UTC."""
+    yaml = with_recognition("allowance: 1")
+
+    async def teams_kudos(server, name: str, member: str) -> str:
+        before = len(server.connector.sent)
+        activity = server.teams_activity(f"<at>pulsebridge</at> kudos <at>{name}</at> for the release", mentions=[(member, name)])
+        await server.teams_send(activity)
+        for _ in range(200):
+            replies = [x for x in server.connector.sent[before:] if x.conversation_id == activity["conversation"]["id"]]
+            if replies:
+                return card_text(replies[0]) + (replies[0].activity.get("text") or "")
+            await settle(0.02)
+        raise AssertionError("no reply")
+
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        server.core.clock = lambda: datetime(2026, 11, 19, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+        assert "Kudos sent to" in await teams_kudos(server, "Bob Stone", "29:bob")
+        server.core.clock = lambda: datetime(2026, 11, 19, 23, 30, tzinfo=UTC)  # 00:30 on 20 Nov in Berlin, still 19 Nov in UTC
+        assert "Kudos sent to" in await teams_kudos(server, "Carla Diaz", "29:carla")
+        server.core.clock = lambda: datetime(2026, 11, 20, 0, 30, tzinfo=UTC)  # a new day in UTC, not in Berlin
+        assert "allowance is 1 person per day" in await teams_kudos(server, "Dan Wu", "29:dan")
+        with session(server.engine) as s:
+            ana = s.execute(select(User).where(User.external_id == "29:ana")).scalar_one()
+            assert ana.timezone is None
