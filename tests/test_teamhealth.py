@@ -113,6 +113,19 @@ async def test_hand_computed_month_for_a_lead(database_url, fake_slack, fake_con
         assert (row["csat_responses"], row["csat_average"], row["csat_percent"]) == ("3", "3.33", "67")
 
 
+async def test_feedback_naming_an_id_two_people_share_is_nobodys(database_url, fake_slack, fake_connector):
+    async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
+        ids = seed_people(server)
+        user(server.engine, "teams", "U0BOB", "Another Bob", "bob@elsewhere.example")  # same bare id on Teams, not in the team
+        nov = datetime(2026, 11, 10, 12, tzinfo=UTC)
+        seed_feedback(server.engine, None, nov, 1, "csat5", "negative", agent_id="U0BOB")  # ambiguous: not counted
+        seed_feedback(server.engine, None, nov, 4, "csat5", "positive", agent_id="slack:U0BOB")
+        seed_feedback(server.engine, None, nov, 1, "csat5", "negative", agent_email="bob@elsewhere.example")
+        seed_feedback(server.engine, ids["carla"], nov, 5, "csat5", "positive", agent_email="bob@elsewhere.example")  # routed: counted once
+        text = await ask(server, "support month")
+        assert "CSAT 4.50/5" in text and "100% of 2 feedback positive" in text
+
+
 async def test_too_few_answers_and_subtraction_are_suppressed(database_url, fake_slack, fake_connector):
     async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
         seed_people(server)
@@ -348,6 +361,8 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         assert len(posts) == 1 and posts[0].params["channel"] == "C0SUPPORT"
         assert "Goal reached: Delighted customers" in slack_texts(posts[0]) and "CSAT 4.67/5" in slack_texts(posts[0])
 
+        # Criticism named by Carla's agent email counts in the weekly post too: (4 + 5 + 5 + 2) / 4.
+        seed_feedback(server.engine, None, NOW - timedelta(days=1), 2, "csat5", "negative", agent_email="carla@example.com")
         # The weekly post (NOW is Friday of week 47, so it reports week 47 only on Monday; here: week 46).
         server.core.clock = lambda: datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
@@ -357,6 +372,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         assert len(weekly) == 1 and weekly[0].params["channel"] == "C0SUPPORT"
         text = slack_texts(weekly[0])
         assert "Delighted customers" in text and "Kudos: 1 to" in text and "#ownership" in text and "EX↔CX" in text
+        assert "From customers: 0 kudos, CSAT 4.00/5" in text
         with session(server.engine) as s:
             keys = s.execute(select(OutboxMessage.key)).scalars().all()
         # One key per platform channel (Teams fails here: the bot was never installed there, so it stays for the retry job).
