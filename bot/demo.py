@@ -1,7 +1,11 @@
-"""The demo organisation: people, teams and a month of history for `pulsebridge demo`.
+"""The demo organisation: people, teams and four months of history for `pulsebridge demo`.
 
 Seeding is idempotent: every row it writes has a stable key (user handle, kudos source key),
 so running it twice leaves one copy. Features add their own history through `SEEDERS`.
+
+History is laid out backwards from the core's clock and is long enough (`HISTORY_WEEKS`) that
+every view has data whatever day the demo starts on: the current and previous month and quarter,
+the 12-week engagement sparkline and the 16 weeks the EX↔CX line needs.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ PEOPLE = [
     ("sam", "Sam Okafor", "America/New_York"),
     ("tess", "Tess Berg", "America/Denver"),
 ]
-# Nobody recognises Dev this month, so his lead's digest has a quiet contributor to point out.
+HISTORY_WEEKS = 18  # > 16: the EX↔CX line needs 16 weeks, and the 1st of a month needs the month before
+# Nobody ever recognises Dev, so his lead's digest has a quiet contributor to point out.
 QUIET = "dev"
 REASONS = [
     ("rescuing the Acme renewal with a same-day fix", "customer-first"),
@@ -62,23 +67,79 @@ REASONS = [
     ("shipping the SSO fix before the Globex launch", "ownership"),
 ]
 
+# (customer, summary, value, contributors, days ago)
 WINS = [
-    ("Acme Corp", "Renewal saved after the SSO outage", "$120k ARR", ["bob", "carla", "priya"]),
-    ("Globex", "Launched on the new billing API a week early", "expansion", ["raj", "sam"]),
-    ("Initech", "Turned a churn-risk escalation into a case study", None, ["emma", "quinn"]),
-    ("Umbrella Health", "Passed the security review on the first try", "$45k ARR", ["tess", "olga", "femi"]),
+    ("Acme Corp", "Renewal saved after the SSO outage", "$120k ARR", ["bob", "carla", "priya"], 3),
+    ("Globex", "Launched on the new billing API a week early", "expansion", ["raj", "sam"], 10),
+    ("Initech", "Turned a churn-risk escalation into a case study", None, ["emma", "quinn"], 17),
+    ("Umbrella Health", "Passed the security review on the first try", "$45k ARR", ["tess", "olga", "femi"], 24),
+    ("Hooli", "Migrated 4,000 seats over one weekend", "$80k ARR", ["sam", "tess"], 45),
+    ("Acme Corp", "Won the EMEA rollout after a live demo", "expansion", ["carla", "femi"], 66),
+    ("Vandelay", "First customer on the new API, live in a week", "$30k ARR", ["priya", "quinn"], 87),
+    ("Globex", "Rescued a failed data import before quarter close", None, ["bob", "emma"], 108),
 ]
-# (customer, account, score on a 1-5 CSAT scale, agent, what they wrote). Low scores are stored, never relayed.
-FEEDBACK = [
-    ("Maria Gomez", "Acme Corp", 5, "bob", "Bob fixed our invoice problem in ten minutes. Brilliant support!"),
-    ("Tom Reed", "Globex", 5, "carla", "Carla was patient and clear, and the export works perfectly now."),
-    ("Lena Fischer", "Initech", 4, "carla", "Quick, friendly answer and a workaround that actually helped."),
-    ("Kenji Sato", "Umbrella Health", 2, "emma", "It took three days to get a reply."),
-    ("Amara Obi", "Acme Corp", 5, "femi", "Femi went above and beyond to get our team onboarded."),
-    ("Noah Berg", "Hooli", 5, "emma", "Emma explained the SSO setup better than our own IT team."),
-    ("Sofia Rossi", "Globex", 3, "bob", "Solved in the end, but I had to repeat myself."),
-    ("Liam Chen", "Initech", 5, "carla", "Fantastic help, thank you Carla!"),
+# The most recent feedback, written by hand: (customer, account, score on a 1-5 CSAT scale, agent, text, age).
+# The first arrived minutes ago, so a month's customer goal has something even on the 1st.
+RECENT_FEEDBACK = [
+    ("Maria Gomez", "Acme Corp", 5, "bob", "Bob fixed our invoice problem in ten minutes. Brilliant support!", timedelta(minutes=20)),
+    ("Tom Reed", "Globex", 5, "carla", "Carla was patient and clear, and the export works perfectly now.", timedelta(days=2)),
+    ("Lena Fischer", "Initech", 4, "carla", "Quick, friendly answer and a workaround that actually helped.", timedelta(days=5, hours=1)),
+    ("Kenji Sato", "Umbrella Health", 2, "emma", "It took three days to get a reply.", timedelta(days=8, hours=2)),
+    ("Amara Obi", "Acme Corp", 5, "femi", "Femi went above and beyond to get our team onboarded.", timedelta(days=11, hours=3)),
+    ("Noah Berg", "Hooli", 5, "emma", "Emma explained the SSO setup better than our own IT team.", timedelta(days=14, hours=4)),
+    ("Sofia Rossi", "Globex", 3, "bob", "Solved in the end, but I had to repeat myself.", timedelta(days=17, hours=5)),
+    ("Liam Chen", "Initech", 5, "carla", "Fantastic help, thank you Carla!", timedelta(days=20, hours=6)),
 ]
+
+# How each team's mood drifts over the history (first and last week's mean answer on the 1-5 scale):
+# support is recovering after a hard quarter, platform is sliding under an on-call load, and their
+# customers follow a week later, so /teamhealth and the EX↔CX line have a story to tell.
+TRENDS = {"support": (2.9, 4.1), "platform": (4.2, 3.1)}
+AGENTS = {"support": ["bob", "carla", "emma", "femi"], "platform": ["priya", "quinn", "raj", "sam", "tess"]}
+PRAISE = [
+    "Thanks {first}, that was quick and clear.",
+    "{first} sorted it out in one call. Great service!",
+    "Really helpful answer from {first}, thank you.",
+    "Excellent support, {first} went the extra mile.",
+]
+CRITICISM = [
+    "I waited two days for an answer.",
+    "The fix did not work and nobody followed up.",
+    "Had to explain the problem three times.",
+    "Slow and confusing, the ticket was closed too early.",
+]
+CUSTOMERS = [("Ines Duarte", "Acme Corp"), ("Marek Wolny", "Globex"), ("Yuki Tanaka", "Initech"), ("Omar Haddad", "Umbrella Health"), ("Ruth Adler", "Hooli")]
+
+
+def trend(slug: str, week: int, weeks: int = HISTORY_WEEKS) -> float:
+    """The team's mean answer in history week `week` (0 = oldest), on a straight line between its ends."""
+    first, last = TRENDS.get(slug, (3.5, 3.5))
+    return first + (last - first) * week / max(weeks - 1, 1)
+
+
+def _feedback_history() -> list[tuple]:
+    """Older feedback, a few a week per team, more positive when the team's mood a week earlier was good."""
+    rng = random.Random(7)
+    rows = []
+    for week in range(HISTORY_WEEKS):
+        age_weeks = HISTORY_WEEKS - 1 - week
+        for slug, agents in AGENTS.items():
+            if slug == "support" and age_weeks < 3:
+                continue  # support's last three weeks are RECENT_FEEDBACK's
+            happy = (trend(slug, max(week - 1, 0)) - 1) / 4
+            for n in range(3 if slug == "support" else 2):
+                agent = rng.choice(agents)
+                customer, account = rng.choice(CUSTOMERS)
+                if rng.random() < happy:
+                    score, text = rng.choice((4, 5)), rng.choice(PRAISE).format(first=agent.capitalize())
+                else:
+                    score, text = rng.choice((1, 2, 3)), rng.choice(CRITICISM)
+                rows.append((customer, account, score, agent, text, timedelta(weeks=age_weeks, days=n * 2, hours=rng.randint(1, 9))))
+    return rows
+
+
+# Every seeded piece of feedback: (customer, account, score, agent, text, age). Low scores are stored, never relayed.
+FEEDBACK = RECENT_FEEDBACK + _feedback_history()
 
 SAMPLE_FEEDBACK = [
     ("Grace Hopper", "Acme Corp", 5, "Thanks {first}! You sorted out our SSO in one call. Best support we have had."),
@@ -110,7 +171,7 @@ def demo_org() -> OrgConfig:
     return parse_org_config(text, "demo_org.yaml")
 
 
-def seed(core, days: int = 30) -> None:
+def seed(core, days: int = HISTORY_WEEKS * 7) -> None:
     rng = random.Random(42)
     now = core.clock()
     with session(core.engine) as s, s.begin():
@@ -143,13 +204,12 @@ def _users(s) -> dict[str, User]:
 
 
 def seed_wins(core, rng: random.Random) -> None:
-    """Customer wins spread over the month, each with its contributors (recognition's own storage)."""
+    """Customer wins spread over the history, each with its contributors (recognition's own storage)."""
     now = core.clock()
     with session(core.engine) as s, s.begin():
         users = _users(s)
-        for n, (customer, summary, value, contributors) in enumerate(WINS):
+        for n, (customer, summary, value, contributors, days_ago) in enumerate(WINS):
             key = f"demo:win:{n}"
-            days_ago = 3 + n * 7
             if win_by_source(s, key) is not None:
                 continue
             insert_win(
@@ -165,26 +225,23 @@ def seed_feedback(core, rng: random.Random) -> None:
     config = core.org.feedback
     with session(core.engine) as s, s.begin():
         snapshot = build_directory(s, config)
-        for n, (customer, account, score, agent, text) in enumerate(FEEDBACK):
+        for n, (customer, account, score, agent, text, age) in enumerate(FEEDBACK):
             external_id = f"demo-{n}"
             if feedback_by_key(s, "demo", external_id) is not None:
                 continue
             record = FeedbackRecord(
                 source="demo", external_id=external_id, customer_name=customer, customer_account=account,
                 score=float(score), scale="csat5", text=text, agent=Agent(email=f"{agent}@{DOMAIN}"),
-                created_at=now - timedelta(days=2 + n * 3, hours=n),
+                created_at=now - age,
             )
             ingest(s, record, {"demo": external_id}, config, now=now, platforms=(PLATFORM,), live=False, snapshot=snapshot)
 
 
-# How each team's pulse answers drift over the month (oldest week first): support is recovering
-# after a hard quarter, platform is sliding under an on-call load, so /teamhealth has a story to tell.
-PULSE_TRENDS = {"support": (2.9, 3.3, 3.7, 4.1), "platform": (4.2, 3.9, 3.5, 3.1)}
 PULSE_COMMENTS = {
     "support": ["The new macros save me real time.", "Still too many escalations on Mondays.", "Loved the shout-out in the digest!"],
     "platform": ["On-call was brutal this week.", "Too many pages at night, we need a second rota.", "Good pairing sessions though."],
 }
-PULSE_WEEKS = 4
+PULSE_WEEKS = HISTORY_WEEKS
 
 
 def past_cycle_days(schedule, today: date, open_days: int, weeks: int) -> list[date]:
@@ -203,7 +260,7 @@ def _answer(scale: str, mean: float, rng: random.Random) -> int:
 
 
 def seed_pulses(core, rng: random.Random) -> None:
-    """A month of closed weekly pulses per team, each answered by more people than the anonymity minimum.
+    """`PULSE_WEEKS` closed weekly pulses per team, each answered by more people than the anonymity minimum.
 
     Rows are written with the pulse feature's own storage and respondent keys, under the same
     source keys its scheduler uses (`team:<slug>:<day>`), so the scheduler never re-opens them.
@@ -222,18 +279,17 @@ def seed_pulses(core, rng: random.Random) -> None:
         schedule = team_cfg.pulse
         if schedule is None:
             continue
-        trend = PULSE_TRENDS.get(slug, (3.5,) * PULSE_WEEKS)
         for week, day in enumerate(past_cycle_days(schedule, now.date(), open_days, PULSE_WEEKS)):
             key = f"team:{slug}:{day.isoformat()}"
             # Draw everything first so every run walks the same random sequence.
             specs = [bank[(week * 2 + i + len(slug)) % len(bank)] for i in range(config.questions_per_pulse)]
-            if enps is not None and week == PULSE_WEEKS - 1:
-                specs[0] = enps  # the latest week asks eNPS, as the rotation does every few months
+            if enps is not None and (PULSE_WEEKS - 1 - week) % 13 == 0:
+                specs[0] = enps  # the latest week (and each quarter before it) asks eNPS, as the rotation does
             with session(core.engine) as s, s.begin():
                 team = team_by_slug(s, slug)
                 people = team_recipients(s, team.id) if team is not None else []
                 skipped = rng.randrange(len(people)) if people else 0
-                values = [[_answer(spec.scale, trend[week], rng) for spec in specs] for _ in people]
+                values = [[_answer(spec.scale, trend(slug, week, PULSE_WEEKS), rng) for spec in specs] for _ in people]
                 comment = rng.choice(PULSE_COMMENTS.get(slug, ["Fine."]))
                 if team is None or pulse_by_source(s, key) is not None:
                     continue

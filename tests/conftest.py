@@ -10,12 +10,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+import time_machine
 from aiohttp import web
 from sqlalchemy import text
 
@@ -51,6 +53,68 @@ teams:
     leads: [dan@example.com]
     members: [dan@example.com, erin@example.com]
 """
+
+
+CLOCK_ENV = "PULSEBRIDGE_TEST_CLOCK"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        metavar="INSTANT",
+        default=os.environ.get(CLOCK_ENV) or None,
+        help=(
+            "start every test at INSTANT (ISO 8601 with a UTC offset, e.g. 2027-01-01T00:30+01:00) and let the "
+            f"clock tick on from there; also read from ${CLOCK_ENV}. For awkward dates: month starts, 31 Dec, DST days, 29 Feb"
+        ),
+    )
+
+
+_CLOCK_START: datetime | None = None  # --clock's instant, once parsed
+
+
+def pytest_configure(config):
+    global _CLOCK_START
+    instant = config.getoption("--clock")
+    if instant:
+        _CLOCK_START = config.pulsebridge_clock = _instant(instant)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise pytest.UsageError(f"--clock {text!r} is not an ISO 8601 date and time, e.g. 2027-01-01T00:30+01:00") from None
+    if value.tzinfo is None:
+        raise pytest.UsageError(f"--clock {text!r} needs a UTC offset (e.g. +01:00 or Z): a local time alone is ambiguous on DST days")
+    return value
+
+
+def pytest_report_header(config):
+    start = getattr(config, "pulsebridge_clock", None)
+    return f"clock: every test starts at {start.isoformat()}" if start else None
+
+
+@pytest.fixture(autouse=True)
+def _travel(request):
+    """With --clock, the whole process (datetime, time.time; not the monotonic clock the event loop and
+    timeouts use) starts each test at that instant: the core's default clock, Slack signatures, the
+    scheduler and every table default all see the same moved time."""
+    start = getattr(request.config, "pulsebridge_clock", None)
+    if start is None:
+        yield
+        return
+    with time_machine.travel(start, tick=True):
+        yield
+
+
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a child process (the CLI, a server): under --clock it starts at this process's moved time."""
+    if _CLOCK_START is None:
+        return env
+    here = str(Path(__file__).parent / "clock_child")
+    path = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    return {**env, "PYTHONPATH": path, "PULSEBRIDGE_CHILD_CLOCK": datetime.now().astimezone().isoformat()}
 
 
 def fixture_json(relative: str) -> Any:

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from storage.db import session
 from storage.tables import import_all_tables
+from tests.conftest import child_env
 
 
 def cli(cwd: Path, database_url: str, *args: str, config: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess:
@@ -21,7 +22,7 @@ def cli(cwd: Path, database_url: str, *args: str, config: Path | None = None, in
     if config is not None:
         env["PULSEBRIDGE_CONFIG"] = str(config)
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, input=input
+        [sys.executable, "-m", "adapters.cli", *args], cwd=cwd, env=child_env(env), capture_output=True, text=True, timeout=120, input=input
     )
 
 

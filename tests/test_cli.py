@@ -15,12 +15,13 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.orgconfig import parse_org_config
+from tests.conftest import child_env
 
 
 def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "PULSEBRIDGE_", "DATABASE_URL"))}
     clean.update(env or {})
-    return subprocess.run([sys.executable, "-m", "adapters.cli", *args], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "adapters.cli", *args], cwd=tmp_path, env=child_env(clean), capture_output=True, text=True, timeout=timeout)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -81,7 +82,7 @@ def test_run_serves_healthz_and_stops_cleanly_on_sigterm(tmp_path):
     clean["DATABASE_URL"] = f"sqlite:///{tmp_path}/pb.db"
     proc = subprocess.Popen(
         [sys.executable, "-m", "adapters.cli", "run", "--migrate", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path, env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env=child_env(clean), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         body = None

@@ -15,7 +15,7 @@ from bot.orgconfig import parse_org_config
 from bot.settings import load_settings
 from storage.db import session
 from storage.tables import ConversationRef, Kudos, Team, TeamMember, User
-from tests.conftest import ORG_YAML, make_settings, start_server
+from tests.conftest import ORG_YAML, child_env, make_settings, start_server
 
 SYNC = "directory.sync"
 
@@ -208,7 +208,7 @@ async def test_cli_directory_sync(database_url, fake_slack):
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapters.cli", "directory", "sync",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=child_env(env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from bot.logs import JsonFormatter, RedactingFilter
 from storage.db import make_engine, session
 from storage.tables import OutboxMessage
-from tests.conftest import ORG_YAML, SIGNING_SECRET, make_settings, start_server
+from tests.conftest import ORG_YAML, SIGNING_SECRET, child_env, make_settings, start_server
 
 
 async def scrape(url: str) -> dict[tuple[str, frozenset], float]:
@@ -140,7 +140,7 @@ async def wait_healthy(url: str, proc, timeout: float = 30) -> None:
 
 
 def run_env(database_url: str, fake_slack_url: str, config_path, **extra: str) -> dict[str, str]:
-    return {
+    return child_env({
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "PULSEBRIDGE_"))},
         "DATABASE_URL": database_url,
         "SLACK_BOT_TOKEN": "xoxb-shutdown-test-token",
@@ -148,7 +148,7 @@ def run_env(database_url: str, fake_slack_url: str, config_path, **extra: str) -
         "SLACK_API_URL": fake_slack_url + "/api/",
         "PULSEBRIDGE_CONFIG": str(config_path),
         **extra,
-    }
+    })
 
 
 async def test_sigterm_stops_taking_work_and_finishes_deliveries_in_flight(database_url, fake_slack, tmp_path):

@@ -427,7 +427,9 @@ async def test_goals_on_teams_card_form_and_refusal(database_url, fake_slack, fa
 
 
 async def test_due_date_goal_counts_from_its_start_and_is_celebrated_once(database_url, fake_slack, fake_connector):
-    yaml = GOAL_YAML.replace("metric: csat\n      target: 4.5\n      period: month", "metric: customer_kudos\n      target: 2\n      due: 2026-12-31")
+    # Due a month after today (the process clock, which --clock moves), so the goal is never already over.
+    due = (datetime.now(UTC) + timedelta(days=31)).date().isoformat()
+    yaml = GOAL_YAML.replace("metric: csat\n      target: 4.5\n      period: month", f"metric: customer_kudos\n      target: 2\n      due: {due}")
     async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
         ids = seed_people(server)
         with session(server.engine) as s:
@@ -437,17 +439,17 @@ async def test_due_date_goal_counts_from_its_start_and_is_celebrated_once(databa
         seed_feedback(server.engine, ids["carla"], noon, 5, "csat5", "positive", praise=True)
         await server.slack_command("/goals", "", user_id="U0BOB")
         listing = slack_texts((await server.slack.wait_for("response_url"))[-1])
-        assert "Delighted customers: ▓▓▓▓▓░░░░░ 50%" in listing and "Customer kudos 1 of 2 by 2026-12-31" in listing
+        assert "Delighted customers: ▓▓▓▓▓░░░░░ 50%" in listing and f"Customer kudos 1 of 2 by {due}" in listing
         seed_feedback(server.engine, ids["bob"], noon + timedelta(hours=1), 5, "csat5", "positive", praise=True)
         for _ in range(2):
             await server.core.jobs["teamhealth.goals_check"](server.core)
         await server.slack.wait_for("chat.postMessage")
         await settle(0.2)
         posts = server.slack.calls_to("chat.postMessage")
-        assert len(posts) == 1 and "Goal reached: Delighted customers" in slack_texts(posts[0]) and "by 2026-12-31" in slack_texts(posts[0])
+        assert len(posts) == 1 and "Goal reached: Delighted customers" in slack_texts(posts[0]) and f"by {due}" in slack_texts(posts[0])
         with session(server.engine) as s:
             assert s.execute(select(OutboxMessage.key).where(OutboxMessage.key.like("goal:%:slack"))).scalars().all() == [
-                f"goal:1:reached:support:{start.isoformat()}..2026-12-31:slack"
+                f"goal:1:reached:support:{start.isoformat()}..{due}:slack"
             ]
 
 

@@ -15,7 +15,7 @@ from bot.teamhealth import goals as goals_mod
 from bot.teamhealth.catalogue import fmt
 from bot.teamhealth.correlation import describe, lagged
 from bot.teamhealth.metrics import Figures, comment_summary, figures, weekly
-from bot.teamhealth.periods import KINDS, containing, today_in
+from bot.teamhealth.periods import KINDS, Period, containing, today_in
 from bot.teamhealth.posts import CORRELATION_WEEKS
 from bot.teamhealth.sparkline import sparkline
 from bot.teamhealth.suppression import NOT_ENOUGH, minimum
@@ -53,18 +53,32 @@ def _drivers(cur: Figures, prev: Figures) -> str | None:
     return f"Drivers up: {', '.join(up) or 'none'} · down: {', '.join(down) or 'none'}"
 
 
-def report(core, s, team, kind: str, now) -> Message:
+def default_period(s, team, today) -> Period:
+    """The month shown when none is asked for: this one once a pulse in it has closed, else the last.
+
+    Early in a month (on the 1st always) nothing of it has closed yet; a first screen of dashes
+    would hide last month's figures, which are the ones a lead wants then.
+    """
+    month = containing("month", today)
+    if q.pulse_atoms(s, team.id, month.start, month.end):
+        return month
+    return month.previous()
+
+
+def report(core, s, team, kind: str | None, now) -> Message:
     cfg = core.org.teamhealth
     member_ids = q.team_member_ids(s, team.id)
     people = q.people_count(s, team.id)
     today = today_in(now, team.timezone)
-    period = containing(kind, today)
+    period = containing(kind, today) if kind else default_period(s, team, today)
     cur = figures(s, team, period, minimum(core), member_ids, people, now=now)
     prev = figures(s, team, period.previous(), minimum(core), member_ids, people, now=now, recognition=False)
     series = weekly(s, team, today, CORRELATION_WEEKS, minimum(core))
     name = team.name or team.slug
 
     blocks: list[Block] = [Heading(f"Team health: {name} · {period.label}")]
+    if kind is None and period.end <= today:
+        blocks.append(Context((f"No pulse of {containing('month', today).label} has closed yet, so this is last month; “/teamhealth month” shows this month so far.",)))
     pairs = [
         ("Engagement", _pulse_text(cur, "engagement", cur.pulse.engagement) + _arrow(cur.pulse.engagement, prev.pulse.engagement)),
         ("eNPS", _pulse_text(cur, "enps", cur.pulse.enps) + _arrow(cur.pulse.enps, prev.pulse.enps)),
@@ -108,8 +122,9 @@ def report(core, s, team, kind: str, now) -> Message:
     return Message(summary=summary, blocks=tuple(blocks))
 
 
-def parse(core, words: list[str]) -> tuple[str | None, str]:
-    kind = "month"
+def parse(core, words: list[str]) -> tuple[str | None, str | None]:
+    """(team slug or None, period kind or None for the default: see `default_period`)."""
+    kind = None
     slug = None
     for word in words:
         w = word.lower()
