@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.errors import UserFacingError
-from bot.teamhealth.periods import local_midnight
+from bot.teamhealth.periods import local_midnight, today_in
 from storage import team_feedback
 from storage.export import PulseFigures, closed_team_pulses, kudos_counts
 from storage.recognition import team_users
@@ -124,12 +124,18 @@ def _pulse_cells(pulses: list[PulseFigures], floor: int, drivers: list[str]) -> 
     return cells, notes
 
 
-def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date, min_group_size: int) -> tuple[list[str], list[dict[str, str]]]:
-    """Rows for the CSV; `min_group_size` is the organisation's current minimum (a pulse's own, if higher, wins)."""
+def team_rows(
+    s: Session, slug: str, kind: PeriodKind, count: int, until: date | None, min_group_size: int, *, now: datetime
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Rows for the CSV, the last period being the one `until` (default: today in the team's timezone) is in.
+
+    `min_group_size` is the organisation's current minimum (a pulse's own, if higher, wins).
+    """
     team = s.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
     if team is None:
         known = ", ".join(s.execute(select(Team.slug).order_by(Team.slug)).scalars()) or "none configured"
         raise UserFacingError(f"unknown team {slug!r} (known teams: {known})")
+    today = until or today_in(now, team.timezone)
     ids = [u.id for u in team_users(s, team.id)[0]]
     owners = team_feedback.owners(s, team.id)
     spans = periods(kind, count, today)
