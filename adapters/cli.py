@@ -319,7 +319,7 @@ def _org(settings):
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @click.option("--period", type=click.Choice(["week", "month", "quarter"]), default="month", show_default=True)
 @click.option("--periods", "count", type=click.IntRange(1, 520), default=6, show_default=True, help="How many periods, ending with the current one.")
-@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="A day in the last period (YYYY-MM-DD). [default: today, UTC]")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="A day in the last period (YYYY-MM-DD). [default: today in the team's timezone]")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of standard output.")
 def export(team_slug: str, fmt: str, period: str, count: int, until: datetime | None, out: Path | None) -> None:
     """A team's aggregates per period (counts and averages only; small pulse groups left empty)."""
@@ -333,7 +333,7 @@ def export(team_slug: str, fmt: str, period: str, count: int, until: datetime | 
     engine = _migrated_engine(settings)
     try:
         with session(engine) as s:
-            columns, rows = team_rows(s, team_slug, period, count, (until or datetime.now(UTC)).date(), org.pulses.min_group_size)
+            columns, rows = team_rows(s, team_slug, period, count, until.date() if until else None, org.pulses.min_group_size, now=datetime.now(UTC))
     except UserFacingError as exc:
         _fail(exc.text)
     finally:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.errors import UserFacingError
-from storage.export import PulseFigures, closed_team_pulses, customer_kudos_count, feedback_scores, kudos_counts
+from bot.teamhealth.periods import local_midnight, today_in
+from storage import team_feedback
+from storage.export import PulseFigures, closed_team_pulses, kudos_counts
 from storage.recognition import team_users
 from storage.tables import Team
 
@@ -30,9 +32,9 @@ class Period:
     start: date
     end: date  # exclusive
 
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        return datetime.combine(self.start, datetime.min.time(), UTC), datetime.combine(self.end, datetime.min.time(), UTC)
+    def bounds(self, tz_name: str | None) -> tuple[datetime, datetime]:
+        """Midnights in the team's timezone, as /teamhealth counts: "November" is the same range in both."""
+        return local_midnight(self.start, tz_name), local_midnight(self.end, tz_name)
 
 
 def _period_of(kind: PeriodKind, day: date) -> Period:
@@ -122,25 +124,29 @@ def _pulse_cells(pulses: list[PulseFigures], floor: int, drivers: list[str]) -> 
     return cells, notes
 
 
-def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date, min_group_size: int) -> tuple[list[str], list[dict[str, str]]]:
-    """Rows for the CSV; `min_group_size` is the organisation's current minimum (a pulse's own, if higher, wins)."""
+def team_rows(
+    s: Session, slug: str, kind: PeriodKind, count: int, until: date | None, min_group_size: int, *, now: datetime
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Rows for the CSV, the last period being the one `until` (default: today in the team's timezone) is in.
+
+    `min_group_size` is the organisation's current minimum (a pulse's own, if higher, wins).
+    """
     team = s.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
     if team is None:
         known = ", ".join(s.execute(select(Team.slug).order_by(Team.slug)).scalars()) or "none configured"
         raise UserFacingError(f"unknown team {slug!r} (known teams: {known})")
-    users, unseen = team_users(s, team.id)
-    ids = [u.id for u in users]
-    emails = sorted({u.email.lower() for u in users if u.email} | {i for i in unseen if "@" in i and not i.startswith(("slack:", "teams:"))})
+    today = until or today_in(now, team.timezone)
+    ids = [u.id for u in team_users(s, team.id)[0]]
+    owners = team_feedback.owners(s, team.id)
     spans = periods(kind, count, today)
     pulses = {p: closed_team_pulses(s, team.id, p.start, p.end) for p in spans}
     drivers = sorted({q.driver for figures in pulses.values() for f in figures for q in f.questions if q.scale in AVERAGED})
     rows = []
     for period in spans:
-        start, end = period.bounds
+        start, end = period.bounds(team.timezone)
         pulse_cells, notes = _pulse_cells(pulses[period], min_group_size, drivers)
         received, given = kudos_counts(s, ids, start, end)
-        scores = feedback_scores(s, ids, emails, start, end)
-        csat = [score for _, scale, score in scores if scale == "csat5" and score is not None]
+        cx = team_feedback.customer(s, owners, start, end)
         rows.append(
             {
                 "team": slug,
@@ -149,13 +155,13 @@ def team_rows(s: Session, slug: str, kind: PeriodKind, count: int, today: date, 
                 "end": (period.end - timedelta(days=1)).isoformat(),
                 "kudos_received": str(received),
                 "kudos_given": str(given),
-                "customer_kudos": str(customer_kudos_count(s, ids, start, end)),
-                "feedback": str(len(scores)),
-                "feedback_positive": str(sum(1 for sentiment, _, _ in scores if sentiment == "positive")),
-                "feedback_negative": str(sum(1 for sentiment, _, _ in scores if sentiment == "negative")),
-                "csat_responses": str(len(csat)),
-                "csat_average": _avg(csat),
-                "csat_percent": _pct(sum(1 for v in csat if v >= 4), len(csat)),
+                "customer_kudos": str(cx.customer_kudos),
+                "feedback": str(cx.feedback),
+                "feedback_positive": str(cx.positive),
+                "feedback_negative": str(cx.negative),
+                "csat_responses": str(cx.csat_n),
+                "csat_average": f"{cx.csat:.2f}" if cx.csat is not None else "",
+                "csat_percent": _pct(cx.csat_good, cx.csat_n),
                 **pulse_cells,
                 "note": "; ".join(notes),
             }

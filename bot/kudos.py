@@ -213,9 +213,21 @@ def _replay(s, org: OrgConfig, kudos: Kudos) -> tuple[Message, list[Outbound]]:
 # -- rules ----------------------------------------------------------------------------------------
 
 
+def giver_timezone(s, giver: User) -> str | None:
+    """The zone whose midnight starts the giver's day: their own, else their (first) team's.
+
+    Teams profiles carry no timezone; without the fallback a Berlin colleague's day would
+    reset at 01:00, in UTC.
+    """
+    if giver.timezone:
+        return giver.timezone
+    return next((t.timezone for t in teams_of(s, giver) if t.timezone), None)
+
+
 def _enforce_limits(s, org: OrgConfig, giver: User, recipients: list[User], now) -> None:
     rules = org.recognition
-    since = period_start(now, giver.timezone, rules.allowance_period)
+    tz = giver_timezone(s, giver)
+    since = period_start(now, tz, rules.allowance_period)
     used = recipients_given_since(s, giver.id, since)
     if used + len(recipients) > rules.allowance:
         left = max(rules.allowance - used, 0)
@@ -227,7 +239,7 @@ def _enforce_limits(s, org: OrgConfig, giver: User, recipients: list[User], now)
             f"Your kudos allowance is {rules.allowance} {people} per {rules.allowance_period} and you have used {used} {when}; "
             f"{detail}. Nothing was sent."
         )
-    pairs = pair_counts_since(s, giver.id, [u.id for u in recipients], day_start(now, giver.timezone))
+    pairs = pair_counts_since(s, giver.id, [u.id for u in recipients], day_start(now, tz))
     over = [u for u in recipients if pairs.get(u.id, 0) >= rules.pair_limit_per_day]
     if over:
         who = ", ".join(u.display_name or u.external_id for u in over)

@@ -5,7 +5,8 @@ which is capped. Pulse figures come back per *atom* (one question of one closed,
 because suppression (bot/teamhealth/suppression.py) decides per atom before anything is combined.
 
 The pulse tables belong to the micro-pulses feature (storage/pulse_tables.py); only their Core
-tables are used here, so answers are never loaded as objects.
+tables are used here, so answers are never loaded as objects. Customer feedback figures live in
+storage/team_feedback.py, the one definition shared with the export and the weekly post.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, exists, func, not_, or_, select
 from sqlmodel import Session
 
-from storage.feedback_tables import CustomerKudos, Feedback
+from storage.feedback_tables import CustomerKudos
 from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
 from storage.recognition_tables import KudosContext, Win, WinContributor
 from storage.tables import Kudos, KudosRecipient, KudosValue, Team, TeamMember, User
@@ -180,63 +181,6 @@ def latest_wins(session: Session, member_ids: list[int], start: datetime, end: d
             .limit(limit)
         ).scalars()
     )
-
-
-# -- customer experience --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CustomerFigures:
-    feedback: int
-    positive: int
-    csat_n: int
-    csat_sum: float
-    nps_n: int
-    promoters: int
-    detractors: int
-    customer_kudos: int
-
-
-def customer(session: Session, member_ids: list[int], start: datetime, end: datetime) -> CustomerFigures:
-    if not member_ids:
-        return CustomerFigures(0, 0, 0, 0.0, 0, 0, 0, 0)
-    csat = and_(Feedback.scale == "csat5", Feedback.score.is_not(None))
-    nps = and_(Feedback.scale == "nps10", Feedback.score.is_not(None))
-    row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((Feedback.sentiment == "positive", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((csat, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((csat, Feedback.score), else_=0)), 0),
-            func.coalesce(func.sum(case((nps, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(nps, Feedback.score >= 9), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(nps, Feedback.score <= 6), 1), else_=0)), 0),
-        ).where(Feedback.routed_user_id.in_(member_ids), Feedback.created_at >= start, Feedback.created_at < end)
-    ).one()
-    praise = session.execute(
-        select(func.count())
-        .select_from(CustomerKudos)
-        .where(CustomerKudos.user_id.in_(member_ids), CustomerKudos.created_at >= start, CustomerKudos.created_at < end)
-    ).scalar_one()
-    return CustomerFigures(int(row[0]), int(row[1]), int(row[2]), float(row[3]), int(row[4]), int(row[5]), int(row[6]), praise)
-
-
-def _bucket(col, bounds: Sequence[datetime]):
-    """Index of the [bounds[i], bounds[i+1]) range a timestamp falls in: portable SQL, no date functions."""
-    return case(*[(col < bounds[i + 1], i) for i in range(len(bounds) - 1)], else_=len(bounds) - 1)
-
-
-def weekly_customer(session: Session, member_ids: list[int], bounds: Sequence[datetime]) -> dict[int, tuple[int, int]]:
-    """{week index: (feedback count, positive count)} for consecutive week boundaries."""
-    if not member_ids:
-        return {}
-    bucket = _bucket(Feedback.created_at, bounds).label("bucket")
-    rows = session.execute(
-        select(bucket, func.count(), func.sum(case((Feedback.sentiment == "positive", 1), else_=0)))
-        .where(Feedback.routed_user_id.in_(member_ids), Feedback.created_at >= bounds[0], Feedback.created_at < bounds[-1])
-        .group_by(bucket)
-    ).all()
-    return {int(b): (int(n), int(p or 0)) for b, n, p in rows}
 
 
 # -- pulses ---------------------------------------------------------------------------------------

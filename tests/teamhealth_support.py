@@ -77,11 +77,16 @@ def user(engine, platform: str, external_id: str, name: str, email: str | None) 
         return upsert_user(s, platform=platform, external_id=external_id, display_name=name, email=email).id
 
 
-def seed_feedback(engine, user_id: int, when: datetime, score: float, scale: str, sentiment: str, *, praise: bool = False) -> None:
+def seed_feedback(
+    engine, user_id: int | None, when: datetime, score: float, scale: str, sentiment: str, *, praise: bool = False,
+    agent_email: str | None = None, agent_id: str | None = None,
+) -> None:
+    """`user_id=None` stores feedback as routing stores criticism: nobody routed, only the agent the source named."""
     with session(engine) as s, s.begin():
         row = Feedback(
             source="test", external_id=uuid.uuid4().hex, score=score, scale=scale, text="", sentiment=sentiment,
-            status="credited" if praise else "not_kudos", routed_user_id=user_id, created_at=when, received_at=when,
+            status="credited" if praise else "not_kudos", routed_user_id=user_id, agent_email=agent_email, agent_id=agent_id,
+            created_at=when, received_at=when,
         )
         s.add(row)
         s.flush()

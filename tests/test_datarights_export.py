@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.export import periods
+from bot.teamhealth.periods import today_in
 from storage.feedback_tables import Feedback
 from storage.tables import Kudos, OutboxMessage
 from tests.datarights_support import cli
@@ -46,7 +47,7 @@ async def test_export_counts_kudos_and_customer_feedback_per_period_without_name
     result = cli(tmp_path, srv.database_url, "export", "--team", "support", "--format", "csv", "--period", "month", "--periods", "3")
     assert result.returncode == 0, result.stderr
     rows = parse(result.stdout)
-    assert [r["period"] for r in rows] == [p.label for p in periods("month", 3, datetime.now(UTC).date())]
+    assert [r["period"] for r in rows] == [p.label for p in periods("month", 3, today_in(datetime.now(UTC), "Europe/Berlin"))]  # support's timezone
     current = rows[-1]
     assert (current["kudos_received"], current["kudos_given"], current["customer_kudos"]) == ("1", "2", "2")
     assert (current["feedback"], current["feedback_positive"], current["feedback_negative"]) == ("3", "2", "1")

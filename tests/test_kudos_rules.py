@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 from sqlalchemy import select
 
 from storage.db import session
 from storage.recognition_tables import KudosContext
-from storage.tables import InboundDelivery, Kudos, KudosRecipient
+from storage.tables import InboundDelivery, Kudos, KudosRecipient, User
 from tests.conftest import shared_schema
 from tests.recognition_support import NOW, card_text, count, custom_server, settle, slack_texts, static, text_input, users, with_recognition
 
@@ -164,3 +164,68 @@ async def test_teams_kudos_card_and_private_kudos_on_teams(server):
     jsonschema.validate(form, shared_schema("adaptive-card-1.5.schema.json"))
     recipients = next(i for i in form["body"] if i.get("id") == "recipients")
     assert [c["value"] for c in recipients["choices"]] == ["29:bob"]
+
+
+async def test_allowance_and_pair_limit_reset_at_the_givers_local_midnight(database_url, fake_slack, fake_connector):
+    """Ana is in Los Angeles (her team is in Berlin): her day ends at 08:00 UTC, not at 00:00 UTC or in Berlin."""
+    fake_slack.add_user("U0ANA", "Ana Lima", "ana@example.com", tz="America/Los_Angeles")
+    yaml = with_recognition("allowance: 2")
+    at = lambda *hm: datetime(2026, 11, 20, *hm, tzinfo=UTC)  # noqa: E731
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        server.core.clock = lambda: at(7, 30)  # Thu 19 Nov, 23:30 in Los Angeles
+        assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> <@U0CARLA|carla> for the release")
+        server.core.clock = lambda: at(7, 59)
+        assert "you have used 2 today" in await kudos(server, "<@U0DAN|dan> for the handover")
+        server.core.clock = lambda: at(8, 0)  # Fri 20 Nov, 00:00 in Los Angeles: a new day, Bob again too
+        assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> for the handover")
+        answer = await kudos(server, "<@U0BOB|bob> for the second handover")
+        assert "You already gave kudos to Bob Stone today" in answer
+        # Midnight in UTC is not her midnight: 00:30 UTC on 21 Nov is still Friday afternoon in Los Angeles.
+        server.core.clock = lambda: at(23, 30) + timedelta(hours=1)
+        assert "You already gave kudos to Bob Stone today" in await kudos(server, "<@U0BOB|bob> for the late fix")
+        assert "Kudos sent to" in await kudos(server, "<@U0DAN|dan> for the runbook")
+        assert "you have used 2 today" in await kudos(server, "<@U0ERIN|erin> for the dashboards")
+        assert count(server.engine, Kudos) == 3
+
+
+async def test_weekly_allowance_starts_on_the_givers_local_monday(database_url, fake_slack, fake_connector):
+    fake_slack.add_user("U0ANA", "Ana Lima", "ana@example.com", tz="Pacific/Auckland")  # UTC+13 in November
+    yaml = with_recognition("allowance: 3\nallowance_period: week")
+    at = lambda day, hour: datetime(2026, 11, day, hour, tzinfo=UTC)  # noqa: E731
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        server.core.clock = lambda: at(22, 11) + timedelta(minutes=30)  # Sunday in UTC, Mon 23 Nov 00:30 in Auckland
+        assert "Kudos sent to" in await kudos(server, "<@U0BOB|bob> for the release")
+        server.core.clock = lambda: at(23, 9)  # Mon 22:00 in Auckland
+        assert "Kudos sent to" in await kudos(server, "<@U0CARLA|carla> for the release notes")
+        server.core.clock = lambda: at(26, 1)  # Thu 14:00 in Auckland
+        assert "Kudos sent to" in await kudos(server, "<@U0DAN|dan> for the handover")
+        assert "allowance is 3 people per week and you have used 3 this week" in await kudos(server, "<@U0ERIN|erin> for the dashboards")
+        server.core.clock = lambda: at(29, 11)  # Sunday in UTC, Mon 30 Nov 00:00 in Auckland: a new week
+        assert "Kudos sent to" in await kudos(server, "<@U0ERIN|erin> <@U0BOB|bob> <@U0CARLA|carla> for the dashboards")
+
+
+async def test_a_teams_giver_without_a_timezone_gets_the_teams_day(database_url, fake_slack, fake_connector):
+    """Teams profiles carry no timezone: Ana's day follows her team's (Berlin), not UTC."""
+    yaml = with_recognition("allowance: 1")
+
+    async def teams_kudos(server, name: str, member: str) -> str:
+        before = len(server.connector.sent)
+        activity = server.teams_activity(f"<at>pulsebridge</at> kudos <at>{name}</at> for the release", mentions=[(member, name)])
+        await server.teams_send(activity)
+        for _ in range(200):
+            replies = [x for x in server.connector.sent[before:] if x.conversation_id == activity["conversation"]["id"]]
+            if replies:
+                return card_text(replies[0]) + (replies[0].activity.get("text") or "")
+            await settle(0.02)
+        raise AssertionError("no reply")
+
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        server.core.clock = lambda: datetime(2026, 11, 19, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+        assert "Kudos sent to" in await teams_kudos(server, "Bob Stone", "29:bob")
+        server.core.clock = lambda: datetime(2026, 11, 19, 23, 30, tzinfo=UTC)  # 00:30 on 20 Nov in Berlin, still 19 Nov in UTC
+        assert "Kudos sent to" in await teams_kudos(server, "Carla Diaz", "29:carla")
+        server.core.clock = lambda: datetime(2026, 11, 20, 0, 30, tzinfo=UTC)  # a new day in UTC, not in Berlin
+        assert "allowance is 1 person per day" in await teams_kudos(server, "Dan Wu", "29:dan")
+        with session(server.engine) as s:
+            ana = s.execute(select(User).where(User.external_id == "29:ana")).scalar_one()
+            assert ana.timezone is None

@@ -289,7 +289,8 @@ async def test_a_lead_sees_real_team_health_and_goals_from_the_seeded_month(play
     assert "Team health: Customer Support" in html
     # Pulse figures above the anonymity minimum, recognition and customer numbers from the seeded month.
     assert re.search(r"<dt>Engagement</dt><dd>\d+/100", html) and re.search(r"<dt>eNPS</dt><dd>[+-]?\d+", html)
-    assert re.search(r"\d+ kudos received", html) and "CSAT 4." in html
+    # CSAT counts the demo's low scores too (criticism named by agent email), not praise only.
+    assert re.search(r"\d+ kudos received", html) and re.search(r"CSAT [1-4]\.\d\d/5", html)
     assert "Goals of Customer Support" in html and "Customers notice us" in html
     bob = " ".join(p["html"] for p in conversation(await state(playground, "bob"), "dm:bob")["posts"])
     assert "Team health for Customer Support is only for" in bob and "Engagement" not in bob

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import date, datetime, timedelta, UTC
 
 import jsonschema
@@ -18,6 +20,7 @@ from storage.db import session
 from storage.tables import InboundDelivery, OutboxMessage
 from storage.teamhealth_tables import Goal, GoalTeam
 from tests.conftest import ORG_YAML, shared_schema
+from tests.datarights_support import cli
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts
 from tests.teamhealth_support import seed_feedback, seed_kudos, seed_pulse, user
 
@@ -68,13 +71,22 @@ def seed_hand_computed(server) -> None:
     seed_feedback(e, ids["bob"], nov, 4, "csat5", "positive")
     seed_feedback(e, ids["bob"], nov, 9, "nps10", "positive")
     seed_feedback(e, ids["bob"], nov, 3, "nps10", "negative")
+    # Criticism is stored as routing stores it: nobody routed, only the agent the source named.
+    # Bob's agent email (any case) and his bare Slack id count; November CSAT 5, 4, 1 → 3.33,
+    # NPS 9, 3, 2 → (1 − 2)/3 = −33, positive 3 of 6 = 50 %.
+    seed_feedback(e, None, nov, 1, "csat5", "negative", agent_email="Bob@Example.COM")
+    seed_feedback(e, None, nov, 2, "nps10", "negative", agent_id="U0BOB")
+    # Not the team's November: Dan is in platform; 23:30 UTC on 30 Nov is already December in Berlin.
+    seed_feedback(e, None, nov, 1, "csat5", "negative", agent_email="dan@example.com")
+    seed_feedback(e, None, datetime(2026, 11, 30, 23, 30, tzinfo=UTC), 1, "csat5", "negative", agent_id="slack:U0CARLA")
     # Kudos: two to Bob in November (3 people → 0.7 per person), one given by Carla.
     seed_kudos(e, ids["ana"], ids["bob"], nov, "craft")
     seed_kudos(e, ids["carla"], ids["bob"], nov, "craft")
 
 
-async def test_hand_computed_month_for_a_lead(database_url, fake_slack, fake_connector):
-    async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
+async def test_hand_computed_month_for_a_lead(database_url, fake_slack, fake_connector, tmp_path):
+    async with custom_server(database_url, fake_slack, fake_connector, GOAL_YAML) as server:
+        user(server.engine, "slack", "U0DAN", "Dan Wu", "dan@example.com")
         seed_hand_computed(server)
         text = await ask(server, "support month")
         assert "Team health: Customer Support · 2026-11" in text
@@ -88,9 +100,30 @@ async def test_hand_computed_month_for_a_lead(database_url, fake_slack, fake_con
         assert "2 kudos received (0.7 per person), 2 given" in text  # Ana and Carla (both in the team) gave them
         assert "2 quiet contributor(s)" in text  # Ana and Carla got nothing in the last 30 days
         assert "Engagement, last 12 weeks: ·····▅···▇··" in text  # October (50) in week 41, November (80) in week 45
-        assert "1 customer kudos" in text and "CSAT 4.50/5" in text and "NPS +0" in text and "75% of 4 feedback positive" in text
+        assert "1 customer kudos" in text and "CSAT 3.33/5" in text and "NPS -33" in text and "50% of 6 feedback positive" in text
+        # Routed praise alone (CSAT 4.50) would meet the 4.5 goal trivially.
+        assert "Delighted customers: ▓▓▓▓▓▓▓░░░ 67% — CSAT 3.33/5 of 4.50/5 this month" in text
         assert "#craft" in text
         assert CAVEAT in text
+        # `pulsebridge export` counts the same rows for the same month.
+        result = cli(tmp_path, database_url, "export", "--team", "support", "--period", "month", "--periods", "1", "--until", "2026-11-20")
+        assert result.returncode == 0, result.stderr
+        (row,) = csv.DictReader(io.StringIO(result.stdout))
+        assert (row["period"], row["customer_kudos"], row["feedback"], row["feedback_positive"], row["feedback_negative"]) == ("2026-11", "1", "6", "3", "3")
+        assert (row["csat_responses"], row["csat_average"], row["csat_percent"]) == ("3", "3.33", "67")
+
+
+async def test_feedback_naming_an_id_two_people_share_is_nobodys(database_url, fake_slack, fake_connector):
+    async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
+        ids = seed_people(server)
+        user(server.engine, "teams", "U0BOB", "Another Bob", "bob@elsewhere.example")  # same bare id on Teams, not in the team
+        nov = datetime(2026, 11, 10, 12, tzinfo=UTC)
+        seed_feedback(server.engine, None, nov, 1, "csat5", "negative", agent_id="U0BOB")  # ambiguous: not counted
+        seed_feedback(server.engine, None, nov, 4, "csat5", "positive", agent_id="slack:U0BOB")
+        seed_feedback(server.engine, None, nov, 1, "csat5", "negative", agent_email="bob@elsewhere.example")
+        seed_feedback(server.engine, ids["carla"], nov, 5, "csat5", "positive", agent_email="bob@elsewhere.example")  # routed: counted once
+        text = await ask(server, "support month")
+        assert "CSAT 4.50/5" in text and "100% of 2 feedback positive" in text
 
 
 async def test_too_few_answers_and_subtraction_are_suppressed(database_url, fake_slack, fake_connector):
@@ -181,11 +214,43 @@ async def test_engagement_sparkline_and_link_over_weeks(database_url, fake_slack
             level = 1 + (i % 5)  # 1..5 → engagement 0..100
             seed_pulse(server.engine, "support", monday, {("growth", "likert"): [level] * 5})
             for j in range(4):
-                seed_feedback(server.engine, ids["bob"], datetime.combine(monday, datetime.min.time(), UTC) + timedelta(days=1, hours=j), 5, "csat5", "positive" if j < level - 1 else "negative")
+                when = datetime.combine(monday, datetime.min.time(), UTC) + timedelta(days=1, hours=j)
+                if j < level - 1:
+                    seed_feedback(server.engine, ids["bob"], when, 5, "csat5", "positive", praise=True)
+                else:  # criticism is not routed, only named by its agent: a praise-only series would be flat
+                    seed_feedback(server.engine, None, when, 2, "csat5", "negative", agent_email="bob@example.com")
         text = await ask(server, "support week")
         assert "█▁▃▅▆█▁▃▅▆█▁" in text  # weeks 4..15 at levels 5,1,2,3,4,… → 100, 0, 25, 50, 75 out of 100
         assert "12 of 12 weeks" in text
         assert "r = +1.00 between engagement and customer score the same week (n = 16 weeks)" in text and CAVEAT in text
+
+
+QUIET_YAML = ORG_YAML + """teamhealth:
+  goals:
+    - key: quiet
+      title: Nobody left out
+      metric: quiet_contributors
+      target: 1
+      period: quarter
+      teams: [support]
+"""
+
+
+@pytest.mark.parametrize("kind", ["week", "month", "quarter"])
+async def test_quiet_contributors_look_back_30_days_from_now_in_every_period(database_url, fake_slack, fake_connector, kind):
+    """NOW is Friday 20 Nov: mid-week, mid-month, mid-quarter. The window is the 30 days up to now."""
+    async with custom_server(database_url, fake_slack, fake_connector, QUIET_YAML) as server:
+        ids = seed_people(server)
+        seed_kudos(server.engine, ids["ana"], ids["bob"], NOW - timedelta(days=10))  # this week, month and quarter
+        seed_kudos(server.engine, ids["bob"], ids["carla"], NOW - timedelta(days=26))  # 25 Oct: before this month
+        seed_kudos(server.engine, ids["bob"], ids["ana"], NOW - timedelta(days=41))  # 10 Oct: over 30 days ago
+        text = await ask(server, f"support {kind}")
+        # Ana only; a window ending at the period's end (30 Nov / 31 Dec) would call Carla (month) or all three (quarter) quiet.
+        assert "1 quiet contributor(s)" in text
+        assert "Nobody left out: ▓▓▓▓▓▓▓▓▓▓ 100% ✅ — Quiet contributors 1 (goal: at most 1) this quarter" in text
+        # Early in the next month (5 Dec): the 30 days reach back into November, so Bob still counts.
+        server.core.clock = lambda: NOW + timedelta(days=15)
+        assert "2 quiet contributor(s)" in await ask(server, f"support {kind}")
 
 
 GOAL_YAML = ORG_YAML + """teamhealth:
@@ -301,6 +366,8 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         assert len(posts) == 1 and posts[0].params["channel"] == "C0SUPPORT"
         assert "Goal reached: Delighted customers" in slack_texts(posts[0]) and "CSAT 4.67/5" in slack_texts(posts[0])
 
+        # Criticism named by Carla's agent email counts in the weekly post too: (4 + 5 + 5 + 2) / 4.
+        seed_feedback(server.engine, None, NOW - timedelta(days=1), 2, "csat5", "negative", agent_email="carla@example.com")
         # The weekly post (NOW is Friday of week 47, so it reports week 47 only on Monday; here: week 46).
         server.core.clock = lambda: datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
@@ -310,6 +377,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         assert len(weekly) == 1 and weekly[0].params["channel"] == "C0SUPPORT"
         text = slack_texts(weekly[0])
         assert "Delighted customers" in text and "Kudos: 1 to" in text and "#ownership" in text and "EX↔CX" in text
+        assert "From customers: 0 kudos, CSAT 4.00/5" in text
         with session(server.engine) as s:
             keys = s.execute(select(OutboxMessage.key)).scalars().all()
         # One key per platform channel (Teams fails here: the bot was never installed there, so it stays for the retry job).

@@ -81,7 +81,9 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
             history = question_history(s, [user.id], now - timedelta(weeks=config.recur_after_weeks)).get(user.id, {})
             asked = questions_of(s, pulse.id)
             bank = {k: v for k, v in active_questions(config).items() if k in asked} or active_questions(config)
-            keys = rotation.pick(user.id, bank, history, config, now, pulse.source_key)
+            team = s.get(Team, pulse.team_id) if pulse.team_id else None
+            tz = zone(user.timezone, team.timezone if team else "UTC")
+            keys = rotation.pick(user.id, bank, history, config, pulse.cycle_date or now.astimezone(tz).date(), pulse.source_key, tz)
             for key in keys:
                 if key not in asked:
                     row = question_row(active_questions(config)[key])

@@ -7,6 +7,7 @@ surface through orgconfig's YAML line mapping, so admins see `file:line: pulses.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +18,10 @@ QUESTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # Never show aggregates for fewer people than this, whatever an admin configures.
 MIN_GROUP_FLOOR = 3
+# Default week to count `every_weeks` from: Monday of ISO week 2025-W52. Until the end of ISO year
+# 2026 the cycles are exactly the ones of the earlier rule (ISO week number divisible by
+# `every_weeks`), so schedules running before `anchor` existed keep their weeks.
+DEFAULT_ANCHOR = date(2025, 12, 22)
 
 
 class QuestionSpec(BaseModel):
@@ -105,13 +110,19 @@ class PulseConfig(BaseModel):
 
 
 class TeamPulseSchedule(BaseModel):
-    """`pulse: {day: tue, time: "10:00"}`: delivered at that local time in each recipient's timezone."""
+    """`pulse: {day: tue, time: "10:00"}`: delivered at that local time in each recipient's timezone.
+
+    With `every_weeks` above 1, weeks are counted from the week of `anchor` (a pulse falls in that
+    week and every `every_weeks` weeks before and after it), never from the ISO week number, which
+    restarts each year and so stretched the gap at New Year.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     day: str = "tue"
     time: str = "10:00"
     every_weeks: int = Field(default=1, ge=1, le=12)
+    anchor: date = DEFAULT_ANCHOR
     enabled: bool = True
 
     @field_validator("day")

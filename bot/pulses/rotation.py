@@ -5,17 +5,22 @@ sooner than `recur_after_weeks`, eNPS every `enps_every_weeks`. Among eligible q
 the person was asked about least recently come first, so everyone sweeps all drivers over time;
 ties break on a hash of (question, cycle), not of the person: teammates who were asked the same
 things get the same questions, so each question can reach the minimum group size and be shown.
+
+Gaps are counted in cycle days, not hours: a delivery is due at the cycle's local time on the
+cycle date in each person's own timezone, so the date of that instant in their timezone is the
+cycle it belonged to. Comparing instants instead made "12 weeks" 83 days 23 hours across a DST
+change or for a member west of the first one, so eNPS was skipped for some teammates only.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.pulses.bank import ENPS_SCALE
 from bot.pulses.config import PulseConfig, QuestionSpec
 
-_NEVER = datetime.min.replace(tzinfo=None)
+_NEVER = date.min
 
 
 def _spread(qid: str, cycle: str) -> int:
@@ -27,26 +32,33 @@ def pick(
     bank: dict[str, QuestionSpec],
     history: dict[str, datetime],
     config: PulseConfig,
-    now: datetime,
+    day: date,
     cycle: str,
+    tz: tzinfo,
 ) -> list[str]:
-    """Question ids for one person; `history` maps question id → when they were last asked it."""
+    """Question ids for one person on cycle day `day`.
 
-    def last(qid: str) -> datetime:
-        when = history.get(qid)
-        return when.replace(tzinfo=None) if when else _NEVER
+    `history` maps question id → when they were last asked it (due time of that delivery; naive
+    values are UTC); `tz` is the person's timezone, in which each of those instants is dated.
+    """
+    asked_on = {qid: _local_day(when, tz) for qid, when in history.items() if when}
 
-    naive_now = now.replace(tzinfo=None)
+    def last(qid: str) -> date:
+        return asked_on.get(qid, _NEVER)
+
+    def gap(qid: str) -> timedelta:
+        return timedelta.max if last(qid) == _NEVER else day - last(qid)
+
     chosen: list[str] = []
     enps = [qid for qid, q in bank.items() if q.scale == ENPS_SCALE]
-    enps_due = [qid for qid in enps if naive_now - last(qid) >= timedelta(weeks=config.enps_every_weeks)]
+    enps_due = [qid for qid in enps if gap(qid) >= timedelta(weeks=config.enps_every_weeks)]
     if enps_due:
         chosen.append(enps_due[0])
 
     others = [qid for qid, q in bank.items() if q.scale != ENPS_SCALE]
     recur = timedelta(weeks=config.recur_after_weeks)
-    eligible = [qid for qid in others if naive_now - last(qid) >= recur]
-    driver_last: dict[str, datetime] = {}
+    eligible = [qid for qid in others if gap(qid) >= recur]
+    driver_last: dict[str, date] = {}
     for qid in others:
         d = bank[qid].driver
         driver_last[d] = max(driver_last.get(d, _NEVER), last(qid))
@@ -70,3 +82,7 @@ def pick(
             if qid not in chosen:
                 chosen.append(qid)
     return chosen
+
+
+def _local_day(when: datetime, tz: tzinfo) -> date:
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(tz).date()

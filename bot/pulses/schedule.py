@@ -37,16 +37,22 @@ def local_due(day: date, schedule: TeamPulseSchedule, tz_name: str | None, team_
     return datetime.combine(day, time(hour, minute), tzinfo=zone(tz_name, team_tz))
 
 
+def weeks_from_anchor(schedule: TeamPulseSchedule, day: date) -> int:
+    """Whole Monday-to-Sunday weeks from the anchor's week to `day`'s (negative before it)."""
+    monday = day - timedelta(days=day.weekday())
+    anchor = schedule.anchor - timedelta(days=schedule.anchor.weekday())
+    return (monday - anchor).days // 7
+
+
+def is_cycle_day(schedule: TeamPulseSchedule, day: date) -> bool:
+    """True when a team pulse is due on this (local) date: the right weekday of a cycle week."""
+    return day.weekday() == DAYS.index(schedule.day) and weeks_from_anchor(schedule, day) % schedule.every_weeks == 0
+
+
 def cycle_dates(schedule: TeamPulseSchedule, now: datetime) -> list[date]:
     """Cycle days near `now` (local dates span UTC±14h, so look two days either way)."""
-    weekday = DAYS.index(schedule.day)
     today = now.date()
-    out = []
-    for offset in range(-3, 3):
-        day = today + timedelta(days=offset)
-        if day.weekday() == weekday and day.isocalendar().week % schedule.every_weeks == 0:
-            out.append(day)
-    return out
+    return [day for day in (today + timedelta(days=offset) for offset in range(-3, 3)) if is_cycle_day(schedule, day)]
 
 
 def question_row(spec: QuestionSpec) -> PulseQuestion:
@@ -87,8 +93,10 @@ def open_due_cycles(core, now: datetime) -> list[int]:
                 closes = last + timedelta(hours=config.open_hours)
                 if now < first or now >= closes:
                     continue
-                history = question_history(s, [u.id for u in people], now - timedelta(weeks=max(config.recur_after_weeks, config.enps_every_weeks)))
-                picks = {u.id: rotation.pick(u.id, bank, history.get(u.id, {}), config, now, key) for u in people}
+                # One day more than the longest gap: members' local dates of one cycle span UTC±14h.
+                since = now - timedelta(weeks=max(config.recur_after_weeks, config.enps_every_weeks), days=1)
+                history = question_history(s, [u.id for u in people], since)
+                picks = {u.id: rotation.pick(u.id, bank, history.get(u.id, {}), config, day, key, zone(u.timezone, team_cfg.timezone)) for u in people}
                 keys = list(dict.fromkeys(k for ks in picks.values() for k in ks))
                 pulse = create_pulse(
                     s,

@@ -72,9 +72,9 @@ def report(core, s, team, kind: str | None, now) -> Message:
     people = q.people_count(s, team.id)
     today = today_in(now, team.timezone)
     period = containing(kind, today) if kind else default_period(s, team, today)
-    cur = figures(s, team, period, minimum(core), member_ids, people)
-    prev = figures(s, team, period.previous(), minimum(core), member_ids, people, recognition=False)
-    series = weekly(s, team, today, CORRELATION_WEEKS, minimum(core), member_ids)
+    cur = figures(s, team, period, minimum(core), member_ids, people, now=now)
+    prev = figures(s, team, period.previous(), minimum(core), member_ids, people, now=now, recognition=False)
+    series = weekly(s, team, today, CORRELATION_WEEKS, minimum(core))
     name = team.name or team.slug
 
     blocks: list[Block] = [Heading(f"Team health: {name} · {period.label}")]

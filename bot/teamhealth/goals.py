@@ -55,7 +55,7 @@ def goal_period(goal: Goal, team: Team, now) -> Period:
 def progress(core, s, goal: Goal, team: Team, now) -> Progress:
     period = goal_period(goal, team, now)
     member_ids = q.team_member_ids(s, team.id)
-    figs = figures(s, team, period, minimum(core), member_ids, q.people_count(s, team.id))
+    figs = figures(s, team, period, minimum(core), member_ids, q.people_count(s, team.id), now=now)
     value = figs.value(goal.metric)
     spec = METRICS[goal.metric]
     if value is None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.teamhealth.periods import Period, last_weeks
 from bot.teamhealth.suppression import enough, shown_atoms
 from bot.teamhealth.themes import sentiment_split, themes
+from storage import team_feedback as cx
 from storage import teamhealth as q
 from storage.tables import Team
 
@@ -39,22 +40,19 @@ class Figures:
     recognition: q.Recognition
     kudos_per_person: float | None
     quiet: int | None
-    customer: q.CustomerFigures
+    customer: cx.CustomerFigures
 
     @property
     def csat(self) -> float | None:
-        c = self.customer
-        return c.csat_sum / c.csat_n if c.csat_n else None
+        return self.customer.csat
 
     @property
     def nps(self) -> float | None:
-        c = self.customer
-        return 100 * (c.promoters - c.detractors) / c.nps_n if c.nps_n else None
+        return self.customer.nps
 
     @property
     def positive_share(self) -> float | None:
-        c = self.customer
-        return 100 * c.positive / c.feedback if c.feedback else None
+        return self.customer.positive_share
 
     def value(self, metric: str) -> float | None:
         return {
@@ -98,7 +96,19 @@ def pulse_figures(s, team: Team, period: Period, minimum: int) -> PulseFigures:
     return combine(q.pulse_atoms(s, team.id, period.start, period.end), minimum)
 
 
-def figures(s, team: Team, period: Period, minimum: int, member_ids: list[int], people: int, *, recognition: bool = True) -> Figures:
+def quiet_window(period: Period, tz_name: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """The 30 days that decide who is quiet: they end now, or at the period's end for a past period.
+
+    Ending at a period end that is still ahead (the rest of this month or quarter) would look at
+    days nobody could have been recognised in yet, and count everyone as quiet.
+    """
+    end = min(now, period.bounds(tz_name)[1])
+    return end - timedelta(days=QUIET_DAYS), end
+
+
+def figures(
+    s, team: Team, period: Period, minimum: int, member_ids: list[int], people: int, *, now: datetime, recognition: bool = True
+) -> Figures:
     """`recognition=False` skips kudos and quiet contributors (the previous period only needs trends)."""
     start, end = period.bounds(team.timezone)
     pulse = pulse_figures(s, team, period, minimum)
@@ -107,7 +117,7 @@ def figures(s, team: Team, period: Period, minimum: int, member_ids: list[int], 
     rec = q.recognition(s, member_ids, start, end) if recognition else q.Recognition(0, 0, 0, 0)
     quiet = None
     if member_ids and recognition:
-        quiet = max(len(member_ids) - q.recognised_people(s, member_ids, end - timedelta(days=QUIET_DAYS), end), 0)
+        quiet = max(len(member_ids) - q.recognised_people(s, member_ids, *quiet_window(period, team.timezone, now)), 0)
     return Figures(
         period=period,
         pulse=pulse,
@@ -115,7 +125,7 @@ def figures(s, team: Team, period: Period, minimum: int, member_ids: list[int], 
         recognition=rec,
         kudos_per_person=rec.received / people if people and recognition else None,
         quiet=quiet,
-        customer=q.customer(s, member_ids, start, end),
+        customer=cx.customer(s, cx.owners(s, team.id), start, end),
     )
 
 
@@ -126,7 +136,7 @@ class Weekly:
     cx: list[float | None]  # share of positive customer feedback, %
 
 
-def weekly(s, team: Team, today, count: int, minimum: int, member_ids: list[int]) -> Weekly:
+def weekly(s, team: Team, today, count: int, minimum: int) -> Weekly:
     """Engagement and CX score per ISO week, oldest first; each week is its own suppression unit."""
     weeks = last_weeks(today, count)
     engagement: list[float | None] = [None] * count
@@ -137,9 +147,9 @@ def weekly(s, team: Team, today, count: int, minimum: int, member_ids: list[int]
     for i, atoms in by_week.items():
         engagement[i] = combine(atoms, minimum).engagement
     bounds = [w.bounds(team.timezone)[0] for w in weeks] + [weeks[-1].bounds(team.timezone)[1]]
-    counts = q.weekly_customer(s, member_ids, bounds)
-    cx: list[float | None] = [100 * counts[i][1] / counts[i][0] if i in counts and counts[i][0] else None for i in range(count)]
-    return Weekly(weeks, engagement, cx)
+    counts = cx.weekly(s, cx.owners(s, team.id), bounds)
+    share: list[float | None] = [100 * counts[i][1] / counts[i][0] if i in counts and counts[i][0] else None for i in range(count)]
+    return Weekly(weeks, engagement, share)
 
 
 def comment_summary(s, pulse: PulseFigures) -> tuple[tuple[int, int, int], list[tuple[str, int]]]:

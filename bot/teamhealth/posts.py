@@ -24,6 +24,7 @@ from bot.teamhealth.metrics import weekly
 from bot.teamhealth.periods import containing, today_in
 from bot.wins import outcome_text
 from bot.teamhealth.suppression import minimum
+from storage import team_feedback
 from storage import teamhealth as q
 from storage.db import session
 from storage.directory import team_channel
@@ -38,9 +39,9 @@ def render(core, template: str, context: dict[str, Any]) -> tuple[Block, ...]:
     return render_blocks(template, context, core.org.teamhealth.templates_dir)
 
 
-def link_line(core, s, team, now, member_ids: list[int]) -> str:
+def link_line(core, s, team, now) -> str:
     cfg = core.org.teamhealth
-    series = weekly(s, team, today_in(now, team.timezone), CORRELATION_WEEKS, minimum(core), member_ids)
+    series = weekly(s, team, today_in(now, team.timezone), CORRELATION_WEEKS, minimum(core))
     return describe(lagged(series.engagement, series.cx, min_points=cfg.correlation_min_weeks), CORRELATION_WEEKS, cfg.correlation_min_weeks)
 
 
@@ -50,7 +51,7 @@ def weekly_context(core, s, team, now) -> tuple[dict[str, Any], str]:
     week = containing("week", today_in(now, team.timezone)).previous()
     start, end = week.bounds(team.timezone)
     rec = q.recognition(s, member_ids, start, end)
-    cx = q.customer(s, member_ids, start, end)
+    cx = team_feedback.customer(s, team_feedback.owners(s, team.id), start, end)
     wins = q.latest_wins(s, member_ids, start, end, limit=5)
     values = q.top_values(s, member_ids, start, end)
     lines = [goals_mod.describe(goals_mod.progress(core, s, g, team, now)) for g in q.goals_of_team(s, team.id)]
@@ -65,8 +66,8 @@ def weekly_context(core, s, team, now) -> tuple[dict[str, Any], str]:
             "recognised": rec.recognised_people,
             "top_values": ", ".join(f"#{v}" for v, _ in values),
             "customer_kudos": cx.customer_kudos,
-            "csat": fmt("csat", cx.csat_sum / cx.csat_n) if cx.csat_n else "",
-            "link": link_line(core, s, team, now, member_ids),
+            "csat": fmt("csat", cx.csat) if cx.csat is not None else "",
+            "link": link_line(core, s, team, now),
         },
         week.label,
     )
