@@ -25,9 +25,8 @@ from bot.feedback.relay import build_directory, ingest
 from bot.orgconfig import OrgConfig, parse_org_config
 from bot.pulses.anonymity import polarity, respondent_key
 from bot.pulses.bank import active_questions
-from bot.pulses.config import DAYS
 from bot.pulses.fanout import fan_out
-from bot.pulses.schedule import local_due, open_due_cycles, question_row
+from bot.pulses.schedule import is_cycle_day, local_due, open_due_cycles, question_row
 from storage.db import session
 from storage.directory import upsert_user
 from storage.feedback import feedback_by_key
@@ -247,7 +246,7 @@ PULSE_WEEKS = HISTORY_WEEKS
 def past_cycle_days(schedule, today: date, open_days: int, weeks: int) -> list[date]:
     """The team's last `weeks` scheduled pulse days that have already closed, oldest first."""
     day = today - timedelta(days=open_days + 1)
-    while day.weekday() != DAYS.index(schedule.day):
+    while not is_cycle_day(schedule, day):
         day -= timedelta(days=1)
     return [day - timedelta(weeks=schedule.every_weeks * n) for n in range(weeks - 1, -1, -1)]
 
@@ -358,7 +357,7 @@ def next_pulse(core, slug: str) -> datetime | None:
             return None
         for offset in range(7 * schedule.every_weeks * 3):
             day = today + timedelta(days=offset)
-            if day.weekday() != DAYS.index(schedule.day) or day.isocalendar().week % schedule.every_weeks:
+            if not is_cycle_day(schedule, day):
                 continue
             if pulse_by_source(s, f"team:{slug}:{day.isoformat()}") is None:
                 return max(local_due(day, schedule, u.timezone, team_cfg.timezone) for u in people)

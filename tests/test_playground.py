@@ -343,6 +343,8 @@ async def test_the_demo_first_screen_has_data_whatever_the_date(database_url, fa
                     known = int(re.search(r"\((\d+) of 12 weeks with enough responses\)", html).group(1))
                     assert known >= 11  # every closed week of the last 12; only the current one may still be open
                     assert re.search(r"[1-9]\d* kudos received", html) and "no feedback" not in html
+                    # 18 weeks of pulses and of customer feedback (criticism too): the EX↔CX line is drawn.
+                    assert re.search(r"EX↔CX: \w+ (positive|negative) link, r = [+-]\d\.\d\d", html), html[-600:]
                     if who == "ana":
                         assert "CSAT –" not in html
                         # The month's customer goal counts the feedback that came in minutes ago, even on the 1st.
