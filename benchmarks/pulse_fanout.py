@@ -89,7 +89,7 @@ async def run_child(args, db_url: str, slack_url: str, kill_after: int | None, f
             await asyncio.sleep(0.005)
     out, _ = await proc.communicate()
     wall = time.monotonic() - start
-    lines = [l for l in out.decode().splitlines() if l.startswith("{")]
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
     return (json.loads(lines[-1]) if lines else None), wall, killed
 
 

@@ -49,6 +49,11 @@ def count(engine, table, *where) -> int:
         return s.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
+def yesterday() -> str:
+    """A win's date that is in the past whatever the (possibly --clock moved) date: the core's clock is the real one here."""
+    return (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+
+
 async def seed_bob(srv) -> None:
     """Bob everywhere: kudos given and received on Slack and Teams, wins, customer praise, DMs, channel posts."""
     await srv.slack_command("/kudos", "<@U0BOB|bob> <@U0DAN|dan> for rescuing the Acme renewal with Bob Stone's script #craft")
@@ -60,8 +65,8 @@ async def seed_bob(srv) -> None:
             "<at>pulsebridge</at> kudos <at>Dan Wu</at> for the review", sender=("29:bob", "Bob Stone"), mentions=[("29:dan", "Dan Wu")], conversation=BOB_TEAMS_DM
         )
     )
-    await srv.slack_interaction(srv.view_submission("win.record", win_state(contributors=("U0BOB", "U0DAN"))))
-    await srv.slack_interaction(srv.view_submission("win.record", win_state(customer="Globex", contributors=("U0DAN",)), user_id="U0BOB"))
+    await srv.slack_interaction(srv.view_submission("win.record", win_state(date=yesterday(), contributors=("U0BOB", "U0DAN"))))
+    await srv.slack_interaction(srv.view_submission("win.record", win_state(customer="Globex", date=yesterday(), contributors=("U0DAN",)), user_id="U0BOB"))
     status, _ = await post_feedback(
         srv, generic("Bob Stone fixed our export in an hour. Brilliant!", id="g-bob", agent={"email": "bob@example.com", "name": "Bob Stone", "id": None})
     )
@@ -179,7 +184,7 @@ async def seed_everyone_else(srv) -> None:
     """Rows of other people full of the words people pick as display names: statuses, platforms, team names."""
     await srv.slack_command("/kudos", f"<@U0CARLA|carla> for {AWKWARD} #craft")
     await srv.teams_send(srv.teams_activity("<at>pulsebridge</at> kudos <at>Dan Wu</at> for the Slack and teams bridge", mentions=[("29:dan", "Dan Wu")]))
-    await srv.slack_interaction(srv.view_submission("win.record", win_state(customer="Support Corp", contributors=("U0CARLA",))))
+    await srv.slack_interaction(srv.view_submission("win.record", win_state(customer="Support Corp", date=yesterday(), contributors=("U0CARLA",))))
     status, _ = await post_feedback(srv, generic(f"Carla Diaz: {AWKWARD}. Brilliant!", id="g-carla", agent={"email": "carla@example.com"}))
     assert status == 201
     await until(lambda: count(srv.engine, Kudos) == 2 and count(srv.engine, Win) == 1 and count(srv.engine, CustomerKudos) == 1)

@@ -6,7 +6,6 @@ no customer kudos is stored, nobody is DM'd the customer's quote, no post is rew
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jsonschema
 
 from bot.core import FormInvalid, Outcome
-from bot.messages import Actions, Button, Form, Message, Paragraph, TextInput, UserSelect
+from bot.messages import Form, Message, Paragraph, TextInput, UserSelect
 from tests.conftest import shared_schema
 
 FORM = Form(

@@ -58,7 +58,7 @@ async def test_usage_is_shown_for_an_empty_command(server):
 )
 async def test_reason_markup_never_becomes_pings_or_links(server, typed):
     await server.slack_command("/kudos", f"<@U0BOB|bob> for {typed} & more")
-    posts = await server.slack.wait_for("chat.postMessage", 2)
+    await server.slack.wait_for("chat.postMessage", 2)
     await handled(server)
     for post in server.slack.calls_to("chat.postMessage") + server.slack.calls_to("response_url"):
         shown = texts(post)
@@ -82,7 +82,7 @@ async def test_reason_is_stored_without_control_characters(server):
 
 async def test_values_are_stripped_from_the_reason_and_mentions_in_the_reason_do_not_ping(server):
     await server.slack_command("/kudos", "<@U0BOB|bob>, <@U0CARLA|carla> and for pairing with <@U0DAN|dan> #Craft #ownership")
-    posts = await server.slack.wait_for("chat.postMessage", 3)
+    await server.slack.wait_for("chat.postMessage", 3)
     await handled(server)
     with session(server.engine) as s:
         kudos = s.execute(select(Kudos)).scalar_one()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
 from storage.db import session
-from storage.tables import InboundDelivery, Kudos, KudosRecipient, KudosValue, OutboxMessage, User
+from storage.tables import Kudos, KudosRecipient, KudosValue, OutboxMessage, User
 from tests.conftest import handled
 
 

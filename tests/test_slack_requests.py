@@ -13,7 +13,7 @@ import pytest
 
 from storage.tables import InboundDelivery, Kudos, User
 from tests.conftest import SIGNING_SECRET, handled
-from tests.test_kudos_slack import count, texts
+from tests.test_kudos_slack import count
 
 
 @pytest.mark.parametrize(

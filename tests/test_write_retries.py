@@ -266,7 +266,7 @@ async def test_200_concurrent_answers_during_a_big_fanout_lose_nothing(database_
         confirmed, failed = heard()
         assert failed == {}, f"{len(failed)} answer(s) failed: {list(failed.values())[:3]}"
         assert set(confirmed) == set(answerers)
-        for uid, (question_id, value) in expected.items():
+        for uid, (_question_id, value) in expected.items():
             assert f"Your answer: {value}" in confirmed[uid], uid
 
         # Every answer is stored, exactly once, under the right respondent key; nobody was skipped or sent twice.

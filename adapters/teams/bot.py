@@ -278,7 +278,7 @@ class TeamsAdapter:
         for external_id, raw in chats:
             found: list[Profile] = []
 
-            async def logic(context: TurnContext, member_id: str = external_id) -> None:
+            async def logic(context: TurnContext, member_id: str = external_id, found: list[Profile] = found) -> None:
                 context.activity.channel_data = context.activity.channel_data or {}
                 with outbound_call("teams", "get_member", _connector_status):
                     account = await TeamsInfo.get_member(context, member_id)
