@@ -27,7 +27,6 @@ from storage.teamhealth_tables import Goal, GoalTeam
 pulses = Pulse.__table__
 pulse_questions = PulseQuestion.__table__
 pulse_answers = PulseAnswer.__table__
-pulse_deliveries = PulseDelivery.__table__
 
 SCORED_SCALES = ("likert", "mood", "enps")
 
@@ -233,19 +232,6 @@ def pulse_atoms(session: Session, team_id: int, start: date, end: date) -> list[
         Atom(r[0], r[1], r[2] if isinstance(r[2], date) else date.fromisoformat(str(r[2])), int(r[3] or 0), r[4], r[5], int(r[6]), int(r[7]), int(r[8]), int(r[9]))
         for r in rows
     ]
-
-
-def participation(session: Session, pulse_ids: list[int]) -> tuple[int, int]:
-    """(asked, answered) over these pulses' delivered DMs."""
-    if not pulse_ids:
-        return 0, 0
-    d = pulse_deliveries
-    row = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((d.c.answered.is_(True), 1), else_=0)), 0)).where(
-            d.c.pulse_id.in_(pulse_ids), d.c.status == "sent"
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 def comments(session: Session, question_ids: list[int], limit: int = 1000) -> list[tuple[str, float | None]]:

@@ -343,3 +343,21 @@ async def test_retention_blanks_free_text_answers_as_well_as_comments(pulse_serv
     rows = answers(srv.engine)
     assert {(a.text, a.comment) for a in rows} == {(None, None)}
     assert sorted(a.value for a in rows if a.value is not None) == [2]  # the numbers stay
+
+
+async def test_a_participation_goal_shows_no_figure_for_pulses_below_their_minimum(database_url, fake_slack, fake_connector):
+    """The goal bar is a participation figure too: 6 of 8 under a pulse's own minimum of 7 must not show as
+    75% (nor as 94% of an 80% target), or a lead learns the count /teamhealth hides."""
+    yaml = ORG_YAML + "teamhealth:\n  goals:\n    - {key: answer, title: Everyone answers, metric: participation, target: 80, period: month, teams: [support]}\n"
+    async with custom_server(database_url, fake_slack, fake_connector, yaml) as server:
+        _user(server.engine, "U0ANA", "Ana Lima", "ana@example.com")
+        seed_pulse(server.engine, "support", date(2026, 11, 10), {("growth", "likert"): [4] * 6}, asked=8, answered=6, min_group_size=7)
+        await server.slack_command("/goals", "", user_id="U0ANA")
+        listing = slack_texts((await server.slack.wait_for("response_url"))[0])
+        assert "Everyone answers" in listing and "not enough responses or no data" in listing
+        assert "75%" not in listing and "94%" not in listing and "▓" not in listing
+        # With the pulse's own minimum met the same goal shows its real progress.
+        seed_pulse(server.engine, "support", date(2026, 11, 17), {("growth", "likert"): [4] * 8}, asked=8, answered=8, min_group_size=7)
+        await server.slack_command("/goals", "", user_id="U0ANA")
+        listing = slack_texts((await server.slack.wait_for("response_url", 2))[1])
+        assert "Pulse participation 100%" in listing and "✅" in listing

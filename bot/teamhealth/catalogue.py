@@ -21,7 +21,7 @@ METRICS: dict[str, MetricSpec] = {
     for m in (
         MetricSpec("engagement", "Engagement", 0, 100, unit="/100", pulse=True),
         MetricSpec("enps", "eNPS", -100, 100, pulse=True),
-        MetricSpec("participation", "Pulse participation", 0, 100, unit="%"),
+        MetricSpec("participation", "Pulse participation", 0, 100, unit="%", pulse=True),
         MetricSpec("kudos_per_person", "Kudos received per person", 0, 1000),
         MetricSpec("kudos_given", "Kudos given", 0, 1_000_000),
         MetricSpec("quiet_contributors", "Quiet contributors", 0, 100_000, higher_is_better=False),

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.teamhealth.periods import Period, last_weeks
-from bot.teamhealth.suppression import enough, shown_atoms
+from bot.teamhealth.suppression import enough, shown_atoms, shown_participation
 from bot.teamhealth.themes import sentiment_split, themes
 from storage import team_feedback as cx
 from storage import teamhealth as q
+from storage.pulses import participation_by_pulse
 from storage.tables import Team
 
 QUIET_DAYS = 30
@@ -112,8 +113,7 @@ def figures(
     """`recognition=False` skips kudos and quiet contributors (the previous period only needs trends)."""
     start, end = period.bounds(team.timezone)
     pulse = pulse_figures(s, team, period, minimum)
-    asked, answered = q.participation(s, pulse.pulse_ids)
-    participation = 100 * answered / asked if asked else None
+    participation, _ = shown_participation(participation_by_pulse(s, pulse.pulse_ids), minimum)
     rec = q.recognition(s, member_ids, start, end) if recognition else q.Recognition(0, 0, 0, 0)
     quiet = None
     if member_ids and recognition:

@@ -44,23 +44,31 @@ def enough(atoms: list[Atom], minimum: int) -> bool:
     return bool(atoms) and sum(a.n for a in atoms) >= minimum
 
 
-def participation_text(per_pulse: Sequence[tuple[int, int, int, int]], minimum: int) -> str | None:
-    """Participation over a period's closed pulses, never revealing a count below a pulse's minimum.
+def shown_participation(per_pulse: Sequence[tuple[int, int, int, int]], minimum: int) -> tuple[float | None, int]:
+    """(participation %, pulses left out) over a period's closed pulses, never revealing a count below
+    a pulse's minimum.
 
     `per_pulse` holds (pulse id, asked, answered, the pulse's own min_group_size). A pulse whose
     answered count is below max(minimum, its own minimum) adds nothing to the percentage (else the
-    month's figure minus its weeks' would give its exact count); what remains is shown only when
-    it totals at least `minimum` answers. None when the period has no closed pulse.
+    month's figure minus its weeks' would give its exact count); what remains is a figure only when
+    it totals at least `minimum` answers. Every view and goal reads participation through this.
     """
-    if not per_pulse:
-        return None
     kept = [(asked, answered) for _pid, asked, answered, own in per_pulse if answered >= max(minimum, own or 0)]
-    dropped = len(per_pulse) - len(kept)
     asked = sum(a for a, _ in kept)
     answered = sum(n for _, n in kept)
     if not kept or not asked or answered < minimum:
+        return None, len(per_pulse) - len(kept)
+    return 100 * answered / asked, len(per_pulse) - len(kept)
+
+
+def participation_text(per_pulse: Sequence[tuple[int, int, int, int]], minimum: int) -> str | None:
+    """`shown_participation` as /teamhealth words it; None when the period has no closed pulse."""
+    if not per_pulse:
+        return None
+    value, dropped = shown_participation(per_pulse, minimum)
+    if value is None:
         return f"fewer than {minimum} respondents per pulse"
-    text = f"{round(100 * answered / asked)}%"
+    text = f"{round(value)}%"
     if dropped:
         text += f" (not counting {dropped} pulse(s) with fewer than {minimum} respondents)"
     return text
