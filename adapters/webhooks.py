@@ -16,6 +16,7 @@ import time
 
 from aiohttp import web
 
+from adapters.bodies import read_limited
 from bot.feedback.parsers import parse
 from bot.feedback.payload import load
 from bot.feedback.record import MalformedFeedback
@@ -58,24 +59,11 @@ def _authentic(secret: str, request: web.Request, body: bytes, now: float) -> st
     return None
 
 
-async def _read_limited(request: web.Request) -> bytes | None:
-    """The whole body, or None as soon as it exceeds MAX_BODY (chunked senders give no length)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def feedback_handler(core, secret: str | None):
     async def handle(request: web.Request) -> web.Response:
         if not secret:
             return _error(503, "feedback webhook is disabled: set FEEDBACK_WEBHOOK_SECRET")
-        body = await _read_limited(request)
+        body = await read_limited(request, MAX_BODY)
         if body is None:
             return _error(413, f"body is larger than {MAX_BODY // 1024} KiB")
         problem = _authentic(secret, request, body, time.time())

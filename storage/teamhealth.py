@@ -19,7 +19,7 @@ from sqlalchemy import and_, case, exists, func, not_, or_, select
 from sqlmodel import Session
 
 from storage.feedback_tables import CustomerKudos
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
+from storage.pulse_tables import Pulse, PulseAnswer, PulseQuestion
 from storage.recognition_tables import KudosContext, Win, WinContributor
 from storage.tables import Kudos, KudosRecipient, KudosValue, Team, TeamMember, User
 from storage.teamhealth_tables import Goal, GoalTeam

@@ -23,23 +23,28 @@ WEBHOOK_SECRET = "playground-test-secret-0123456789"
 PULSE_KEY = "playground-test-pulse-key-0123456789abcdef"
 
 
-@pytest.fixture
-async def playground(database_url, fake_slack):
-    settings = make_settings(
-        database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY, PULSEBRIDGE_SCHEDULER=True
-    )
+async def start_playground(settings) -> tuple[web.AppRunner, web.Application, str]:
+    """The seeded demo app with its playground on a loopback port: (runner, app, base URL)."""
     app = build_app(settings, org=demo.demo_org(), playground=True, bind_host="127.0.0.1")
     demo.seed(app[CORE])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    return runner, app, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+
+@pytest.fixture
+async def playground(database_url, fake_slack):
+    settings = make_settings(
+        database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY, PULSEBRIDGE_SCHEDULER=True
+    )
+    runner, app, url = await start_playground(settings)
     # On PostgreSQL the scheduler starts once this process has won the lease (bot/leader.py).
     for _ in range(100):
         if app[CORE].scheduler is not None:
             break
         await asyncio.sleep(0.05)
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     async with aiohttp.ClientSession(base_url=url) as http:
         http.core = app[CORE]
         yield http
@@ -323,14 +328,7 @@ async def test_the_demo_first_screen_has_data_whatever_the_date(database_url, fa
     import time_machine
 
     with time_machine.travel(datetime.fromisoformat(instant), tick=True):
-        settings = make_settings(database_url, fake_slack.url, PULSEBRIDGE_SECRET_KEY=PULSE_KEY)
-        app = build_app(settings, org=demo.demo_org(), playground=True, bind_host="127.0.0.1")
-        demo.seed(app[CORE])
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        runner, app, url = await start_playground(make_settings(database_url, fake_slack.url, PULSEBRIDGE_SECRET_KEY=PULSE_KEY))
         try:
             async with aiohttp.ClientSession(base_url=url) as http:
                 for who, n in (("ana", 1), ("olga", 2)):

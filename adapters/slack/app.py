@@ -14,6 +14,7 @@ from slack_bolt.response import BoltResponse
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
+from adapters.bodies import read_limited
 from adapters.slack import translate
 from adapters.slack.responders import CommandResponder, ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
@@ -110,19 +111,6 @@ def authentic(secret: str, headers, body: bytes, now: float) -> str | None:
     if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
         return "signature mismatch"
     return None
-
-
-async def read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it exceeds `limit` (chunked senders give no length)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def http_handler(app: AsyncApp, signing_secret: str):
