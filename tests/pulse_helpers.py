@@ -81,6 +81,17 @@ async def tick(srv, at: datetime | None = None) -> None:
     await srv.core.jobs["pulses.tick"](srv.core)
 
 
+def adhoc_form() -> dict:
+    """The `/pulse send` form as Slack submits it: support's wellbeing-1 question, closing in 4 hours."""
+    return {
+        "team": {"type": "static_select", "selected_option": {"value": "support"}},
+        "question": {"type": "static_select", "selected_option": {"value": "wellbeing-1"}},
+        "custom": {"type": "plain_text_input", "value": None},
+        "scale": {"type": "static_select", "selected_option": None},
+        "close": {"type": "static_select", "selected_option": {"value": "4"}},
+    }
+
+
 def count(engine, model, *where) -> int:
     with session(engine) as s:
         return s.execute(select(func.count()).select_from(model).where(*where)).scalar_one()

@@ -21,7 +21,7 @@ from storage.pulses import questions_of
 from storage.retention import purge_before
 from storage.tables import User
 from tests.conftest import ORG_YAML
-from tests.pulse_helpers import PULSE_YAML, SECRET, TUESDAY, answers, count, deliveries, only_pulse, pulse_server, pulse_server_for, seed_people, tick  # noqa: F401
+from tests.pulse_helpers import PULSE_YAML, SECRET, TUESDAY, adhoc_form, answers, count, deliveries, only_pulse, pulse_server, pulse_server_for, seed_people, tick  # noqa: F401
 from tests.recognition_support import custom_server, slack_texts
 from tests.teamhealth_support import seed_pulse
 
@@ -114,13 +114,7 @@ async def test_lead_watching_an_adhoc_pulse_of_exactly_n_sees_no_change_when_one
     """Issue 12.1: an ad-hoc pulse to exactly N people showed every later change of one answer."""
     srv = pulse_server
     srv.clock.now = TUESDAY + timedelta(days=3)
-    state = {
-        "team": {"type": "static_select", "selected_option": {"value": "support"}},
-        "question": {"type": "static_select", "selected_option": {"value": "wellbeing-1"}},
-        "custom": {"type": "plain_text_input", "value": None},
-        "scale": {"type": "static_select", "selected_option": None},
-        "close": {"type": "static_select", "selected_option": {"value": "4"}},
-    }
+    state = adhoc_form()
     await srv.slack_interaction(srv.view_submission("pulse.send", state, user_id="U0ANA"))
     await srv.slack.wait_for("chat.postMessage", 6)  # 5 DMs (exactly N) + the lead's confirmation
     pulse = only_pulse(srv.engine)
@@ -235,13 +229,7 @@ async def test_lead_with_a_teams_account_is_not_one_of_the_n_others(database_url
     try:
         seed_people(srv.engine)
         seed_people(srv.engine, [("29:ana", "Ana Lima", "ana@example.com", "Asia/Tokyo")], platform="teams")  # her later account
-        state = {
-            "team": {"type": "static_select", "selected_option": {"value": "support"}},
-            "question": {"type": "static_select", "selected_option": {"value": "wellbeing-1"}},
-            "custom": {"type": "plain_text_input", "value": None},
-            "scale": {"type": "static_select", "selected_option": None},
-            "close": {"type": "static_select", "selected_option": {"value": "4"}},
-        }
+        state = adhoc_form()
         await srv.slack_interaction(srv.view_submission("pulse.send", state, user_id="U0ANA"))
         notice = (await srv.slack.wait_for("chat.postMessage"))[0]
         assert "has 2 reachable member(s) besides you" in notice.params["text"] and "needs at least 3" in notice.params["text"]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from storage.db import session
 from storage.pulse_tables import Pulse, PulseDelivery
 from storage.pulses import questions_of
-from tests.pulse_helpers import TUESDAY, answers, count, deliveries, pulse_server, tick  # noqa: F401
+from tests.pulse_helpers import TUESDAY, adhoc_form, answers, count, deliveries, pulse_server, tick  # noqa: F401
 
 
 async def answer(srv, user, question, value, pulse_id):
@@ -113,13 +113,7 @@ async def test_adhoc_pulse_needs_enough_people(database_url, fake_slack, fake_co
     runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, small)
     try:
         seed_people(srv.engine)
-        state = {
-            "team": {"type": "static_select", "selected_option": {"value": "support"}},
-            "question": {"type": "static_select", "selected_option": {"value": "wellbeing-1"}},
-            "custom": {"type": "plain_text_input", "value": None},
-            "scale": {"type": "static_select", "selected_option": None},
-            "close": {"type": "static_select", "selected_option": {"value": "4"}},
-        }
+        state = adhoc_form()
         await srv.slack_interaction(srv.view_submission("pulse.send", state, user_id="U0ANA"))
         notice = (await srv.slack.wait_for("chat.postMessage"))[0]
         assert "needs at least 5" in notice.params["text"]
@@ -151,13 +145,7 @@ async def test_adhoc_pulse_goes_out_through_the_scheduler_when_one_runs(database
     try:
         seed_people(srv.engine)
         srv.clock.now = TUESDAY + timedelta(days=2)
-        state = {
-            "team": {"type": "static_select", "selected_option": {"value": "support"}},
-            "question": {"type": "static_select", "selected_option": {"value": "wellbeing-1"}},
-            "custom": {"type": "plain_text_input", "value": None},
-            "scale": {"type": "static_select", "selected_option": None},
-            "close": {"type": "static_select", "selected_option": {"value": "4"}},
-        }
+        state = adhoc_form()
         await srv.slack_interaction(srv.view_submission("pulse.send", state, user_id="U0ANA"))
         dms = await srv.slack.wait_for("chat.postMessage", 6)
         assert sorted(c.params["channel"] for c in dms if c.params.get("metadata")) == ["U0BOB", "U0CARLA", "U0DAN", "U0ERIN", "U0FAY"]
