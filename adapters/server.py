@@ -123,6 +123,9 @@ def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
         else:
             election = LeaderElection(engine, ttl=settings.PULSEBRIDGE_LEADER_LEASE_SECONDS, on_elected=elected, on_deposed=deposed)
             election.start()
+        # Requests acknowledged before a crash and not processed: now (SQLite is one process, so
+        # every unfinished row was ours); on PostgreSQL rows another replica started long ago.
+        await core.resume_accepted(everything=engine.dialect.name == "sqlite")
         yield
         log.info("shutting down: finishing %d handler(s) or job(s) in flight", core.inflight.count)
         if not await core.inflight.drain(settings.PULSEBRIDGE_SHUTDOWN_GRACE):
@@ -130,6 +133,7 @@ def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
         deposed()
         if election is not None:
             await election.stop()
+        core.close()
         engine.dispose()
         log.info("shutdown complete")
 

@@ -18,16 +18,23 @@ class InFlight:
     def count(self) -> int:
         return self._count
 
-    @asynccontextmanager
-    async def track(self) -> AsyncIterator[None]:
+    def enter(self) -> None:
+        """Count work that was accepted now and finishes in another task (call `leave` then); on the loop only."""
         self._count += 1
         self._idle.clear()
+
+    def leave(self) -> None:
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    @asynccontextmanager
+    async def track(self) -> AsyncIterator[None]:
+        self.enter()
         try:
             yield
         finally:
-            self._count -= 1
-            if self._count == 0:
-                self._idle.set()
+            self.leave()
 
     async def drain(self, timeout: float) -> bool:
         """Refuse new work from now on and wait for running work; False if it outlived `timeout`."""

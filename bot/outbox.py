@@ -17,7 +17,7 @@ from bot.events import MessageHandle
 from bot.metrics import OUTBOX_MESSAGES
 from bot.ports import ChatAdapter, Outbound, describe, destination_platform, handle_to_ref
 from bot.serialize import destination_from_data, message_from_data, to_data
-from storage.db import session, write_unit
+from storage.db import WriteFailed, run_write, session, write_unit
 from storage.deliveries import claim_outbox, finish_outbox, outbox_row, retryable_outbox
 from storage.tables import utcnow
 
@@ -30,6 +30,24 @@ class Outbox:
     def __init__(self, engine: Engine, adapters: Mapping[str, ChatAdapter]):
         self.engine = engine
         self.adapters = adapters
+
+    def store(self, items: Iterable[Outbound]) -> None:
+        """Record messages as pending, all in one write unit, before anything else is attempted: a
+        failure or crash after this leaves them for `deliver` or the retry job, never forgotten."""
+        rows = [
+            (item.key, destination_platform(item.destination), describe(item.destination),
+             {"destination": to_data(item.destination), "message": to_data(item.message)})
+            for item in items
+        ]
+
+        def work(s) -> None:
+            for key, platform, destination, payload in rows:
+                outbox_row(s, key, platform, destination, payload)
+
+        try:
+            run_write(self.engine, work, budget=5.0)
+        except WriteFailed as exc:  # deliver() stores each row again as it sends it
+            log.warning("could not store %d outbound message(s) ahead of sending: %s", len(rows), exc)
 
     async def deliver(self, items: Iterable[Outbound]) -> dict[str, MessageHandle]:
         """Send what has not been sent yet; returns where each message this call sent landed, by key."""

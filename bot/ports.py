@@ -100,6 +100,11 @@ class ChatAdapter(Protocol):
         """List the people (and, when asked, the user groups) the bot can see, following every page."""
         ...
 
+    def responder(self, state: dict, event: object) -> Responder:
+        """The responder for an accepted event from what the adapter stored with it (JSON), so a
+        request recorded before its ack can still be answered after a restart (PulseBridge.accept)."""
+        ...
+
 
 class Responder(Protocol):
     """How the core answers the person behind one inbound event, privately and right away.

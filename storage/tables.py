@@ -100,6 +100,30 @@ class InboundDelivery(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
+class InboundJob(SQLModel, table=True):
+    """A request acknowledged to the platform and not yet (or no longer being) processed.
+
+    Written before the ack (many per transaction, see bot/core.py `Intake`), so a crash between
+    the ack and the work loses nothing: at start-up `accepted` rows are processed again. The key
+    is the delivery key, so a redelivered copy is recorded once.
+    """
+
+    __tablename__ = "inbound_jobs"
+    __table_args__ = (Index("ix_inbound_jobs_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=256, unique=True)
+    kind: str = Field(max_length=16)  # command | action
+    platform: str = Field(max_length=16)
+    status: str = Field(default="accepted", max_length=16)  # accepted | done | failed
+    attempts: int = 1
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
 class Kudos(SQLModel, table=True):
     __tablename__ = "kudos"
     __table_args__ = (Index("ix_kudos_giver_created", "giver_id", "created_at"),)

@@ -16,9 +16,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
 from adapters.bodies import read_limited
 from adapters.slack import translate
-from adapters.slack.responders import CommandResponder, ViewResponder
+from adapters.slack.responders import ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
-from bot.core import PulseBridge
+from bot.core import Busy, PulseBridge
 from bot.directory import store_profile
 from bot.settings import Settings
 from storage.db import session
@@ -47,25 +47,34 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
         if isinstance(error, MALFORMED):
             log.warning("malformed Slack payload (%s): %s: %s", (body or {}).get("type") if isinstance(body, dict) else "?", type(error).__name__, str(error)[:200])
             return BoltResponse(status=400, body='{"error": "malformed Slack request"}', headers={"content-type": "application/json"})
+        if isinstance(error, Busy):
+            # Not recorded, so not acknowledged: Slack retries, or the person sees it failed.
+            log.warning("refused a Slack request: %s", error)
+            return BoltResponse(status=503, body='{"error": "busy, retry later"}', headers={"content-type": "application/json", "retry-after": "5"})
         log.error("Slack request failed", exc_info=error)
         return None
 
     @app.command(COMMANDS)
-    async def on_command(ack, body, respond):
+    async def on_command(ack, body):
         try:
             cmd = translate.slash_command(body)
         except KeyError as exc:
             await ack(f"That command arrived incomplete (no {exc.args[0]}); please try again.")
             return
-        # Ack at once: the core may call users.info (and wait out a 429) before it can answer.
+        # Ack once the command is recorded (one small insert, batched with its neighbours); the
+        # work runs on a worker, where users.info lookups or a 429 cannot hold up other acks.
+        try:
+            await core.accept("command", cmd, _responder_state(body))
+        except Busy:
+            await ack("pulsebridge is busy right now; nothing was saved. Please try again in a minute.")
+            return
         await ack()
-        await core.handle_command(cmd, CommandResponder(client, respond, body.get("trigger_id")))
 
     @app.action(re.compile(".*"))
-    async def on_action(ack, body, respond):
-        await ack()
+    async def on_action(ack, body):
         action = translate.block_action(body)
-        await core.handle_action(action, CommandResponder(client, respond, body.get("trigger_id"), action.message))
+        await core.accept("action", action, _responder_state(body))  # Busy → 503 (on_error): Slack shows it failed
+        await ack()
 
     @app.view(re.compile(".*"))
     async def on_view(ack, body):
@@ -82,6 +91,11 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
             store_profile(s, profile)
 
     return app, adapter
+
+
+def _responder_state(body: dict) -> dict:
+    """What SlackAdapter.responder needs to answer this request later (stored with it)."""
+    return {"response_url": body.get("response_url"), "trigger_id": body.get("trigger_id")}
 
 
 # Slack's own payloads stay far below this (a modal's state, a message with 50 blocks); a larger body

@@ -75,6 +75,16 @@ class SlackAdapter:
     async def send(self, destination: Destination, message: Message) -> MessageHandle:
         return await self.send_marked(destination, message, None)
 
+    def responder(self, state: dict, event: object):
+        """The answer channel of an accepted command or click (bot/core.py `accept`): response_url
+        (valid 30 minutes, so still usable after a restart), views.open with the trigger_id."""
+        from slack_bolt.context.respond.async_respond import AsyncRespond
+
+        from adapters.slack.responders import CommandResponder
+
+        respond = AsyncRespond(response_url=state.get("response_url"), proxy=self.client.proxy, ssl=self.client.ssl)
+        return CommandResponder(self.client, respond, state.get("trigger_id"), getattr(event, "message", None))
+
     async def send_marked(self, destination: Destination, message: Message, marker: str | None) -> MessageHandle:
         """Send with an idempotency marker in the message metadata, so `find_marked` can tell later whether it landed.
 

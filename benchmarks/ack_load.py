@@ -1,0 +1,252 @@
+"""Open-loop ack latency: signed `/kudos` at a fixed offered rate, pulsebridge and a bare bolt app side by side.
+
+    python benchmarks/ack_load.py [--rate 50] [--n 500] [--concurrency 200] [--postgres URL] [--only pulsebridge|bolt]
+
+Each server runs in a child process of its own (so one cannot stall the other's event loop); the
+fake Slack Web API and the load generator live in this parent process. Requests are sent on a fixed
+schedule (request i at i/rate seconds, open loop: a slow answer does not slow the offer), at most
+`--concurrency` in flight. Reported per server: ack p50/p99/max, acks over 1 s and 3 s, non-200s,
+the achieved request rate (answered requests ÷ time from first send to last answer), and for
+pulsebridge how long until all the work was done (each kudos's confirmation on response_url and its
+two channel/DM posts reached the fake). Run by hand; the numbers go in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+PEOPLE = 2000  # request i: person i % PEOPLE thanks the next one, so no allowance or pair limit is hit
+
+
+def person(i: int) -> str:
+    return f"U{i % PEOPLE:07d}"
+
+
+def org_yaml() -> str:
+    members = ", ".join(f"p{i}@example.com" for i in range(PEOPLE))
+    return f"""
+recognition: {{allowance: 1000, pair_limit_per_day: 100}}
+teams:
+  everyone:
+    name: Everyone
+    slack_channel: C0EVERYONE
+    timezone: Europe/Berlin
+    members: [{members}]
+"""
+
+
+# -- children -----------------------------------------------------------------------------------------
+async def serve_pulsebridge(args) -> None:
+
+    from adapters.server import build_app
+    from bot.orgconfig import parse_org_config
+    from tests.conftest import make_settings
+
+    settings = make_settings(args.database_url, args.slack_url, PULSEBRIDGE_METRICS_LISTEN="off", PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE=False)
+    app = build_app(settings, org=parse_org_config(org_yaml()), bind_host="127.0.0.1")
+    await _serve(app)
+
+
+async def serve_bolt(args) -> None:
+    """What Slack's own quickstart does: verify, parse, ack with a text. The floor for any bolt app."""
+    from aiohttp import web
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+    from slack_bolt.async_app import AsyncApp
+
+    from tests.conftest import SIGNING_SECRET
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    bolt = AsyncApp(signing_secret=SIGNING_SECRET, client=AsyncWebClient(token="xoxb-bench", base_url=args.slack_url + "/api/"))
+
+    @bolt.command("/kudos")
+    async def kudos(ack, body):
+        await ack(f"Thanks, {body.get('user_name', 'you')}!")
+
+    async def handle(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    app = web.Application()
+    app.router.add_post("/slack/events", handle)
+    await _serve(app)
+
+
+async def _serve(app) -> None:
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(json.dumps({"port": site._server.sockets[0].getsockname()[1]}), flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+# -- parent ---------------------------------------------------------------------------------------------
+async def start_child(kind: str, args, db_url: str, slack_url: str):
+    cmd = [sys.executable, __file__, "--child", kind, "--database-url", db_url, "--slack-url", slack_url]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, cwd=str(ROOT))
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if not line:
+            raise RuntimeError(f"{kind} child exited before listening")
+        if line.startswith(b"{"):
+            return proc, json.loads(line)["port"]
+
+
+def signed(body: bytes) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    from tests.conftest import SIGNING_SECRET
+
+    ts = str(int(time.time()))
+    sig = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def kudos_body(i: int, slack_url: str, tag: str) -> bytes:
+    return urlencode(dict(
+        token="x", team_id="T0001", team_domain="acme", channel_id="C0SUPPORT", channel_name="support",
+        user_id=person(i), user_name=f"p{i % PEOPLE}", command="/kudos", text=f"<@{person(i + 1)}|p{(i + 1) % PEOPLE}> for load run {tag} {i}",
+        api_app_id="A0001", is_enterprise_install="false",
+        trigger_id=f"{i}.{time.time_ns()}.{tag}", response_url=f"{slack_url}/response/{tag}-{i}",
+    )).encode()
+
+
+async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str, tag: str) -> dict:
+    import aiohttp
+
+    acks: list[float] = []
+    statuses: dict[int, int] = {}
+    sem = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+        start = time.perf_counter()
+
+        async def one(i: int) -> None:
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            async with sem:
+                body = kudos_body(i, slack_url, tag)
+                t = time.perf_counter()
+                try:
+                    async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+                        await resp.read()
+                        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                except Exception:  # noqa: BLE001 - counted as a failure
+                    statuses[0] = statuses.get(0, 0) + 1
+                    return
+                acks.append(time.perf_counter() - t)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        elapsed = time.perf_counter() - start
+    return {"acks": acks, "statuses": statuses, "elapsed": elapsed, "start": start}
+
+
+def summary(name: str, r: dict, n: int, rate: float, extra: str = "") -> str:
+    a = r["acks"] or [float("nan")]
+    ok = r["statuses"].get(200, 0)
+    return (f"| {name} | {statistics.median(a) * 1000:.0f} ms | {pct(a, 99) * 1000:.0f} ms | {max(a) * 1000:.0f} ms | "
+            f"{sum(1 for x in a if x > 1)} / {sum(1 for x in a if x > 3)} | {n - ok} | {ok / r['elapsed']:.1f} (of {rate:g}) | {extra} |")
+
+
+async def parent(args) -> None:
+    from storage.migrate import upgrade
+    from tests.fakes.slack_api import FakeSlackAPI
+
+    slack = FakeSlackAPI()
+    await slack.start()
+    for i in range(PEOPLE):
+        slack.add_user(person(i), f"Person {i}", f"p{i}@example.com")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.postgres:
+            sys.argv = sys.argv[:1]
+            from benchmarks.pulse_fanout import drop_schemas, fresh_db
+
+            db_url = fresh_db(Path(tmp), "x", args.postgres)
+        else:
+            db_url = f"sqlite:///{tmp}/load.db"
+            upgrade(db_url)
+            drop_schemas = None
+        try:
+            for kind in ("bolt", "pulsebridge"):
+                if args.only and args.only != kind:
+                    continue
+                proc, port = await start_child(kind, args, db_url, slack.url)
+                try:
+                    await offer(f"http://127.0.0.1:{port}", 20, 20, 10, slack.url, f"warm{kind}")  # warm-up, not counted
+                    if kind == "pulsebridge":
+                        await asyncio.sleep(2)
+                    before = len(slack.calls_to("chat.postMessage"))
+                    before_resp = len(slack.calls_to("response_url"))
+                    r = await offer(f"http://127.0.0.1:{port}", args.n, args.rate, args.concurrency, slack.url, kind)
+                    extra = ""
+                    if kind == "pulsebridge":
+                        deadline = time.perf_counter() + 120
+                        while time.perf_counter() < deadline and (
+                            len(slack.calls_to("chat.postMessage")) - before < args.n or len(slack.calls_to("response_url")) - before_resp < args.n
+                        ):
+                            await asyncio.sleep(0.05)
+                        posts = len(slack.calls_to("chat.postMessage")) - before
+                        confirms = len(slack.calls_to("response_url")) - before_resp
+                        extra = f"all work done {time.perf_counter() - r['start']:.1f} s after the first send; {confirms} confirmations, {posts} posts (want {args.n} each)"
+                    rows.append(summary(kind, r, args.n, args.rate, extra))
+                finally:
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        await asyncio.wait_for(proc.wait(), 30)
+                    except TimeoutError:
+                        proc.kill()
+        finally:
+            if drop_schemas is not None:
+                drop_schemas(args.postgres)
+            await slack.stop()
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"\n/kudos at {args.rate:g}/s offered, {args.n} requests, concurrency {args.concurrency}, {backend}\n")
+    print("| server | ack p50 | p99 | max | > 1 s / > 3 s | non-200 | answered/s | notes |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=50.0)
+    p.add_argument("--n", type=int, default=500)
+    p.add_argument("--concurrency", type=int, default=200)
+    p.add_argument("--postgres", default=os.environ.get("PULSEBRIDGE_BENCH_POSTGRES_URL"))
+    p.add_argument("--only", choices=("pulsebridge", "bolt"))
+    p.add_argument("--child", choices=("pulsebridge", "bolt"), help=argparse.SUPPRESS)
+    p.add_argument("--database-url", help=argparse.SUPPRESS)
+    p.add_argument("--slack-url", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        asyncio.run(serve_pulsebridge(args) if args.child == "pulsebridge" else serve_bolt(args))
+    else:
+        asyncio.run(parent(args))
+
+
+if __name__ == "__main__":
+    main()
