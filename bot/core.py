@@ -212,7 +212,7 @@ class Intake:
             self._flushing = False
 
     def _insert(self, rows: list[dict]) -> list[int | None]:
-        return run_write(self.engine, lambda s: record_inbound_jobs(s, rows), budget=2.0)
+        return run_write(self.engine, lambda s: record_inbound_jobs(s, rows), budget=2.0, urgent=True)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)

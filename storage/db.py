@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,6 +85,61 @@ def session(engine: Engine) -> Session:
 _writers: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
 
 
+class _WriteGate:
+    """One SQLite write unit at a time in this process, urgent ones first.
+
+    SQLite has one writer; its busy handler makes a waiting connection sleep and poll (1, 2, 5 …
+    100 ms), so under load a short unit can wait seconds while others keep winning the lock. Here
+    the threads of one process queue on a condition instead: the lock passes on the moment it is
+    released, and an urgent unit (recording a request before its ack) goes before the handlers'
+    units. Other processes on the same file still meet SQLite's own lock and busy timeout.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent = 0
+
+    @contextmanager
+    def hold(self, urgent: bool) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner != me:
+                if urgent:
+                    self._urgent += 1
+                try:
+                    while self._owner is not None or (not urgent and self._urgent):
+                        self._cond.wait()
+                finally:
+                    if urgent:
+                        self._urgent -= 1
+                self._owner = me
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._cond.notify_all()
+
+
+_gates: WeakKeyDictionary[Engine, _WriteGate] = WeakKeyDictionary()
+_gates_lock = threading.Lock()
+
+
+def _gate(engine: Engine) -> _WriteGate | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    with _gates_lock:
+        gate = _gates.get(engine)
+        if gate is None:
+            gate = _gates[engine] = _WriteGate()
+        return gate
+
+
 def _writer(engine: Engine) -> Engine:
     """The same engine and pool, with connections marked as write units."""
     writer = _writers.get(engine)
@@ -93,13 +149,19 @@ def _writer(engine: Engine) -> Engine:
 
 
 @contextmanager
-def write_unit(engine: Engine) -> Iterator[Session]:
+def write_unit(engine: Engine, *, urgent: bool = False) -> Iterator[Session]:
     """One write transaction, committed on exit (rolled back on an exception).
 
     Keep it short and never `await` inside it: on SQLite it holds the database's write lock from
     its first statement to its end. Use `run_write`/`write` when the unit must be retried.
+    `urgent`: on SQLite, go before other waiting units of this process (see _WriteGate).
     """
-    with Session(_writer(engine), expire_on_commit=False) as s, s.begin():
+    gate = _gate(engine)
+    if gate is None:
+        with Session(_writer(engine), expire_on_commit=False) as s, s.begin():
+            yield s
+        return
+    with gate.hold(urgent), Session(_writer(engine), expire_on_commit=False) as s, s.begin():
         yield s
 
 
@@ -122,13 +184,13 @@ def _backoff(attempt: int) -> float:
     return min(0.5, 0.01 * 2**attempt) * (0.5 + random.random())
 
 
-def _attempts(engine: Engine, work: Callable[[Session], T], budget: float | None):
+def _attempts(engine: Engine, work: Callable[[Session], T], budget: float | None, urgent: bool = False):
     """Yields a back-off delay after each retryable failure; returns work's result via StopIteration."""
     deadline = time.monotonic() + (WRITE_RETRY_SECONDS if budget is None else budget)
     attempt = 0
     while True:
         try:
-            with write_unit(engine) as s:
+            with write_unit(engine, urgent=urgent) as s:
                 return work(s)
         except DBAPIError as exc:
             if not is_retryable(exc):
@@ -141,12 +203,12 @@ def _attempts(engine: Engine, work: Callable[[Session], T], budget: float | None
             yield _backoff(attempt)
 
 
-def run_write(engine: Engine, work: Callable[[Session], T], *, budget: float | None = None) -> T:
+def run_write(engine: Engine, work: Callable[[Session], T], *, budget: float | None = None, urgent: bool = False) -> T:
     """Run `work(session)` in a write unit until it commits; WriteFailed once `budget` seconds are spent.
 
     For worker threads (the fan-out). `work` may raise any other exception to abort: nothing is stored.
     """
-    attempts = _attempts(engine, work, budget)
+    attempts = _attempts(engine, work, budget, urgent)
     try:
         while True:
             time.sleep(next(attempts))

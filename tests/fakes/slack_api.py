@@ -121,6 +121,11 @@ class FakeSlackAPI:
     async def _response_url(self, request: web.Request) -> web.Response:
         params = await self._params(request)
         params["_token"] = request.match_info["token"]
+        queued = self.errors.get("response_url")  # fail_next("response_url", 500)
+        if queued:
+            status, headers, _ = queued.pop(0)
+            self.calls.append(Call("response_url:rejected", params))
+            return web.Response(status=status, headers=headers, text="failed")
         self.calls.append(Call("response_url", params))
         return web.Response(text="ok")
 

@@ -1,0 +1,162 @@
+"""Requests are recorded before their ack and processed once, off the HTTP loop (issue 17).
+
+Through the public surface: signed Slack requests into a real `pulsebridge run` (for the crash) or
+the in-process app, against the fake Slack Web API on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import uuid
+from urllib.parse import urlencode
+
+import aiohttp
+from sqlalchemy import event, func, select
+
+from bot import core as core_mod
+from storage.db import make_engine, session
+from storage.tables import InboundJob, Kudos, OutboxMessage
+from tests.conftest import ORG_YAML, handled
+from tests.test_operations import free_port, run_env, signed, wait_healthy
+
+
+def kudos_body(fake_slack_url: str, text: str = "<@U0BOB|bob> for the calm release night") -> bytes:
+    return urlencode({
+        "command": "/kudos", "text": text, "user_id": "U0ANA", "user_name": "ana",
+        "team_id": "T0001", "channel_id": "D0ANA", "trigger_id": f"1.2.{uuid.uuid4().hex}",
+        "response_url": f"{fake_slack_url}/response/{uuid.uuid4().hex}",
+    }).encode()
+
+
+async def start_run(database_url, fake_slack, config):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "run", "--host", "127.0.0.1", "--port", str(port),
+        env=run_env(database_url, fake_slack.url, config), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    await wait_healthy(url, proc)
+    return proc, url
+
+
+async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after_the_restart(database_url, fake_slack, tmp_path):
+    config = tmp_path / "org.yaml"
+    config.write_text(ORG_YAML)
+    # The first process acks, then hangs in its profile lookup: killed after the ack, before the kudos is stored.
+    fake_slack.delays["users.info"] = 60
+    proc, url = await start_run(database_url, fake_slack, config)
+    body = kudos_body(fake_slack.url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+                assert resp.status == 200
+        await fake_slack.wait_for("users.info", 1)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    engine = make_engine(database_url)
+    try:
+        with session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Kudos)) == 0
+            assert s.scalar(select(func.count()).select_from(InboundJob).where(InboundJob.status == "accepted")) == 1
+        assert fake_slack.calls_to("response_url") == []
+
+        del fake_slack.delays["users.info"]
+        proc, url = await start_run(database_url, fake_slack, config)
+        try:
+            confirmation = (await fake_slack.wait_for("response_url", 1, timeout=20))[0]
+            assert "bob" in str(confirmation.params).lower()
+            await fake_slack.wait_for("chat.postMessage", 2, timeout=20)
+            # Slack retrying the same delivery now changes nothing: recorded once, processed once.
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+                    assert resp.status == 200
+            with session(engine) as s:
+                for _ in range(100):
+                    if s.scalar(select(func.count()).select_from(InboundJob).where(InboundJob.status == "done")) == 1:
+                        break
+                    await asyncio.sleep(0.05)
+                    s.expire_all()
+                assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+                assert [row.status for row in s.execute(select(InboundJob)).scalars()] == ["done"]
+                assert {status for (status,) in s.execute(select(OutboxMessage.status))} == {"sent"}
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+        assert len(fake_slack.calls_to("response_url")) == 1
+        assert len(fake_slack.calls_to("chat.postMessage")) == 2
+    finally:
+        engine.dispose()
+
+
+async def test_the_ack_waits_for_nothing_but_the_record(server):
+    """While the profile lookup hangs, the command is already acknowledged and recorded."""
+    server.slack.delays["users.info"] = 3
+    status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> for the migration plan")
+    assert status == 200
+    with session(server.engine) as s:
+        job = s.execute(select(InboundJob)).scalar_one()
+        assert (job.kind, job.status) == ("command", "accepted")
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 0
+    del server.slack.delays["users.info"]
+    await handled(server)
+    with session(server.engine) as s:
+        assert s.execute(select(InboundJob.status)).scalar_one() == "done"
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+
+
+async def test_a_full_queue_refuses_instead_of_accepting(server, monkeypatch):
+    monkeypatch.setattr(core_mod, "MAX_QUEUED", 0)
+    status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> for the migration plan")
+    assert status == 200  # a slash command is answered with "busy, try again" in the ack itself
+    status, _ = await server.slack_interaction(server.block_actions("kudos-for-win", "1"))
+    assert status == 503
+    await handled(server)
+    with session(server.engine) as s:
+        assert s.scalar(select(func.count()).select_from(InboundJob)) == 0
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 0
+    assert server.slack.calls_to("response_url") == []
+
+
+async def test_follow_ups_are_queued_before_the_reply_and_sent_when_the_reply_fails(server):
+    """Issue 14: the confirmation cannot be sent (its response_url refuses connections); the DMs and
+    the channel post still go out."""
+    from tests.test_operations import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/response/{uuid.uuid4().hex}"
+    status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> <@U0DAN|dan> for rescuing the renewal", response_url=dead)
+    assert status == 200
+    await handled(server)
+    with session(server.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+        statuses = [status for (status,) in s.execute(select(OutboxMessage.status))]
+    assert statuses and set(statuses) == {"sent"}
+    assert len(statuses) >= 3 and len(server.slack.calls_to("chat.postMessage")) == len(statuses)  # 2 DMs, team posts
+    assert server.slack.calls_to("response_url") == []
+
+
+async def test_kudos_statements_per_request_stay_bounded(server):
+    """Counted at the driver: the whole /kudos path (record, handler, outbox, bookkeeping)."""
+    await server.slack_command("/kudos", "<@U0BOB|bob> for warming the caches")  # profiles now stored
+    await handled(server)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(server.engine, "before_cursor_execute", count)
+    try:
+        status, _ = await server.slack_command("/kudos", "<@U0DAN|dan> for the second migration", user_id="U0ANA")
+        assert status == 200
+        await handled(server)
+    finally:
+        event.remove(server.engine, "before_cursor_execute", count)
+    with session(server.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 2
+    print(f"{len(statements)} statements")
+    assert len(statements) <= 50, "\n".join(statements)
