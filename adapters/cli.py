@@ -6,13 +6,17 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from aiohttp import web
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.errors import ConfigError
-from bot.settings import load_settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+# aiohttp, SQLAlchemy and pydantic-settings are imported by the commands that use them, so
+# `pulsebridge --help` (and a mistyped command) answers without loading them (issue 17).
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -25,6 +29,7 @@ def _settings(**overrides):
     from sqlalchemy.engine import make_url
 
     from bot.logs import REDACTION
+    from bot.settings import load_settings
 
     try:
         settings = load_settings(**overrides)
@@ -57,6 +62,9 @@ def main() -> None:
 @click.option("--migrate", is_flag=True, help="Apply pending database migrations before starting.")
 def run(host: str, port: int, migrate: bool) -> None:
     """Serve Slack (/slack/events), Teams (/api/messages) and /healthz from one process."""
+    from aiohttp import web
+    from sqlalchemy.exc import OperationalError
+
     from adapters.server import build_app
     from storage.db import make_engine
     from storage.migrate import pending_heads, upgrade
@@ -93,6 +101,8 @@ def run(host: str, port: int, migrate: bool) -> None:
               help="A Host header name the playground accepts besides loopback and --host (repeatable).")
 def demo(host: str, port: int, database_url: str, reset: bool, public: bool, allowed_hosts: tuple[str, ...]) -> None:
     """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
+    from aiohttp import web
+
     from bot.settings import is_loopback
 
     if not is_loopback(host):
@@ -112,6 +122,8 @@ def demo_app(database_url: str, *, reset: bool = False, bind_host: str = "127.0.
     """The demo server, its database migrated and seeded (again only what is missing unless `reset`)."""
     import os
     import secrets
+
+    from sqlalchemy.exc import OperationalError
 
     from adapters.server import CORE, build_app
     from bot import demo as demo_data
@@ -186,6 +198,8 @@ def directory_sync() -> None:
     """List everyone on the connected platforms now: upsert profiles, deactivate who left, map user groups."""
     import asyncio
 
+    from sqlalchemy.exc import OperationalError
+
     from adapters.server import CORE, build_app
     from bot.directory_sync import sync_all
 
@@ -231,6 +245,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply Alembic migrations up to the newest schema."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from storage.migrate import upgrade
 
     settings = _settings()
@@ -293,6 +309,8 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
 
 def _migrated_engine(settings):
     """An engine on an up-to-date schema, or a one-line error (exit 2 outdated, 1 unreachable)."""
+    from sqlalchemy.exc import OperationalError
+
     from storage.db import make_engine
     from storage.migrate import pending_heads
 
