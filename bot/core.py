@@ -90,9 +90,6 @@ def error_message(text: str) -> Message:
 # Accepted requests not yet finished in this process; past this, requests are refused (503 / "busy,
 # try again") rather than accepted and left to wait beyond the platform's patience.
 MAX_QUEUED = 2000
-# An accepted row whose processing started this long ago without finishing belongs to a process
-# that stopped (PostgreSQL replicas). SQLite means one process: at start-up every such row is ours.
-RESUME_AFTER = timedelta(minutes=5)
 MAX_JOB_ATTEMPTS = 3
 
 
@@ -428,7 +425,7 @@ class PulseBridge:
     async def resume_accepted(self, *, everything: bool = False) -> int:
         """Process accepted requests whose process stopped before finishing them (start-up, and
         periodically for other replicas); returns how many were taken up."""
-        cutoff = datetime.now(UTC) - (timedelta(0) if everything else RESUME_AFTER)
+        cutoff = datetime.now(UTC) - timedelta(seconds=0 if everything else self.settings.PULSEBRIDGE_RESUME_AFTER_SECONDS)
         loop = asyncio.get_running_loop()
         rows = await loop.run_in_executor(
             None, lambda: run_write(self.engine, lambda s: claim_stale_inbound_jobs(s, started_before=cutoff, max_attempts=MAX_JOB_ATTEMPTS))

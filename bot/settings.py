@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     PULSEBRIDGE_LEADER_LEASE_SECONDS: float = Field(default=30.0, ge=0.3, le=45)
     # Seconds a stopping process (SIGTERM) waits for handlers, jobs and deliveries in flight.
     PULSEBRIDGE_SHUTDOWN_GRACE: float = Field(default=20.0, ge=0, le=600)
+    # With PostgreSQL, an acknowledged request whose processing started this many seconds ago and
+    # never finished belongs to a replica that stopped: another process takes it up (at its start
+    # and every minute). SQLite is one process: at start-up every unfinished request is its own.
+    PULSEBRIDGE_RESUME_AFTER_SECONDS: float = Field(default=300.0, ge=1, le=86400)
     PULSEBRIDGE_SECRET_KEY: str | None = Field(default=None, min_length=32)
     PULSEBRIDGE_SEND_RATE: float = Field(default=10.0, gt=0, le=1000)
     FEEDBACK_WEBHOOK_SECRET: str | None = None

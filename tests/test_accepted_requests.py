@@ -33,9 +33,11 @@ def kudos_body(fake_slack_url: str, text: str = "<@U0BOB|bob> for the calm relea
 async def start_run(database_url, fake_slack, config):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    # PostgreSQL: a row another process started this long ago is taken up (SQLite: every row, at start-up).
+    env = run_env(database_url, fake_slack.url, config, PULSEBRIDGE_RESUME_AFTER_SECONDS="1")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapters.cli", "run", "--host", "127.0.0.1", "--port", str(port),
-        env=run_env(database_url, fake_slack.url, config), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
     await wait_healthy(url, proc)
     return proc, url
@@ -67,6 +69,7 @@ async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after
         assert fake_slack.calls_to("response_url") == []
 
         del fake_slack.delays["users.info"]
+        await asyncio.sleep(1.1)
         proc, url = await start_run(database_url, fake_slack, config)
         try:
             confirmation = (await fake_slack.wait_for("response_url", 1, timeout=20))[0]
