@@ -120,20 +120,33 @@ class WorkPool:
                 self._loops.append(loop)
                 self._threads.append(thread)
 
-    def submit(self, make: Callable[[], Awaitable[T]]) -> concurrent.futures.Future[T]:
+    def submit(self, make: Callable[[], Awaitable[T]], lane: int | None = None) -> concurrent.futures.Future[T]:
+        """Start `make()` on a worker: the next one in turn, or always the same one for a `lane`
+        (scheduled jobs share lane 0, so the pacers they share live on one loop)."""
         self._start()
-        loop = self._loops[next(self._next) % len(self._loops)]
+        loop = self._loops[(next(self._next) if lane is None else lane) % len(self._loops)]
 
         async def run() -> T:
             return await make()
 
         return asyncio.run_coroutine_threadsafe(run(), loop)
 
-    async def run(self, make: Callable[[], Awaitable[T]]) -> T:
-        """Run `make()` on a worker and wait for it without blocking the calling loop."""
+    async def run(self, make: Callable[[], Awaitable[T]], lane: int | None = None) -> T:
+        """Run `make()` on a worker and wait for it without blocking the calling (HTTP) loop."""
         if self.home is None:
             self.home = asyncio.get_running_loop()
-        return await asyncio.wrap_future(self.submit(make))
+        return await asyncio.wrap_future(self.submit(make, lane))
+
+    async def on_home(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run `make()` on the HTTP loop (from a worker), e.g. to start more work there."""
+        home = self.home
+        if home is None or asyncio.get_running_loop() is home:
+            return await make()
+
+        async def run() -> T:
+            return await make()
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), home))
 
     def stop(self) -> None:
         with self._lock:
@@ -512,5 +525,5 @@ async def _retry_outbox(core: PulseBridge) -> None:
     if sent:
         log.info("outbox: resent %d message(s)", sent)
     # Another replica's accepted requests, if it stopped before processing them; old rows go.
-    await core.resume_accepted()
+    await core.pool.on_home(core.resume_accepted)
     run_write(core.engine, lambda s: purge_inbound_jobs(s, finished_before=datetime.now(UTC) - timedelta(days=1)))

@@ -43,7 +43,9 @@ async def run_job(name: str, **kwargs: Any) -> None:
         return
     async with core.inflight.track():
         try:
-            await handler(core, **kwargs)
+            # Off the HTTP loop (a pulse opening for 20,000 people must not stall acks or /healthz),
+            # all jobs on one worker: the send pacers they share stay on one event loop.
+            await core.pool.run(lambda: handler(core, **kwargs), lane=0)
         except Exception:
             SCHEDULER_JOBS.labels(name, "error").inc()
             raise

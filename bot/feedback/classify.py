@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textblob import TextBlob
-
 from bot.feedback.config import FeedbackThresholds
 from bot.feedback.record import FeedbackRecord
 
@@ -34,6 +32,9 @@ def classify(record: FeedbackRecord, thresholds: FeedbackThresholds) -> Sentimen
     if record.score is not None and record.scale:
         return Sentiment(_by_score(record.score, record.scale, thresholds), None, "score")
     # Only `.sentiment`: TextBlob's pattern analyser ships its lexicon, so this needs no download.
+    # Imported only when text decides: it pulls in NLTK (start-up time and memory).
+    from textblob import TextBlob
+
     polarity = float(TextBlob(record.text).sentiment.polarity)
     if polarity >= thresholds.polarity_positive:
         label = "positive"

@@ -22,8 +22,6 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from textblob import TextBlob
-
 from bot.errors import UserFacingError
 
 SECRET_MISSING = (
@@ -52,6 +50,8 @@ def key_of(secret: str, s, user, pulse_id: int) -> str:
 
 def polarity(text: str) -> float:
     """TextBlob's pattern polarity (-1..1); `.sentiment` needs no corpora download."""
+    from textblob import TextBlob  # here, not at import: it pulls in NLTK (start-up time and memory)
+
     return round(float(TextBlob(text).sentiment.polarity), 3)
 
 

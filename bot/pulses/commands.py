@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.core import FormInvalid, Outcome
@@ -49,7 +48,7 @@ USAGE = "Usage: /pulse (your open questions) · /pulse send (leads: ask your tea
 CUSTOM_SCALES = (("likert", "Agree/disagree 1–5"), ("mood", "Mood (5 faces)"), ("enps", "0–10"), ("text", "Free text"))
 CLOSE_OPTIONS = (("4", "4 hours"), ("24", "1 day"), ("72", "3 days"), ("168", "1 week"))
 FANOUT_JOB = "pulses.fanout"
-_background: set[asyncio.Task] = set()
+_background: set = set()  # fan-outs started without a scheduler (concurrent futures on the job worker)
 
 
 async def _actor(core, cmd):
@@ -200,9 +199,10 @@ def start_fanout(core, pulse_id: int) -> None:
     if core.scheduler is not None:
         core.scheduler.once(f"pulses:fanout:{pulse_id}", FANOUT_JOB, at=datetime.now(UTC), kwargs={"pulse_id": pulse_id})
         return
-    task = asyncio.get_running_loop().create_task(fan_out(core, pulse_id=pulse_id))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    # On the scheduled jobs' worker (bot/core.py WorkPool lanes), where the shared pacers live.
+    future = core.pool.submit(lambda: fan_out(core, pulse_id=pulse_id), lane=0)
+    _background.add(future)
+    future.add_done_callback(_background.discard)
 
 
 async def fanout_job(core, pulse_id: int, **_kwargs) -> None:
