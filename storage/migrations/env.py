@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+from storage.migrate import AUTOGENERATE_OPTIONS
 from storage.tables import import_all_tables
 
 import_all_tables()
@@ -17,6 +18,7 @@ def run_migrations(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        **AUTOGENERATE_OPTIONS,
     )
     with context.begin_transaction():
         context.run_migrations()
