@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 import re
 import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import create_engine, inspect, text
+from apscheduler.job import Job
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import datetime_to_utc_timestamp
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
@@ -55,6 +64,9 @@ RELEASED_HEADERS = {
 # What `alembic heads` listed before 0008; an operator could `alembic stamp` exactly these.
 RELEASED_HEADS_LISTED = ("0002", "0003", "0004", "0005", "0007")
 MERGE = "0008"
+SCHEDULER_REWRITE = "0010"
+OLD_REF = "bot.scheduler:run_job"
+NEW_REF = "bot.kernel.scheduler:run_job"
 
 
 def _ancestors(graph: dict[str, tuple[str, ...]], rev: str) -> set[str]:
@@ -211,6 +223,7 @@ def test_upgrade_head_downgrade_base_and_up_again(empty_url):
     assert _drift(empty_url) == []
     with _engine(empty_url) as engine:
         tables = set(inspect(engine).get_table_names())
+    assert "apscheduler_jobs" not in tables  # 0010 skips APScheduler's table where it never existed
     assert tables >= {t.name for t in SQLModel.metadata.sorted_tables}
 
     command.downgrade(cfg, "base")
@@ -271,4 +284,94 @@ def test_a_database_stamped_at_the_five_listed_heads_upgrades(empty_url, release
 
     upgrade(empty_url)
     assert _rows(empty_url) == {HEAD}
+    assert _drift(empty_url) == []
+
+
+# --- the scheduler's stored jobs follow the kernel move ----------------------------------------
+
+
+def stand_in(**kwargs) -> None:
+    """Only to build Job objects: their "func" is replaced before they are stored."""
+
+
+def _store(engine: Engine) -> SQLAlchemyJobStore:
+    """The job store exactly as bot.scheduler builds it (the table is created by APScheduler)."""
+    store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
+    store.start(BackgroundScheduler(timezone=UTC), "default")
+    return store
+
+
+def _store_job(store: SQLAlchemyJobStore, job_id: str, trigger, func: str, kwargs: dict) -> dict:
+    """A row as SQLAlchemyJobStore.add_job writes it, for a job added with textual reference `func`."""
+    now = datetime.now(UTC)
+    job = Job(
+        store._scheduler,
+        id=job_id,
+        func=stand_in,
+        trigger=trigger,
+        executor="default",
+        args=(),
+        kwargs=kwargs,
+        name="run_job",
+        misfire_grace_time=12 * 3600,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=trigger.get_next_fire_time(None, now),
+    )
+    state = job.__getstate__()
+    state["func"] = func
+    with store.engine.begin() as conn:
+        conn.execute(
+            store.jobs_t.insert().values(
+                id=job_id, next_run_time=datetime_to_utc_timestamp(job.next_run_time), job_state=pickle.dumps(state, store.pickle_protocol)
+            )
+        )
+    return state
+
+
+def _stored(store: SQLAlchemyJobStore) -> dict[str, bytes]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(store.jobs_t.c.id, store.jobs_t.c.job_state)).all())
+
+
+def _comparable(state: dict) -> dict:
+    return {**state, "trigger": (type(state["trigger"]), state["trigger"].__getstate__())}
+
+
+def test_stored_scheduler_jobs_are_rewritten_to_the_kernel_module(empty_url):
+    cfg = alembic_config(empty_url)
+    before = _script().get_revision(SCHEDULER_REWRITE).down_revision
+    command.upgrade(cfg, before)
+    with _engine(empty_url) as engine:
+        store = _store(engine)
+        fanout_at = datetime.now(UTC) + timedelta(hours=2)
+        ours = {
+            "pulses:fanout:7": _store_job(store, "pulses:fanout:7", DateTrigger(run_date=fanout_at), OLD_REF, {"name": "pulses.fanout", "pulse_id": 7}),
+            "digest:support": _store_job(
+                store, "digest:support", CronTrigger(timezone="Europe/Berlin", day_of_week="fri", hour=16), OLD_REF, {"name": "recognition.digest"}
+            ),
+            "outbox-retry": _store_job(store, "outbox-retry", IntervalTrigger(seconds=60), OLD_REF, {"name": "outbox.retry"}),
+        }
+        _store_job(store, "someone-else", IntervalTrigger(seconds=5), "tests.test_migrations:stand_in", {})
+        untouched = _stored(store)["someone-else"]
+
+        command.upgrade(cfg, SCHEDULER_REWRITE)
+        rows = _stored(store)
+        assert rows["someone-else"] == untouched
+        for job_id, old_state in ours.items():
+            new_state = pickle.loads(rows[job_id])
+            assert new_state["func"] == NEW_REF
+            assert _comparable(new_state) == _comparable({**old_state, "func": NEW_REF}), job_id
+        date_state = pickle.loads(rows["pulses:fanout:7"])
+        assert date_state["trigger"].run_date == fanout_at and date_state["next_run_time"] == fanout_at
+
+        command.downgrade(cfg, before)
+        rows = _stored(store)
+        assert rows["someone-else"] == untouched
+        for job_id, old_state in ours.items():
+            assert _comparable(pickle.loads(rows[job_id])) == _comparable(old_state), job_id
+
+        upgrade(empty_url)
+        assert {pickle.loads(state)["func"] for job_id, state in _stored(store).items() if job_id in ours} == {NEW_REF}
+    # APScheduler's own table is not drift: autogenerate must not propose dropping it.
     assert _drift(empty_url) == []
