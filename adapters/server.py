@@ -10,14 +10,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.core import PulseBridge
-from bot.errors import ConfigError
-from bot.leader import LeaderElection
-from bot.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
-from bot.orgconfig import OrgConfig, load_org_config
-from bot.scheduler import Scheduler
-from bot.settings import Settings, is_loopback
-from storage.db import make_engine, ping
+from bot.kernel.core import PulseBridge
+from bot.kernel.errors import ConfigError
+from bot.kernel.leader import LeaderElection
+from bot.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
+from bot.kernel.orgconfig import OrgConfig, load_org_config
+from bot.kernel.scheduler import Scheduler
+from bot.kernel.settings import Settings, is_loopback
+from storage.kernel.db import make_engine, ping
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def build_app(
 
 
 def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
-    """Start the scheduler (in one process only, see bot/leader.py); on shutdown finish the work in flight.
+    """Start the scheduler (in one process only, see bot/kernel/leader.py); on shutdown finish the work in flight.
 
     aiohttp has stopped accepting connections and waited for open requests by the time the
     teardown runs; what remains are Slack listeners that acked early and scheduled jobs.

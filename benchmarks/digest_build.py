@@ -24,14 +24,14 @@ MEMBERS, KUDOS, WINS, RUNS = 300, 5000, 200, 5
 
 
 def main(base_url: str | None) -> None:
-    from bot.core import PulseBridge
-    from bot.kudos import _enforce_limits
-    from bot.orgconfig import parse_org_config
-    from storage.db import make_engine, session
-    from storage.kudos import insert_kudos
-    from storage.migrate import upgrade
-    from storage.recognition import insert_win, set_kudos_context
-    from storage.tables import User
+    from bot.kernel.core import PulseBridge
+    from bot.recognition.kudos import _enforce_limits
+    from bot.kernel.orgconfig import parse_org_config
+    from storage.kernel.db import make_engine, session
+    from storage.recognition.kudos import insert_kudos
+    from storage.kernel.migrate import upgrade
+    from storage.recognition.queries import insert_win, set_kudos_context
+    from storage.directory.tables import User
 
     if base_url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -72,7 +72,7 @@ def main(base_url: str | None) -> None:
                     platform="slack", source_key=f"bench-win:{n}", contributor_ids=[u.id for u in rng.sample(users, 3)],
                     created_at=now - timedelta(minutes=rng.randrange(30 * 24 * 60)),
                 )
-        from bot.digest import build
+        from bot.recognition.digest import build
 
         timings = []
         for _ in range(RUNS):

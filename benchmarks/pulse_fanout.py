@@ -50,12 +50,12 @@ def uid(i: int) -> str:
 # -- child: the bot process that fans out ------------------------------------------------------------
 async def child(args) -> None:
     from adapters.slack.client import SlackAdapter, make_client
-    from bot.core import PulseBridge
-    from bot.orgconfig import parse_org_config
+    from bot.kernel.core import PulseBridge
+    from bot.kernel.orgconfig import parse_org_config
     from bot.pulses.fanout import fan_out
     from bot.pulses.schedule import open_due_cycles
-    from bot.settings import Settings
-    from storage.db import make_engine
+    from bot.kernel.settings import Settings
+    from storage.kernel.db import make_engine
 
     settings = Settings(
         _env_file=None, DATABASE_URL=args.database_url, PULSEBRIDGE_SECRET_KEY="b" * 40, PULSEBRIDGE_SEND_RATE=args.rate,
@@ -108,7 +108,7 @@ def drop_schemas(base: str | None) -> None:
         return
     from sqlalchemy import text
 
-    from storage.db import make_engine
+    from storage.kernel.db import make_engine
 
     engine = make_engine(base)
     with engine.begin() as conn:
@@ -118,14 +118,14 @@ def drop_schemas(base: str | None) -> None:
 
 
 def fresh_db(tmp: Path, name: str, base: str | None) -> str:
-    from storage.migrate import upgrade
+    from storage.kernel.migrate import upgrade
 
     if base:
         import uuid
 
         from sqlalchemy import text
 
-        from storage.db import make_engine
+        from storage.kernel.db import make_engine
 
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         _schemas.append(schema)

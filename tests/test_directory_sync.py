@@ -9,12 +9,13 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from bot.directory_sync import sync_all, sync_platform
-from bot.errors import ConfigError
-from bot.orgconfig import parse_org_config
-from bot.settings import load_settings
-from storage.db import session
-from storage.tables import ConversationRef, Kudos, Team, TeamMember, User
+from bot.directory.sync import sync_all, sync_platform
+from bot.kernel.errors import ConfigError
+from bot.kernel.orgconfig import parse_org_config
+from bot.kernel.settings import load_settings
+from storage.kernel.db import session
+from storage.directory.tables import ConversationRef, Team, TeamMember, User
+from storage.recognition.tables import Kudos
 from tests.conftest import ORG_YAML, child_env, make_settings, start_server
 
 SYNC = "directory.sync"
@@ -213,7 +214,7 @@ async def test_cli_directory_sync(database_url, fake_slack):
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     assert "slack: 6 listed, 0 deactivated" in out.decode()
-    from storage.db import make_engine
+    from storage.kernel.db import make_engine
 
     engine = make_engine(database_url)
     try:
@@ -223,7 +224,7 @@ async def test_cli_directory_sync(database_url, fake_slack):
 
 
 async def test_active_team_users_skips_people_who_left(server):
-    from storage.directory_sync import active_team_users
+    from storage.directory.sync import active_team_users
 
     await server.core.jobs[SYNC](server.core)
     server.slack.users["U0BOB"]["deleted"] = True
@@ -237,7 +238,7 @@ async def test_active_team_users_skips_people_who_left(server):
 
 async def test_playground_people_are_left_as_they_are(database_url, fake_slack):
     from adapters.server import CORE, build_app
-    from bot import demo
+    from bot.demo import seed as demo
 
     app = build_app(make_settings(database_url, fake_slack.url), org=demo.demo_org(), playground=True, bind_host="127.0.0.1")
     core = app[CORE]

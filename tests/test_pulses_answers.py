@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import inspect
 
-from storage.db import session
-from storage.pulse_tables import PulseDelivery
-from storage.pulses import questions_of
+from storage.kernel.db import session
+from storage.pulses.tables import PulseDelivery
+from storage.pulses.queries import questions_of
 from tests.pulse_helpers import TUESDAY, answers, deliveries, dm_buttons, pulse_server, texts, tick  # noqa: F401
 
 

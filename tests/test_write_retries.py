@@ -19,14 +19,14 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.core import WRITE_FAILED
+from bot.kernel.core import WRITE_FAILED
 from bot.pulses.anonymity import respondent_key
 from bot.pulses.flags import settle_pulse
-from storage import db as storage_db
-from storage.db import WriteFailed, is_retryable, make_engine, run_write, session, write_unit
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
-from storage.pulses import questions_of
-from storage.tables import User
+from storage.kernel import db as storage_db
+from storage.kernel.db import WriteFailed, is_retryable, make_engine, run_write, session, write_unit
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
+from storage.pulses.queries import questions_of
+from storage.directory.tables import User
 from tests.pulse_helpers import SECRET, TUESDAY, answers, deliveries, pulse_server, pulse_server_for, seed_people, texts, tick  # noqa: F401
 
 # The numbers are 200 answers during a 5,000-person fan-out. On CI's shared 2-core runners a

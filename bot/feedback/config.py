@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def _employee(raw: str) -> str:
-    from bot.orgconfig import member_identifier  # bot.orgconfig imports this module
+    from bot.kernel.orgconfig import member_identifier  # bot.orgconfig imports this module
 
     ident = member_identifier(raw)
     if not (ident.startswith(("slack:", "teams:")) or "@" in ident):

@@ -112,7 +112,7 @@ def file_kind(path: Path, given: str | None) -> str:
 def snapshot(engine, config):
     """The directory as it is now; an import creates no users, so one read serves every line."""
     from bot.feedback.relay import build_directory
-    from storage.db import session
+    from storage.kernel.db import session
 
     with session(engine) as s:
         return build_directory(s, config)
@@ -135,8 +135,8 @@ def _process(engine, config, line: Line, *, dry_run: bool, now, directory=None) 
     from bot.feedback.parsers import parse
     from bot.feedback.record import MalformedFeedback
     from bot.feedback.relay import assess, ingest
-    from storage.db import session
-    from storage.feedback import feedback_by_key
+    from storage.kernel.db import session
+    from storage.feedback.queries import feedback_by_key
 
     if line.payload is None:
         return "rejected", f"line {line.number}: {line.error}", None

@@ -1,4 +1,4 @@
-"""The question bank: the shipped bot/data/questions.yaml, plus and minus the admin's changes."""
+"""The question bank: the shipped bot/pulses/questions.yaml, plus and minus the admin's changes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import ConfigError
+from bot.kernel.errors import ConfigError
 from bot.pulses.config import PulseConfig, QuestionSpec
 
 BANK_FILE = "questions.yaml"
@@ -22,7 +22,7 @@ class _BankFile(BaseModel):
 
 def parse_bank(text: str, source: str) -> dict[str, QuestionSpec]:
     """Validate a bank file; errors name the file, line and problem like the org config does."""
-    from bot.orgconfig import _line_of
+    from bot.kernel.orgconfig import _line_of
 
     try:
         node = yaml.compose(text)
@@ -47,8 +47,8 @@ def parse_bank(text: str, source: str) -> dict[str, QuestionSpec]:
 
 @lru_cache(maxsize=1)
 def builtin_bank() -> dict[str, QuestionSpec]:
-    path = resources.files("bot") / "data" / BANK_FILE
-    return parse_bank(path.read_text(encoding="utf-8"), f"bot/data/{BANK_FILE}")
+    path = resources.files("bot.pulses") / BANK_FILE
+    return parse_bank(path.read_text(encoding="utf-8"), f"bot/pulses/{BANK_FILE}")
 
 
 def active_questions(config: PulseConfig) -> dict[str, QuestionSpec]:

@@ -1,6 +1,6 @@
 """Pulse settings admins write under `pulses:` (organisation) and `pulse:` (per team) in PULSEBRIDGE_CONFIG.
 
-Kept apart from bot/orgconfig.py so the organisation model only gains one field per level. Errors
+Kept apart from bot/kernel/orgconfig.py so the organisation model only gains one field per level. Errors
 surface through orgconfig's YAML line mapping, so admins see `file:line: pulses.…: problem`.
 """
 
@@ -105,7 +105,7 @@ class PulseConfig(BaseModel):
         known = set(builtin_bank()) | {q.id for q in info.data.get("questions") or []}
         unknown = [i for i in ids if i not in known]
         if unknown:
-            raise ValueError(f"unknown question id(s) {', '.join(map(repr, unknown))}; see bot/data/questions.yaml for the built-in ids")
+            raise ValueError(f"unknown question id(s) {', '.join(map(repr, unknown))}; see bot/pulses/questions.yaml for the built-in ids")
         return ids
 
 

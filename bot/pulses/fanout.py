@@ -28,13 +28,13 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from bot.directory import user_ref
-from bot.metrics import PULSE_DELIVERIES
-from bot.ports import DirectMessage, RateLimited, handle_to_ref
+from bot.directory.lookup import user_ref
+from bot.kernel.metrics import PULSE_DELIVERIES
+from bot.kernel.ports import DirectMessage, RateLimited, handle_to_ref
 from bot.pulses.render import question_message, zone
-from storage.db import WriteFailed, run_write, session, write
-from storage.pulse_tables import Pulse, PulseDelivery
-from storage.pulses import (
+from storage.kernel.db import WriteFailed, run_write, session, write
+from storage.pulses.tables import Pulse, PulseDelivery
+from storage.pulses.queries import (
     answers_of,
     claim_delivery,
     due_delivery_ids,
@@ -43,7 +43,7 @@ from storage.pulses import (
     release_delivery,
     stuck_deliveries,
 )
-from storage.tables import Team, User
+from storage.directory.tables import Team, User
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.recognition_rules import templates_dir, weekday
+from bot.recognition.config import templates_dir, weekday
 from bot.teamhealth.catalogue import METRICS, check_target
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

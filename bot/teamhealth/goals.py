@@ -12,21 +12,22 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from bot.errors import UserFacingError
-from bot.events import CommandInvoked, FormSubmitted
-from bot.messages import Context, DateInput, Form, Message, Paragraph, Select, Strong, TextInput
-from bot.ports import ChannelPost, Outbound
+from bot.kernel.errors import UserFacingError
+from bot.kernel.events import CommandInvoked, FormSubmitted
+from bot.kernel.messages import Context, DateInput, Form, Message, Paragraph, Select, Strong, TextInput
+from bot.kernel.ports import ChannelPost, Outbound
 from bot.teamhealth import access
 from bot.teamhealth.catalogue import METRICS, check_target, fmt
 from bot.teamhealth.metrics import figures
 from bot.teamhealth.periods import KINDS, Period, containing, today_in
 from bot.teamhealth.suppression import minimum
-from storage import teamhealth as q
-from storage.db import session, write_unit
-from storage.deliveries import claim_inbound
-from storage.directory import team_channel, teams_of
-from storage.tables import Team, utcnow
-from storage.teamhealth_tables import Goal
+from storage.teamhealth import queries as q
+from storage.kernel.db import session, write_unit
+from storage.kernel.deliveries import claim_inbound
+from storage.directory.queries import team_channel, teams_of
+from storage.directory.tables import Team
+from storage.kernel.tables import utcnow
+from storage.teamhealth.tables import Goal
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def goal_form(goal: Goal | None, team_slugs: list[str], today: date) -> Form:
 
 
 def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]]:
-    from bot.core import FormInvalid
+    from bot.kernel.core import FormInvalid
 
     errors: dict[str, str] = {}
     title = " ".join(str(values.get("title") or "").split())
@@ -194,7 +195,7 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
 
 
 async def on_command(core, cmd: CommandInvoked):
-    from bot.core import Outcome
+    from bot.kernel.core import Outcome
 
     words = cmd.raw_text.split()
     user = await access.caller(core, cmd)
@@ -244,7 +245,7 @@ def _goal_from(s, label: str) -> Goal:
 
 
 async def on_form(core, submission: FormSubmitted):
-    from bot.core import Outcome
+    from bot.kernel.core import Outcome
 
     user = await access.caller(core, submission)
     now = core.clock()
