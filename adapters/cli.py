@@ -257,7 +257,7 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
     from datetime import UTC, datetime
 
     from bot.feedback.importer import Summary, file_kind, process, read_lines, snapshot
-    from bot.kernel.orgconfig import load_org_config
+    from bot.app import load_org_config
 
     settings = _settings()
     try:
@@ -306,7 +306,7 @@ def _migrated_engine(settings):
 
 
 def _org(settings):
-    from bot.kernel.orgconfig import load_org_config
+    from bot.app import load_org_config
 
     try:
         return load_org_config(settings.PULSEBRIDGE_CONFIG)

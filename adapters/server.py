@@ -14,10 +14,12 @@ from bot.kernel.core import PulseBridge
 from bot.kernel.errors import ConfigError
 from bot.kernel.leader import LeaderElection
 from bot.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
-from bot.kernel.orgconfig import OrgConfig, load_org_config
+from bot.app import build_core, load_org_config
+from bot.kernel.orgconfig import OrgConfig
 from bot.kernel.scheduler import Scheduler
 from bot.kernel.settings import Settings, is_loopback
 from storage.kernel.db import make_engine, ping
+from bot.directory.sync import sync_org_teams
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,8 @@ def build_app(
             f"(it accepts unsigned Teams activities); listening on {bind_host or 'an unknown interface'}"
         )
     engine = engine or make_engine(settings.DATABASE_URL)
-    core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
-    core.sync_org()
+    core = build_core(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
+    sync_org_teams(core)
 
     app = web.Application(client_max_size=1024 * 1024, middlewares=[_observe])
     app[CORE] = core

@@ -19,14 +19,15 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
+from bot.directory.sync import sync_org_teams
 
 MEMBERS, KUDOS, WINS, RUNS = 300, 5000, 200, 5
 
 
 def main(base_url: str | None) -> None:
-    from bot.kernel.core import PulseBridge
+    from bot.app import build_core
     from bot.recognition.kudos import _enforce_limits
-    from bot.kernel.orgconfig import parse_org_config
+    from bot.app import parse_org_config
     from storage.kernel.db import make_engine, session
     from storage.recognition.kudos import insert_kudos
     from storage.kernel.migrate import upgrade
@@ -51,8 +52,8 @@ def main(base_url: str | None) -> None:
         class NoSend:
             platform = "slack"
 
-        core = PulseBridge(engine, parse_org_config(yaml), {"slack": NoSend()}, clock=lambda: now)
-        core.sync_org()
+        core = build_core(engine, parse_org_config(yaml), {"slack": NoSend()}, clock=lambda: now)
+        sync_org_teams(core)
         rng = random.Random(7)
         with session(engine) as s, s.begin():
             users = [User(platform="slack", external_id=f"U{i:05d}", display_name=f"Person {i}", email=e) for i, e in enumerate(emails)]

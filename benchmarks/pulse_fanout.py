@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from bot.directory.sync import sync_org_teams
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,8 +51,8 @@ def uid(i: int) -> str:
 # -- child: the bot process that fans out ------------------------------------------------------------
 async def child(args) -> None:
     from adapters.slack.client import SlackAdapter, make_client
-    from bot.kernel.core import PulseBridge
-    from bot.kernel.orgconfig import parse_org_config
+    from bot.app import build_core
+    from bot.app import parse_org_config
     from bot.pulses.fanout import fan_out
     from bot.pulses.schedule import open_due_cycles
     from bot.kernel.settings import Settings
@@ -62,9 +63,9 @@ async def child(args) -> None:
         PULSEBRIDGE_SCHEDULER=False, SLACK_MAX_RETRIES=5,
     )
     engine = make_engine(args.database_url)
-    core = PulseBridge(engine, parse_org_config(org_yaml(args.users)), clock=lambda: NOW, settings=settings)
+    core = build_core(engine, parse_org_config(org_yaml(args.users)), clock=lambda: NOW, settings=settings)
     core.register(SlackAdapter(make_client("xoxb-bench", args.slack_url + "/api/", 5)))
-    core.sync_org()
+    sync_org_teams(core)
     t0 = time.monotonic()
     open_due_cycles(core, NOW)
     t1 = time.monotonic()

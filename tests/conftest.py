@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from adapters.server import build_app
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 from bot.kernel.settings import Settings
 from storage.kernel.db import make_engine
 from storage.kernel.migrate import upgrade

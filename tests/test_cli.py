@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.kernel.errors import ConfigError
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 from tests.conftest import child_env
 
 

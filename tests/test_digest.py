@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from bot.kernel.errors import ConfigError
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 from tests.conftest import shared_schema, wait_for_scheduler
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts, win_state, with_recognition
 

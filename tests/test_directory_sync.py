@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 
 from bot.directory.sync import sync_all, sync_platform
 from bot.kernel.errors import ConfigError
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 from bot.kernel.settings import load_settings
 from storage.kernel.db import session
 from storage.directory.tables import ConversationRef, Team, TeamMember, User
 from storage.recognition.tables import Kudos
 from tests.conftest import ORG_YAML, child_env, make_settings, start_server
+from bot.directory.sync import sync_org_teams
 
 SYNC = "directory.sync"
 
@@ -115,7 +116,7 @@ async def test_slack_user_groups_become_teams_but_the_yaml_wins(grouped):
     assert len(usergroups) == 1 and usergroups[0].params["include_users"] in ("1", "true", True)
 
     # Re-applying the YAML (every start) leaves group teams alone; a vanished group empties its team.
-    grouped.core.sync_org()
+    sync_org_teams(grouped.core)
     assert members(grouped.engine, "sre") == {"slack:U0DAN", "slack:U0ERIN"}
     grouped.slack.usergroups = [g for g in grouped.slack.usergroups if g["handle"] != "sre"]
     await grouped.core.jobs[SYNC](grouped.core)

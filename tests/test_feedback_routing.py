@@ -102,7 +102,7 @@ def test_the_customer_own_name_is_not_an_employee_mention():
 
 def test_feedback_config_errors_name_the_line_and_key():
     from bot.kernel.errors import ConfigError
-    from bot.kernel.orgconfig import parse_org_config
+    from bot.app import parse_org_config
 
     text = "teams: {}\nfeedback:\n  agents:\n    \"zendesk:1\": not-a-person\n"
     with pytest.raises(ConfigError) as err:

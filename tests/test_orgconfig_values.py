@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from adapters.cli import main
 from bot.kernel.errors import ConfigError
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 
 GOAL = """values: [craft]
 teams:

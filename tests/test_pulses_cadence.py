@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.kernel.errors import ConfigError
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 from bot.pulses import rotation
 from bot.pulses.config import PulseConfig, TeamPulseSchedule
 from bot.pulses.bank import active_questions

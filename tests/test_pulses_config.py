@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.kernel.errors import ConfigError
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 from bot.pulses.bank import active_questions, builtin_bank, parse_bank
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.kernel.errors import ConfigError
-from bot.kernel.orgconfig import parse_org_config
+from bot.app import parse_org_config
 from bot.teamhealth.correlation import CAVEAT, describe, lagged, pearson
 from bot.teamhealth.sparkline import sparkline
 from bot.teamhealth.themes import themes

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.kernel.errors import UserFacingError
 from bot.teamhealth.periods import local_midnight, today_in
-from storage.feedback import team_feedback
+from storage.teamhealth import team_feedback
 from storage.datarights.export import PulseFigures, closed_team_pulses, kudos_counts
 from storage.recognition.queries import team_users
 from storage.directory.tables import Team

@@ -10,8 +10,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from bot.datarights.config import RetentionConfig
 from storage.kernel.db import session
 from storage.datarights.retention import PurgeReport, purge_before
 
@@ -22,16 +21,6 @@ log = logging.getLogger(__name__)
 
 JOB = "retention.purge"
 JOB_ID = "retention:purge"
-# Below a month, feedback could vanish before anyone had a chance to act on it.
-MIN_DAYS = 30
-
-
-class RetentionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    days: int = Field(default=365, ge=MIN_DAYS, le=3650)
-
-
 def run_purge(engine, config: RetentionConfig, now: datetime) -> PurgeReport:
     """One transaction: either every table is purged up to the cutoff or none is."""
     cutoff = now - timedelta(days=config.days)

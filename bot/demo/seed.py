@@ -22,7 +22,8 @@ from sqlalchemy import select
 
 from bot.feedback.record import Agent, FeedbackRecord
 from bot.feedback.relay import build_directory, ingest
-from bot.kernel.orgconfig import OrgConfig, parse_org_config
+from bot.app import parse_org_config
+from bot.kernel.orgconfig import OrgConfig
 from bot.pulses.anonymity import polarity, respondent_key
 from bot.pulses.bank import active_questions
 from bot.pulses.fanout import fan_out

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.kernel.scheduler import cron_fields
+from bot.kernel.orgconfig import member_identifier
+from bot.kernel.crontab import cron_fields
 from storage.kernel.db import session
+from storage.directory.queries import sync_teams
 from storage.directory.sync import GroupTeam, deactivate_missing, sync_group_teams, upsert_profiles
 from storage.directory.tables import User
 
@@ -102,6 +104,28 @@ async def sync_all(core: PulseBridge) -> list[SyncReport]:
 
 async def scheduled_sync(core: PulseBridge) -> None:
     await sync_all(core)
+
+
+def sync_org_teams(core: PulseBridge) -> None:
+    """Mirror PULSEBRIDGE_CONFIG's teams into the database so queries can join on membership."""
+    with session(core.engine) as s, s.begin():
+        sync_teams(
+            s,
+            (
+                (
+                    slug,
+                    {
+                        "name": team.name or slug,
+                        "slack_channel": team.slack_channel,
+                        "teams_channel": team.teams_channel,
+                        "timezone": team.timezone,
+                    },
+                    [member_identifier(m) for m in team.members],
+                    [member_identifier(m) for m in team.leads],
+                )
+                for slug, team in core.org.teams.items()
+            ),
+        )
 
 
 def _schedule(core: PulseBridge) -> None:

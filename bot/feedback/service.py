@@ -17,6 +17,7 @@ from storage.kernel.db import session, write_unit
 from storage.kernel.deliveries import claim_inbound
 from storage.feedback.queries import claim_triage, sent_refs, team_people_on
 from storage.feedback.tables import Feedback
+from bot.kernel.core import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ async def may_triage(core, action: ActionInvoked, actor) -> bool:
 
 async def on_route(core, action: ActionInvoked):
     """Someone in the triage channel picked who earned the praise: the first pick wins and is recorded."""
-    from bot.kernel.core import Outcome
-
     feedback_id = _feedback_id(action)
     picked = (action.value or "").strip()
     if not picked:

@@ -1,13 +1,14 @@
 """The core: routes translated events to feature handlers and sends what they produce.
 
-Features register their commands, button actions and forms here (see bot/app.py), so
-adapters stay ignorant of features and features stay ignorant of platforms.
+Features register their commands, button actions and forms here; the composition root (bot/app.py)
+hands the core its features, so the kernel imports none of them, adapters stay ignorant of features
+and features stay ignorant of platforms.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,13 +20,13 @@ from bot.kernel.events import ActionInvoked, CommandInvoked, FormSubmitted
 from bot.kernel.lifecycle import InFlight
 from bot.kernel.metrics import HANDLER_LATENCY, timed
 from bot.kernel.messages import Context, Form, Message, Paragraph, Strong
-from bot.kernel.orgconfig import OrgConfig, member_identifier
+from bot.kernel.feature import Feature
+from bot.kernel.orgconfig import OrgConfig
 from bot.kernel.outbox import Outbox
 from bot.kernel.ports import ChatAdapter, Outbound, Responder
 from bot.kernel.scheduler import Scheduler
 from bot.kernel.settings import Settings
-from storage.kernel.db import WriteFailed, is_retryable, session
-from storage.directory.queries import sync_teams
+from storage.kernel.db import WriteFailed, is_retryable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class PulseBridge:
         adapters: Mapping[str, ChatAdapter] | None = None,
         clock: Callable[[], datetime] | None = None,
         settings: Settings | None = None,
+        features: Iterable[Feature] = (),
     ):
         self.engine = engine
         # Process settings for features that need them (schedules); defaults when built bare in tests.
@@ -94,11 +96,10 @@ class PulseBridge:
         self.scheduler: Scheduler | None = None
         # Handlers and jobs running now; a shutdown drains them (see adapters/server.py).
         self.inflight = InFlight()
-        from bot.app import register_all
-
         self.job("outbox.retry", _retry_outbox)
         self.on_startup(lambda core: core.scheduler and core.scheduler.every("outbox-retry", "outbox.retry", seconds=60))
-        register_all(self)
+        for feature in features:
+            feature.register(self)
 
     # -- registration -----------------------------------------------------------------------------
     def register(self, adapter: ChatAdapter) -> None:
@@ -142,27 +143,6 @@ class PulseBridge:
             summary=f"{intro}Commands: {', '.join(self.commands)}",
             blocks=(Paragraph((intro + "Here is what I can do:",)), *[b for pair in zip(lines, usages) for b in pair]),
         )
-
-    def sync_org(self) -> None:
-        """Mirror PULSEBRIDGE_CONFIG's teams into the database so queries can join on membership."""
-        with session(self.engine) as s, s.begin():
-            sync_teams(
-                s,
-                (
-                    (
-                        slug,
-                        {
-                            "name": team.name or slug,
-                            "slack_channel": team.slack_channel,
-                            "teams_channel": team.teams_channel,
-                            "timezone": team.timezone,
-                        },
-                        [member_identifier(m) for m in team.members],
-                        [member_identifier(m) for m in team.leads],
-                    )
-                    for slug, team in self.org.teams.items()
-                ),
-            )
 
     # -- dispatch ---------------------------------------------------------------------------------
     async def handle_command(self, cmd: CommandInvoked, responder: Responder) -> None:

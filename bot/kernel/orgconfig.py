@@ -1,5 +1,11 @@
 """The organisation file (PULSEBRIDGE_CONFIG): teams, channels, leads, members, company values.
 
+The kernel knows only the parts every feature shares (values, admins, teams with their channels,
+timezone, leads and members). Each feature declares its own top-level section and any per-team keys
+(bot/kernel/feature.py); `compose` builds the file's model from those declarations, so this module
+imports no feature and a new feature's settings arrive with the feature. The composed model is in
+bot/app.py.
+
 Errors name the file, the line and the problem, because admins edit this file by hand.
 """
 
@@ -7,19 +13,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from bot.directory.config import DirectoryConfig
 from bot.kernel.errors import ConfigError
-from bot.pulses.config import PulseConfig, TeamPulseSchedule
-from bot.feedback.config import FeedbackConfig
-from bot.recognition.config import PostMode, RecognitionConfig
-from bot.teamhealth.config import TeamHealthConfig
-from bot.datarights.retention import RetentionConfig
+
+if TYPE_CHECKING:
+    from bot.kernel.feature import Feature
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VALUE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -42,8 +45,6 @@ class TeamConfig(BaseModel):
     timezone: str = "UTC"
     leads: list[str] = Field(default_factory=list)
     members: list[str] = Field(default_factory=list)
-    pulse: TeamPulseSchedule | None = None
-    recognition_posts: PostMode = "auto"
 
     @field_validator("timezone")
     @classmethod
@@ -72,12 +73,6 @@ class OrgConfig(BaseModel):
     values: list[str] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
-    directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
-    pulses: PulseConfig = Field(default_factory=PulseConfig)
-    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
-    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
-    teamhealth: TeamHealthConfig = Field(default_factory=TeamHealthConfig)
-    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("values")
     @classmethod
@@ -104,7 +99,7 @@ class OrgConfig(BaseModel):
         return teams
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """Walk the composed YAML tree along a pydantic error location to the offending line."""
     best = node
     for part in loc:
@@ -132,7 +127,28 @@ class _Loader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(None, None, f"{shown!r} cannot be read ({exc})", node.start_mark) from None
 
 
-def parse_org_config(text: str, source: str = "<config>") -> OrgConfig:
+def compose(features: tuple[Feature, ...]) -> type[OrgConfig]:
+    """The org file's model: the shared keys plus every feature's declared section and per-team keys.
+
+    A section or team key declared twice is a programming error (two features would read each
+    other's settings), so it stops the import instead of letting the last one win.
+    """
+    sections: dict[str, Any] = {}
+    team_keys: dict[str, Any] = {}
+    for feature in features:
+        for key, model in feature.sections.items():
+            if key in sections or key in OrgConfig.model_fields:
+                raise ValueError(f"config section {key!r} of feature {feature.name!r} is declared twice")
+            sections[key] = (model, Field(default_factory=model))
+        for key, (annotation, default) in feature.team_keys.items():
+            if key in team_keys or key in TeamConfig.model_fields:
+                raise ValueError(f"team key {key!r} of feature {feature.name!r} is declared twice")
+            team_keys[key] = (annotation, default)
+    team_model = create_model("TeamConfig", __base__=TeamConfig, **team_keys)
+    return create_model("OrgConfig", __base__=OrgConfig, teams=(dict[str, team_model], Field(default_factory=dict)), **sections)
+
+
+def parse_org_config(text: str, source: str, model: type[OrgConfig]) -> OrgConfig:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
@@ -145,21 +161,21 @@ def parse_org_config(text: str, source: str = "<config>") -> OrgConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: expected a mapping with keys values, admins, teams")
     try:
-        return OrgConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
-        line = _line_of(node, loc)
+        line = line_of(node, loc)
         where = ".".join(str(p) for p in loc)
         message = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{source}:{line}: {where}: {message}") from None
 
 
-def load_org_config(path: Path | None) -> OrgConfig:
+def load_org_config(path: Path | None, model: type[OrgConfig]) -> OrgConfig:
     if path is None:
-        return OrgConfig()
+        return model()
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
-    return parse_org_config(text, str(path))
+    return parse_org_config(text, str(path), model)

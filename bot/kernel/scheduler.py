@@ -50,22 +50,6 @@ async def run_job(name: str, **kwargs: Any) -> None:
     SCHEDULER_JOBS.labels(name, "ok").inc()
 
 
-def cron_fields(expression: str) -> dict[str, str]:
-    """A crontab line as CronTrigger fields: 5 fields, or 6 with seconds first ("*/2 * * * * *").
-
-    Raises ValueError naming the problem, so a bad setting stops start-up with a clear message.
-    """
-    parts = expression.split()
-    names = ["minute", "hour", "day", "month", "day_of_week"]
-    if len(parts) == 6:
-        names = ["second", *names]
-    elif len(parts) != 5:
-        raise ValueError(f"expected 5 crontab fields (minute hour day month weekday) or 6 with seconds first, got {expression!r}")
-    fields = dict(zip(names, parts))
-    CronTrigger(timezone=UTC, **fields)
-    return fields
-
-
 def _same_trigger(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a.__getstate__() == b.__getstate__()
 

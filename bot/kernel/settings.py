@@ -8,6 +8,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.kernel.errors import ConfigError
+from bot.kernel.crontab import cron_fields
 
 SLACK_PUBLIC_API = "https://slack.com/api/"
 # Hosts of the Bot Framework Connector that Teams names as an activity's serviceUrl: the public cloud
@@ -123,8 +124,6 @@ class Settings(BaseSettings):
     @field_validator("PULSEBRIDGE_DIRECTORY_SYNC_CRON")
     @classmethod
     def _sync_cron(cls, value: str) -> str:
-        from bot.kernel.scheduler import cron_fields
-
         cron_fields(value)
         return value
 

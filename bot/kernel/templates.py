@@ -100,3 +100,24 @@ def render_blocks(template: str, context: dict[str, Any], builtin: Path, overrid
         # An override template can loop over anything; never hand the platforms a message they refuse.
         blocks = blocks[: MAX_BLOCKS - 1] + [Context(("(shortened: too long for one message)",))]
     return tuple(blocks)
+
+
+def templates_dir(value: Path | None) -> Path | None:
+    """An operator's template override directory, every template in it parsed now.
+
+    A broken override should stop the bot at start-up, not fail silently on Friday afternoon.
+    """
+    if value is None:
+        return value
+    if not value.is_dir():
+        raise ValueError(f"templates_dir {str(value)!r} is not a directory")
+    from jinja2 import Environment, TemplateSyntaxError
+
+    for path in sorted(value.glob("*.j2")):
+        try:
+            Environment().parse(path.read_text(encoding="utf-8"), path.name, str(path))
+        except TemplateSyntaxError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read ({exc})") from None
+    return value

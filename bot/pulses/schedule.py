@@ -16,7 +16,8 @@ from weakref import WeakSet
 
 from bot.pulses import rotation
 from bot.pulses.bank import active_questions
-from bot.pulses.config import DAYS, PulseConfig, QuestionSpec, TeamPulseSchedule
+from bot.pulses.bank import QuestionSpec
+from bot.pulses.config import DAYS, PulseConfig, TeamPulseSchedule
 from bot.pulses.fanout import MessageCache, delivery_message, fan_out, platform_pacer
 from bot.pulses.render import zone
 from bot.directory.lookup import user_ref

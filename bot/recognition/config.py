@@ -11,44 +11,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.kernel.templates import templates_dir
+from bot.kernel.when import weekday, zone
 
 if TYPE_CHECKING:
     from bot.kernel.orgconfig import OrgConfig, TeamConfig
 
 PostMode = Literal["auto", "each", "digest"]
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def weekday(value: str, field: str, example: str) -> str:
-    """A config weekday as APScheduler's three-letter name."""
-    day = value.strip().lower()[:3]
-    if day not in DAYS:
-        raise ValueError(f"{field} {value!r} must be a weekday such as {example}")
-    return day
-
-
-def templates_dir(value: Path | None) -> Path | None:
-    """An operator's template override directory, every template in it parsed now.
-
-    A broken override should stop the bot at start-up, not fail silently on Friday afternoon.
-    """
-    if value is None:
-        return value
-    if not value.is_dir():
-        raise ValueError(f"templates_dir {str(value)!r} is not a directory")
-    from jinja2 import Environment, TemplateSyntaxError
-
-    for path in sorted(value.glob("*.j2")):
-        try:
-            Environment().parse(path.read_text(encoding="utf-8"), path.name, str(path))
-        except TemplateSyntaxError as exc:
-            raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read ({exc})") from None
-    return value
 
 
 class RecognitionConfig(BaseModel):
@@ -86,13 +58,6 @@ def posts_per_kudos(team: TeamConfig, rules: RecognitionConfig) -> bool:
     if mode == "auto":
         return len(set(team.members) | set(team.leads)) <= rules.digest_above
     return mode == "each"
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def day_start(now: datetime, tz: str | None) -> datetime:

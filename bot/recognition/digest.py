@@ -22,7 +22,8 @@ from bot.directory.lookup import user_ref
 from bot.kernel.messages import Message
 from bot.kernel.templates import render_blocks
 from bot.kernel.ports import ChannelPost, DirectMessage, Outbound
-from bot.recognition.config import posts_per_kudos, zone
+from bot.kernel.when import zone
+from bot.recognition.config import posts_per_kudos
 from bot.recognition.wins import outcome_text
 from storage.kernel.db import session
 from storage.directory.queries import team_channel

@@ -42,6 +42,7 @@ from storage.recognition.queries import (
 from storage.recognition.tables import Win
 from storage.directory.tables import User
 from storage.recognition.tables import Kudos
+from bot.kernel.core import FormInvalid, Outcome
 
 MAX_REASON = 1500
 MAX_RECIPIENTS = 10
@@ -251,7 +252,6 @@ def _enforce_limits(s, org: OrgConfig, giver: User, recipients: list[User], now)
 @dataclass(frozen=True)
 class Giver:
     """Who is giving, as the inbound event told us."""
-
     platform: str
     actor: UserRef
     delivery_key: str
@@ -366,8 +366,6 @@ def kudos_form(core, platform: str, actor_id: str, seen_by: set[str], win: Win |
 
 
 def _form_request(submission: FormSubmitted, org: OrgConfig) -> KudosRequest:
-    from bot.kernel.core import FormInvalid
-
     values = submission.values
     raw = values.get("recipients")
     ids = [raw] if isinstance(raw, str) else list(raw or [])
@@ -400,8 +398,6 @@ def _form_request(submission: FormSubmitted, org: OrgConfig) -> KudosRequest:
 
 
 async def on_form(core, submission: FormSubmitted):
-    from bot.kernel.core import FormInvalid, Outcome
-
     request = _form_request(submission, core.org)
     known = {submission.actor_profile.external_id: submission.actor_profile} if submission.actor_profile else {}
     try:
@@ -417,8 +413,6 @@ async def on_form(core, submission: FormSubmitted):
 
 async def on_give_for_win(core, action: ActionInvoked):
     """The "Give kudos" button under a win post: a kudos form with that win already picked."""
-    from bot.kernel.core import Outcome
-
     seen_by = await viewer(core, action.platform, action.actor, action.actor_profile)
     with session(core.engine) as s:
         win = visible_win(s, seen_by, action.value)
@@ -463,8 +457,6 @@ def _leaderboard_message(core) -> Message:
 
 
 async def on_command(core, cmd: CommandInvoked):
-    from bot.kernel.core import Outcome
-
     text = cmd.raw_text.lower()
     if not text:
         # The form for people who prefer fields, and the one-line syntax for next time.

@@ -38,6 +38,7 @@ from storage.directory.queries import team_channel, teams_of
 from storage.recognition.queries import contributors_of, directory_people, insert_win, win_by_id, win_by_source
 from storage.recognition.tables import MAX_CUSTOMER, MAX_SUMMARY, MAX_VALUE, Win
 from storage.directory.tables import User
+from bot.kernel.core import FormInvalid, Outcome
 
 FORM_ID = "win.record"
 GIVE_KUDOS_ACTION = "kudos.win"
@@ -86,8 +87,6 @@ def _text(values: dict, key: str) -> str:
 
 
 def validate(values: dict, today: date) -> tuple[str, str, str | None, date, list[str]]:
-    from bot.kernel.core import FormInvalid
-
     errors: dict[str, str] = {}
     customer = " ".join(_text(values, "customer").split())
     summary = _text(values, "summary")
@@ -180,14 +179,10 @@ def _messages(s, win: Win, creator: User) -> tuple[Message, list[Outbound]]:
 
 
 async def on_command(core, cmd: CommandInvoked):
-    from bot.kernel.core import Outcome
-
     return Outcome(form=win_form(core, cmd.platform))
 
 
 async def on_form(core, submission: FormSubmitted):
-    from bot.kernel.core import FormInvalid, Outcome
-
     with session(core.engine) as s:
         existing = win_by_source(s, submission.delivery_key)
         if existing is not None:

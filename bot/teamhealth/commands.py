@@ -23,6 +23,7 @@ from storage.pulses.queries import participation_by_pulse
 from storage.teamhealth import queries as q
 from storage.kernel.db import session
 from storage.directory.queries import teams_of
+from bot.kernel.core import Outcome
 
 USAGE = "Usage: /teamhealth [team] [week|month|quarter]"
 SPARK_WEEKS = 12
@@ -140,8 +141,6 @@ def parse(core, words: list[str]) -> tuple[str | None, str | None]:
 
 
 async def on_command(core, cmd: CommandInvoked):
-    from bot.kernel.core import Outcome
-
     slug, kind = parse(core, cmd.raw_text.split())
     user = await access.caller(core, cmd)
     now = core.clock()

@@ -19,6 +19,7 @@ from bot.kernel.ports import ChannelPost, Outbound
 from bot.teamhealth import access
 from bot.teamhealth.catalogue import METRICS, check_target, fmt
 from bot.teamhealth.metrics import figures
+from bot.teamhealth.rendering import render
 from bot.teamhealth.periods import KINDS, Period, containing, today_in
 from bot.teamhealth.suppression import minimum
 from storage.teamhealth import queries as q
@@ -28,6 +29,7 @@ from storage.directory.queries import team_channel, teams_of
 from storage.directory.tables import Team
 from storage.kernel.tables import utcnow
 from storage.teamhealth.tables import Goal
+from bot.kernel.core import FormInvalid, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +145,6 @@ def goal_form(goal: Goal | None, team_slugs: list[str], today: date) -> Form:
 
 
 def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]]:
-    from bot.kernel.core import FormInvalid
-
     errors: dict[str, str] = {}
     title = " ".join(str(values.get("title") or "").split())
     if not title:
@@ -195,8 +195,6 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
 
 
 async def on_command(core, cmd: CommandInvoked):
-    from bot.kernel.core import Outcome
-
     words = cmd.raw_text.split()
     user = await access.caller(core, cmd)
     now = core.clock()
@@ -245,8 +243,6 @@ def _goal_from(s, label: str) -> Goal:
 
 
 async def on_form(core, submission: FormSubmitted):
-    from bot.kernel.core import Outcome
-
     user = await access.caller(core, submission)
     now = core.clock()
     with write_unit(core.engine) as s:
@@ -277,8 +273,6 @@ async def on_form(core, submission: FormSubmitted):
 
 def celebrations(core, now) -> list[Outbound]:
     """One channel post per team and goal period the first time a goal is reached."""
-    from bot.teamhealth.posts import render
-
     out: list[Outbound] = []
     with session(core.engine) as s:
         for goal in q.active_goals(s):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from bot.teamhealth.periods import Period, last_weeks
 from bot.teamhealth.suppression import enough, shown_atoms, shown_participation
 from bot.teamhealth.themes import sentiment_split, themes
-from storage.feedback import team_feedback as cx
+from storage.teamhealth import team_feedback as cx
 from storage.teamhealth import queries as q
 from storage.pulses.queries import participation_by_pulse
 from storage.directory.tables import Team

@@ -10,14 +10,13 @@ Rendered with the recognition digest's safe line templates (bot/recognition/dige
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.kernel.messages import Block, Message
+from bot.kernel.messages import Message
 from bot.kernel.ports import ChannelPost, Outbound
-from bot.kernel.templates import render_blocks
+from bot.teamhealth.rendering import render
 from bot.teamhealth import goals as goals_mod
 from bot.teamhealth.catalogue import fmt
 from bot.teamhealth.correlation import describe, lagged
@@ -25,21 +24,17 @@ from bot.teamhealth.metrics import weekly
 from bot.teamhealth.periods import containing, today_in
 from bot.recognition.wins import outcome_text
 from bot.teamhealth.suppression import minimum
-from storage.feedback import team_feedback
+from storage.teamhealth import team_feedback
 from storage.teamhealth import queries as q
 from storage.kernel.db import session
 from storage.directory.queries import team_channel
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).parent / "templates"
 
 JOB = "teamhealth.weekly"
 CORRELATION_WEEKS = 16  # 12 weeks shown + up to 4 weeks of lag
 
-
-def render(core, template: str, context: dict[str, Any]) -> tuple[Block, ...]:
-    return render_blocks(template, context, TEMPLATES, core.org.teamhealth.templates_dir)
 
 
 def link_line(core, s, team, now) -> str:

@@ -1,6 +1,6 @@
 """Counts for `pulsebridge export`: one team, one period at a time, numbers only (never rows or names).
 
-Customer feedback figures come from storage/feedback/team_feedback.py, the definition /teamhealth uses too.
+Customer feedback figures come from storage/teamhealth/team_feedback.py, the definition /teamhealth uses too.
 """
 
 from __future__ import annotations

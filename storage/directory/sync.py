@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import delete, or_, select
 from sqlmodel import Session
 
-from bot.kernel.events import Profile
 from storage.directory.queries import apply_profile
 from storage.directory.tables import ConversationRef, Team, TeamMember, User
 from storage.kernel.tables import utcnow
 
+
+
+class ProfileLike(Protocol):
+    """What a listing gives per person (bot.kernel.events.Profile); storage names the shape, not the class, so it imports nothing of bot/."""
+
+    external_id: str
+    display_name: str
+    email: str | None
+    timezone: str | None
+    is_bot: bool
+    deleted: bool
 
 @dataclass(frozen=True)
 class GroupTeam:
@@ -22,7 +33,7 @@ class GroupTeam:
     slack_channel: str | None = None
 
 
-def upsert_profiles(session: Session, platform: str, profiles: Iterable[Profile]) -> dict[str, User]:
+def upsert_profiles(session: Session, platform: str, profiles: Iterable[ProfileLike]) -> dict[str, User]:
     """Upsert a whole listing with one read of the platform's users (a per-person look-up takes 10× longer)."""
     users = {u.external_id: u for u in session.execute(select(User).where(User.platform == platform)).scalars()}
     for profile in profiles:

@@ -6,7 +6,7 @@ because suppression (bot/teamhealth/suppression.py) decides per atom before anyt
 
 The pulse tables belong to the micro-pulses feature (storage/pulses/tables.py); only their Core
 tables are used here, so answers are never loaded as objects. Customer feedback figures live in
-storage/feedback/team_feedback.py, the one definition shared with the export and the weekly post.
+storage/teamhealth/team_feedback.py, the one definition shared with the export and the weekly post.
 """
 
 from __future__ import annotations
