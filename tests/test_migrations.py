@@ -36,14 +36,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from apscheduler.util import datetime_to_utc_timestamp
+from apscheduler.util import datetime_to_utc_timestamp, obj_to_ref
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
-from storage.migrate import AUTOGENERATE_OPTIONS, MIGRATIONS, alembic_config, pending_heads, upgrade
-from storage.tables import import_all_tables
+from bot.kernel.scheduler import run_job
+from storage.kernel.migrate import AUTOGENERATE_OPTIONS, MIGRATIONS, alembic_config, pending_heads, upgrade
+from storage.schema import import_all_tables
 from tests.conftest import POSTGRES_ENV
 
 # The released graph (parents = down revisions + depends_on), as of the last release before 0008.
@@ -295,7 +296,7 @@ def stand_in(**kwargs) -> None:
 
 
 def _store(engine: Engine) -> SQLAlchemyJobStore:
-    """The job store exactly as bot.scheduler builds it (the table is created by APScheduler)."""
+    """The job store exactly as bot.kernel.scheduler builds it (the table is created by APScheduler)."""
     store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
     store.start(BackgroundScheduler(timezone=UTC), "default")
     return store
@@ -372,6 +373,28 @@ def test_stored_scheduler_jobs_are_rewritten_to_the_kernel_module(empty_url):
             assert _comparable(pickle.loads(rows[job_id])) == _comparable(old_state), job_id
 
         upgrade(empty_url)
-        assert {pickle.loads(state)["func"] for job_id, state in _stored(store).items() if job_id in ours} == {NEW_REF}
+        # APScheduler itself restores every job (it deletes any it cannot), calling the kernel's run_job.
+        restored = {job.id: job for job in store.get_all_jobs()}
+        assert set(restored) == {*ours, "someone-else"}
+        for job_id, old_state in ours.items():
+            job = restored[job_id]
+            assert job.func is run_job and job.func_ref == NEW_REF
+            assert job.kwargs == old_state["kwargs"] and job.next_run_time == old_state["next_run_time"]
+            assert _comparable({"trigger": job.trigger}) == _comparable({"trigger": old_state["trigger"]})
+        assert restored["pulses:fanout:7"].trigger.run_date == fanout_at
     # APScheduler's own table is not drift: autogenerate must not propose dropping it.
     assert _drift(empty_url) == []
+
+
+def test_the_kernel_scheduler_writes_the_reference_0010_rewrites_to():
+    assert obj_to_ref(run_job) == NEW_REF
+
+
+def test_without_0010_apscheduler_drops_a_job_stored_before_the_move(empty_url):
+    """Why 0010 exists: the old reference no longer resolves, and APScheduler deletes what it cannot restore."""
+    command.upgrade(alembic_config(empty_url), _script().get_revision(SCHEDULER_REWRITE).down_revision)
+    with _engine(empty_url) as engine:
+        store = _store(engine)
+        _store_job(store, "pulses:fanout:8", DateTrigger(run_date=datetime.now(UTC) + timedelta(hours=1)), OLD_REF, {"name": "pulses.fanout", "pulse_id": 8})
+        assert store.get_all_jobs() == []
+        assert _stored(store) == {}

@@ -1,7 +1,7 @@
 """teams.source: drop the server default 0005 left behind (schema drift from the model)
 
 0005 added `teams.source` as NOT NULL with `server_default='config'` so existing rows got a value,
-and kept the default. The model (storage.tables.Team) has none: `source` is always written by the
+and kept the default. The model (storage.directory.tables.Team) has none: `source` is always written by the
 application (its Python default is "config"). Autogenerate with server-default comparison reported
 the difference on both databases; this removes it, so a migrated schema is exactly the model.
 Downgrade puts the default back.
