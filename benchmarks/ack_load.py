@@ -58,7 +58,7 @@ teams:
 async def serve_pulsebridge(args) -> None:
 
     from adapters.server import build_app
-    from bot.orgconfig import parse_org_config
+    from bot.app import parse_org_config
     from tests.conftest import make_settings
 
     settings = make_settings(args.database_url, args.slack_url, PULSEBRIDGE_METRICS_LISTEN="off", PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE=False)
@@ -173,7 +173,7 @@ def summary(name: str, r: dict, n: int, rate: float, extra: str = "") -> str:
 
 
 async def parent(args) -> None:
-    from storage.migrate import upgrade
+    from storage.kernel.migrate import upgrade
     from tests.fakes.slack_api import FakeSlackAPI
 
     slack = FakeSlackAPI()

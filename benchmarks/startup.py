@@ -71,7 +71,7 @@ async def one(db_url: str, config: Path, slack_url: str) -> tuple[float, float]:
 
 
 async def main(args) -> None:
-    from storage.migrate import upgrade
+    from storage.kernel.migrate import upgrade
     from tests.fakes.slack_api import FakeSlackAPI
 
     slack = FakeSlackAPI()

@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 import aiohttp
 from sqlalchemy import event, func, select
 
-from bot import core as core_mod
-from storage.db import make_engine, session
-from storage.tables import InboundJob, Kudos, OutboxMessage
+from bot.kernel import core as core_mod
+from storage.kernel.db import make_engine, session
+from storage.kernel.tables import InboundJob, OutboxMessage
+from storage.recognition.tables import Kudos
 from tests.conftest import ORG_YAML, handled
 from tests.test_operations import free_port, run_env, signed, wait_healthy
 

@@ -1,0 +1,132 @@
+"""Idempotency bookkeeping for inbound deliveries and outbound messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from storage.kernel.tables import InboundDelivery, InboundJob, OutboxMessage, utcnow
+
+
+def claim_inbound(session: Session, key: str) -> bool:
+    """Record a delivery key inside the caller's transaction; False when it was already recorded."""
+    if session.get(InboundDelivery, key) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(InboundDelivery(key=key))
+    except IntegrityError:
+        return False
+    return True
+
+
+def outbox_row(session: Session, key: str, platform: str, destination: str, payload: dict) -> OutboxMessage:
+    row = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one_or_none()
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = OutboxMessage(key=key, platform=platform, destination=destination, payload=payload)
+            session.add(row)
+    except IntegrityError:
+        row = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one()
+    return row
+
+
+def claim_outbox(session: Session, row_id: int) -> bool:
+    """Move a row to `sending` unless another worker already did or it was sent."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status.in_(("pending", "failed")))
+        .values(status="sending", attempts=OutboxMessage.attempts + 1)
+    )
+    return result.rowcount == 1
+
+
+def finish_outbox(session: Session, row_id: int, *, platform_ref: str | None = None, error: str | None = None) -> None:
+    values = (
+        {"status": "failed", "last_error": error[:2000]}
+        if error is not None
+        else {"status": "sent", "platform_ref": platform_ref, "sent_at": utcnow(), "last_error": None}
+    )
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+
+def retryable_outbox(session: Session, *, max_attempts: int, pending_before: datetime, limit: int = 500) -> list[OutboxMessage]:
+    """Failed rows with attempts left, and rows never claimed (the process stopped before sending)."""
+    return list(
+        session.execute(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    (OutboxMessage.status == "failed") & (OutboxMessage.attempts < max_attempts),
+                    (OutboxMessage.status == "pending") & (OutboxMessage.created_at < pending_before),
+                )
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+# -- inbound jobs: requests recorded before their ack ---------------------------------------------------
+def _insert_ignoring_duplicates(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(InboundJob)
+
+
+def record_inbound_jobs(session: Session, rows: list[dict]) -> list[int | None]:
+    """Insert accepted requests (key, kind, platform, payload); per row its id, or None when a row
+    with that key was recorded before (a redelivery: the first copy is, or was, processed)."""
+    now = utcnow()
+    ids: list[int | None] = []
+    base = _insert_ignoring_duplicates(session)
+    for row in rows:
+        stmt = (
+            base.values(key=row["key"], kind=row["kind"], platform=row["platform"], payload=row["payload"],
+                        status="accepted", attempts=1, created_at=now, started_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(InboundJob.id)
+        )
+        ids.append(session.execute(stmt).scalar_one_or_none())
+    return ids
+
+
+def finish_inbound_job(session: Session, job_id: int, *, error: str | None = None) -> None:
+    values = {"status": "failed", "last_error": error[:2000]} if error is not None else {"status": "done", "last_error": None}
+    session.execute(update(InboundJob).where(InboundJob.id == job_id).values(finished_at=utcnow(), **values))
+
+
+def claim_stale_inbound_jobs(session: Session, *, started_before: datetime, max_attempts: int, limit: int = 1000) -> list[InboundJob]:
+    """Accepted rows whose processing started before `started_before` (their process stopped), claimed
+    for this process by moving `started_at` on; rows out of attempts are marked failed instead."""
+    rows = list(
+        session.execute(
+            select(InboundJob).where(InboundJob.status == "accepted", InboundJob.started_at < started_before).order_by(InboundJob.id).limit(limit)
+        ).scalars()
+    )
+    claimed = []
+    now = utcnow()
+    for row in rows:
+        if row.attempts >= max_attempts:
+            session.execute(update(InboundJob).where(InboundJob.id == row.id).values(status="failed", finished_at=now, last_error="gave up after repeated interruptions"))
+            continue
+        result = session.execute(
+            update(InboundJob)
+            .where(InboundJob.id == row.id, InboundJob.status == "accepted", InboundJob.started_at < started_before)
+            .values(started_at=now, attempts=InboundJob.attempts + 1)
+        )
+        if result.rowcount == 1:
+            claimed.append(row)
+    return claimed
+
+
+def purge_inbound_jobs(session: Session, *, finished_before: datetime) -> int:
+    """Processed rows are only bookkeeping once Slack stopped retrying (minutes); keep a day."""
+    return session.execute(delete(InboundJob).where(InboundJob.status == "done", InboundJob.finished_at < finished_before)).rowcount
