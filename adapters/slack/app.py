@@ -21,7 +21,7 @@ from adapters.slack.client import SlackAdapter, make_client
 from bot.kernel.core import Busy, PulseBridge
 from bot.directory.lookup import store_profile
 from bot.kernel.settings import Settings
-from storage.kernel.db import session
+from storage.kernel.db import write_unit
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     @app.event("team_join")
     async def on_user_event(event):
         profile = translate.profile(event["user"])
-        with session(core.engine) as s, s.begin():
+        with write_unit(core.engine) as s:
             store_profile(s, profile)
 
     return app, adapter

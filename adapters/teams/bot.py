@@ -27,7 +27,7 @@ from bot.kernel.metrics import outbound_call
 from bot.kernel.messages import Form, Message
 from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
 from bot.kernel.settings import Settings
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.directory.sync import personal_conversations, shared_conversations
 from storage.directory.queries import conversation, find_user, latest_conversation, personal_conversation, save_conversation_ref
 
@@ -195,7 +195,7 @@ class TeamsAdapter:
         async def logic(context: TurnContext) -> None:
             reference = TurnContext.get_conversation_reference(context.activity)
             self._check(reference.service_url)
-            with session(self.core.engine) as s, s.begin():
+            with write_unit(self.core.engine) as s:
                 save_conversation_ref(
                     s,
                     platform=self.platform,
@@ -338,7 +338,7 @@ class TeamsBot(ActivityHandler):
             return
         kind = translate.conversation_kind(activity)
         reference = TurnContext.get_conversation_reference(activity)
-        with session(self.core.engine) as s, s.begin():
+        with write_unit(self.core.engine) as s:
             user_id = None
             sender = activity.from_property
             if kind == "personal" and sender and sender.id:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.datarights.config import RetentionConfig
-from storage.kernel.db import session
+from storage.kernel.db import write_unit
 from storage.datarights.retention import PurgeReport, purge_before
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ JOB_ID = "retention:purge"
 def run_purge(engine, config: RetentionConfig, now: datetime) -> PurgeReport:
     """One transaction: either every table is purged up to the cutoff or none is."""
     cutoff = now - timedelta(days=config.days)
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         return purge_before(s, cutoff)
 
 

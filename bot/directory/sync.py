@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.kernel.orgconfig import member_identifier
 from bot.kernel.crontab import cron_fields
-from storage.kernel.db import session
+from storage.kernel.db import write_unit
 from storage.directory.queries import sync_teams
 from storage.directory.sync import GroupTeam, deactivate_missing, sync_group_teams, upsert_profiles
 from storage.directory.tables import User
@@ -66,7 +66,7 @@ async def sync_platform(core: PulseBridge, platform: str) -> SyncReport:
         return SyncReport(platform, error=f"{type(exc).__name__}: {exc}")
 
     report = SyncReport(platform, listed=len(roster.people), complete=roster.complete)
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         was_active = set(
             s.execute(select(User.external_id).where(User.platform == platform, User.active.is_(True))).scalars()
         )
@@ -108,7 +108,7 @@ async def scheduled_sync(core: PulseBridge) -> None:
 
 def sync_org_teams(core: PulseBridge) -> None:
     """Mirror PULSEBRIDGE_CONFIG's teams into the database so queries can join on membership."""
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         sync_teams(
             s,
             (

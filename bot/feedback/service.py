@@ -28,7 +28,7 @@ def config_of(core) -> FeedbackConfig:
 
 async def receive(core, record: FeedbackRecord, raw: dict[str, Any]) -> Ingested:
     """Store a webhook's feedback once and send what it calls for (again only what is still unsent)."""
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         result = ingest(s, record, raw, config_of(core), now=core.clock(), platforms=tuple(core.adapters), live=True)
     if result.outbound:
         await core.outbox.deliver(result.outbound)

@@ -12,6 +12,7 @@ import concurrent.futures
 import itertools
 import logging
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -121,11 +122,20 @@ class WorkPool:
                 self._loops.append(loop)
                 self._threads.append(thread)
 
+    def lane_of(self, key: str) -> int:
+        """The request lane for a key (a person): lanes 1.., lane 0 is the scheduled jobs'. One person's
+        requests always go to the same lane, so they start in the order they arrived."""
+        if self.size == 1:
+            return 0
+        return 1 + zlib.crc32(key.encode()) % (self.size - 1)
+
     def submit(self, make: Callable[[], Awaitable[T]], lane: int | None = None) -> concurrent.futures.Future[T]:
-        """Start `make()` on a worker: the next one in turn, or always the same one for a `lane`
-        (scheduled jobs share lane 0, so the pacers they share live on one loop)."""
+        """Start `make()` on worker `lane` (default: a request lane in turn). Scheduled jobs use
+        lane 0, so the pacers they share live on one loop."""
         self._start()
-        loop = self._loops[(next(self._next) if lane is None else lane) % len(self._loops)]
+        if lane is None:
+            lane = 0 if self.size == 1 else 1 + next(self._next) % (self.size - 1)
+        loop = self._loops[lane % len(self._loops)]
 
         async def run() -> T:
             return await make()
@@ -186,14 +196,26 @@ class _OnLoop:
 
 
 class Intake:
-    """Records accepted requests before their ack: everything waiting is inserted in one write unit
-    on one thread, so a burst costs one commit (and on SQLite one turn at the write lock)."""
+    """Records accepted requests before their ack: everything waiting is inserted in one write unit,
+    so a burst costs one commit.
 
-    def __init__(self, engine: Engine):
+    On a thread of its own. PostgreSQL: with a small connection pool of its own, so handlers and a
+    fan-out holding the main pool's connections cannot delay an ack. SQLite: its write units go
+    before the handlers' waiting ones (storage/kernel/db.py `_WriteGate`); transactions that read
+    and then write are write units (BEGIN IMMEDIATE) on every path that runs beside it.
+    """
+
+    def __init__(self, engine: Engine, pool: WorkPool):
         self.engine = engine
+        self.pool = pool
         self._pending: list[tuple[dict, asyncio.Future]] = []
         self._flushing = False
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pulsebridge-intake")
+        self._own_engine: Engine | None = None
+        if engine.dialect.name != "sqlite":
+            from sqlmodel import create_engine
+
+            self._own_engine = create_engine(engine.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
 
     async def record(self, row: dict) -> int | None:
         loop = asyncio.get_running_loop()
@@ -209,8 +231,9 @@ class Intake:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
+                rows = [row for row, _ in batch]
                 try:
-                    ids = await loop.run_in_executor(self._executor, self._insert, [row for row, _ in batch])
+                    ids = await loop.run_in_executor(self._executor, self._insert, rows)
                 except Exception as exc:  # noqa: BLE001 - each waiting request is refused (not acked)
                     for _, future in batch:
                         if not future.done():
@@ -223,10 +246,12 @@ class Intake:
             self._flushing = False
 
     def _insert(self, rows: list[dict]) -> list[int | None]:
-        return run_write(self.engine, lambda s: record_inbound_jobs(s, rows), budget=2.0, urgent=True)
+        return run_write(self._own_engine or self.engine, lambda s: record_inbound_jobs(s, rows), budget=2.0, urgent=True)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)
+        if self._own_engine is not None:
+            self._own_engine.dispose()
 
 
 class PulseBridge:
@@ -243,9 +268,10 @@ class PulseBridge:
         # Process settings for features that need them (schedules); defaults when built bare in tests.
         self.settings = settings if settings is not None else Settings.model_construct()
         self.org = org
-        # SQLite has one writer: more threads would only queue at its lock.
-        self.pool = WorkPool(2 if engine.dialect.name == "sqlite" else 4)
-        self.intake = Intake(engine)
+        # Lane 0 runs scheduled jobs, the others requests. SQLite has one writer: one request lane,
+        # so handlers' read-then-write transactions never race each other (as on the one loop before).
+        self.pool = WorkPool(2 if engine.dialect.name == "sqlite" else 5)
+        self.intake = Intake(engine, self.pool)
         self._queued = 0
         self._background: set[asyncio.Task] = set()
         self.adapters: dict[str, ChatAdapter] = {}
@@ -352,7 +378,8 @@ class PulseBridge:
             await responder.reply(error_message("pulsebridge is restarting; please try again in a minute. Nothing was saved."))
             return
         async with self.inflight.track():
-            await self.pool.run(lambda: self._dispatch(kind, event, _OnLoop(responder, self.pool)))
+            lane = self.pool.lane_of(event.actor.external_id)
+            await self.pool.run(lambda: self._dispatch(kind, event, _OnLoop(responder, self.pool)), lane=lane)
 
     async def _dispatch(self, kind: str, event: Any, responder: Responder) -> None:
         call, name, instead = self._route(kind, event)
@@ -392,7 +419,8 @@ class PulseBridge:
 
         async def process() -> None:
             try:
-                await self.pool.run(lambda: self._process(job_id, kind, event, responder_state))
+                lane = self.pool.lane_of(event.actor.external_id)
+                await self.pool.run(lambda: self._process(job_id, kind, event, responder_state), lane=lane)
             except Exception:
                 log.exception("inbound job %s failed", job_id)
             finally:

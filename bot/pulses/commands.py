@@ -57,7 +57,7 @@ async def _actor(core, cmd):
     profile = profiles.get(cmd.actor.external_id)
     if profile is None:
         raise UserFacingError("I couldn't look up your profile on this workspace; please try again in a minute.")
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         return store_profile(s, profile)
 
 
@@ -71,7 +71,7 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
     user = await _actor(core, cmd)
     now = core.clock()
     config = core.org.pulses
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         accounts = accounts_of(s, user)
         mine = open_deliveries_for(s, accounts, now)
         have = {p.id for _, p in mine}
@@ -101,7 +101,7 @@ async def show_open(core, cmd: CommandInvoked) -> Outcome:
         handle = await adapter.send(DirectMessage(user_ref(user)), message)
         if delivery.user_id != user.id:
             continue  # their other account's delivery: its stored DM (and status) stay as they are
-        with session(core.engine) as s, s.begin():
+        with write_unit(core.engine) as s:
             # A delivery not yet due goes out now instead of later; either way the newest DM is the one to update.
             if delivery.status in ("pending", "failed"):
                 claim_delivery(s, delivery.id, PROCESS_TOKEN)

@@ -23,7 +23,7 @@ from bot.pulses.fanout import MessageCache, delivery_message, fan_out, platform_
 from bot.pulses.render import zone
 from bot.directory.lookup import user_ref
 from bot.kernel.ports import DirectMessage, Outbound
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.pulses.tables import Pulse, PulseDelivery, PulseQuestion
 from storage.pulses.queries import close_expired, create_pulse, non_responders, pulse_by_source, question_history, reminders_due, team_by_slug, team_recipients
 
@@ -81,7 +81,7 @@ def open_due_cycles(core, now: datetime) -> list[int]:
             continue
         for day in cycle_dates(schedule, now):
             key = f"team:{slug}:{day.isoformat()}"
-            with session(core.engine) as s, s.begin():
+            with write_unit(core.engine) as s:
                 if pulse_by_source(s, key) is not None:
                     continue
                 team = team_by_slug(s, slug)
@@ -128,7 +128,7 @@ async def send_reminders(core, now: datetime) -> int:
                 for d, u in non_responders(s, pulse.id)
             ]
         count += await _paced_sends(core, items)
-        with session(core.engine) as s, s.begin():
+        with write_unit(core.engine) as s:
             s.get(Pulse, pulse.id).reminded = True
     return count
 
@@ -160,7 +160,7 @@ async def tick(core, **_kwargs) -> None:
             _warned_no_secret.add(core)
             log.warning("pulses are off: PULSEBRIDGE_SECRET_KEY is not set, so answers could not be stored anonymously")
         return
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         close_expired(s, now)
     open_due_cycles(core, now)
     report = await fan_out(core, now)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from bot.directory.lookup import PROFILE_TTL, resolve_profiles, store_profile
 from bot.kernel.errors import UserFacingError
 from storage.teamhealth import queries as q
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.directory.queries import find_user, identifiers_of
 from storage.directory.tables import Team, TeamMember, User
 from storage.kernel.tables import utcnow
@@ -36,7 +36,7 @@ async def caller(core, event) -> User:
         profile = (await resolve_profiles(core.engine, core.adapters[event.platform], [event.actor], given)).get(event.actor.external_id)
     if profile is None:
         raise UserFacingError("I couldn't look up your profile on this workspace; please try again in a minute.")
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         user = store_profile(s, profile)
         s.flush()
         s.expunge(user)

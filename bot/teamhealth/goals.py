@@ -97,7 +97,7 @@ def describe(p: Progress) -> str:
 def sync_config_goals(core) -> None:
     """Mirror `teamhealth.goals` into the database; goals removed from the file are deactivated."""
     wanted = {f"config:{g.key}": g for g in core.org.teamhealth.goals}
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         for key, g in wanted.items():
             team_ids = []
             for slug in g.teams:
