@@ -268,9 +268,11 @@ class PulseBridge:
         # Process settings for features that need them (schedules); defaults when built bare in tests.
         self.settings = settings if settings is not None else Settings.model_construct()
         self.org = org
-        # Lane 0 runs scheduled jobs, the others requests. SQLite has one writer: one request lane,
-        # so handlers' read-then-write transactions never race each other (as on the one loop before).
-        self.pool = WorkPool(2 if engine.dialect.name == "sqlite" else 5)
+        # Lane 0 runs scheduled jobs, lane 1 requests. One request lane on both databases: handlers'
+        # select-then-insert units (store_profile) raced each other on PostgreSQL with four lanes
+        # (unique violations, benchmarks/README.md), and SQLite has one writer anyway. The HTTP
+        # loop never waits for either lane; more request lanes need those units to upsert first.
+        self.pool = WorkPool(2)
         self.intake = Intake(engine, self.pool)
         self._queued = 0
         self._background: set[asyncio.Task] = set()
