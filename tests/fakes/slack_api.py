@@ -40,6 +40,12 @@ class FakeSlackAPI:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self.sockets: list[web.WebSocketResponse] = []
+        # What `pulsebridge check` asks about: the scopes Slack reports in x-oauth-scopes on every
+        # bot-token call, the tokens auth.test refuses, and the channels conversations.info knows.
+        self.scopes: list[str] = ["channels:read", "chat:write", "commands", "groups:read", "im:history", "im:write",
+                                  "users:read", "users:read.email", "usergroups:read"]
+        self.revoked_tokens: set[str] = set()
+        self.channels: dict[str, dict[str, Any]] = {}
         self.socket_acks: list[dict[str, Any]] = []
 
     # -- configuration -------------------------------------------------------------------------
@@ -61,6 +67,9 @@ class FakeSlackAPI:
              "date_delete": 0, "prefs": {"channels": list(channels), "groups": []}, "users": list(users),
              "user_count": len(users)}
         )
+
+    def add_channel(self, channel_id: str, name: str, *, is_member: bool = True, is_private: bool = False) -> None:
+        self.channels[channel_id] = {"id": channel_id, "name": name, "is_channel": not is_private, "is_private": is_private, "is_member": is_member}
 
     def fail_next(self, method: str, status: int = 429, headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> None:
         """Answer the next call of `method` with this status (default: 429 Retry-After 1)."""
@@ -145,7 +154,10 @@ class FakeSlackAPI:
             await asyncio.sleep(self.delays[method])
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": True}
-        return web.json_response(body)
+        headers = {}
+        if params["_auth"].startswith("Bearer xoxb-"):  # Slack names the token's scopes on each Web API answer
+            headers["x-oauth-scopes"] = ",".join(self.scopes)
+        return web.json_response(body, headers=headers)
 
     # -- Socket Mode ---------------------------------------------------------------------------
     async def push_envelope(self, envelope_type: str, payload: dict[str, Any], envelope_id: str) -> None:
@@ -165,12 +177,14 @@ class FakeSlackAPI:
         return ws
 
     def _apps_connections_open(self, params):
-        if not params.get("_auth", "").startswith("Bearer xapp-"):
+        if not params.get("_auth", "").startswith("Bearer xapp-") or params["_auth"].removeprefix("Bearer ") in self.revoked_tokens:
             return {"ok": False, "error": "invalid_auth"}
         return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket-mode"}
 
     # -- methods -------------------------------------------------------------------------------
-    def _auth_test(self, _params):
+    def _auth_test(self, params):
+        if params.get("_auth", "").removeprefix("Bearer ") in self.revoked_tokens:
+            return {"ok": False, "error": "invalid_auth"}
         return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "pulsebridge",
                 "team_id": "T0001", "user_id": self.bot_user_id, "bot_id": "B0001"}
 
@@ -197,6 +211,12 @@ class FakeSlackAPI:
         page = members[start : start + limit]
         more = start + limit < len(members)
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _conversations_info(self, params):
+        channel = self.channels.get(params.get("channel", ""))
+        if channel is None or (channel["is_private"] and not channel["is_member"]):
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": dict(channel)}
 
     def _conversations_open(self, params):
         users = params.get("users", "")
