@@ -244,6 +244,11 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         client_id = data.get("client_id")
         return f"playground:{client_id if isinstance(client_id, str) and client_id else uuid.uuid4().hex}"
 
+    @r.get("/")
+    async def root(_request: web.Request) -> web.Response:
+        # The demo prints http://127.0.0.1:8000/: the playground is the only page it has.
+        raise web.HTTPFound("/playground")
+
     @r.get("/playground")
     async def page(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE)
