@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.errors import ConfigError
+from bot.kernel.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ def log_features(settings, org) -> None:
 def check_database(settings) -> Result:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.db import make_engine
-    from storage.migrate import pending_heads
+    from storage.kernel.db import make_engine
+    from storage.kernel.migrate import pending_heads
 
     from sqlalchemy.engine import make_url
 
@@ -144,7 +144,7 @@ def check_database(settings) -> Result:
 
 
 def check_org(settings) -> tuple[Result, object | None]:
-    from bot.orgconfig import load_org_config
+    from bot.app import load_org_config
 
     path: Path | None = settings.PULSEBRIDGE_CONFIG
     try:
@@ -248,7 +248,7 @@ async def run_checks(settings) -> tuple[list[Result], list[Feature]]:
     results.append(org_result)
     results.append(await asyncio.to_thread(check_database, settings))
     if org is None:
-        from bot.orgconfig import OrgConfig
+        from bot.app import OrgConfig
 
         org = OrgConfig()
     results.extend(await check_slack(settings, org))

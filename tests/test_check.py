@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.migrate import upgrade
+from storage.kernel.migrate import upgrade
 from tests.conftest import child_env
 
 SECRET_KEY = "k" * 40

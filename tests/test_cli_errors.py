@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.cli import main
-from storage.db import make_engine
+from storage.kernel.db import make_engine
 from tests.conftest import child_env
 from tests.feedback_support import FEEDBACK_ORG_YAML, feedback_rows, seed_directory
 from tests.test_cli import cli, free_port, one_line_error
