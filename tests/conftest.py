@@ -75,6 +75,7 @@ _travelling = False  # a test is running on the moved clock
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_clock(reason): run on the real clock even under --clock")
+    config.addinivalue_line("markers", "slow: takes minutes (tests/test_fresh_clone.py installs a fresh clone); deselect with -m \"not slow\"")
     instant = config.getoption("--clock")
     if instant:
         config.pulsebridge_clock = _instant(instant)
