@@ -181,9 +181,12 @@ async def test_time_travel_lists_feature_jobs_and_runs_the_weekly_digest_now(pla
     jobs = {j["id"]: j for j in ana["jobs"]}
     assert {"recognition-digest:support", "recognition-digest:platform"} <= set(jobs)
     assert "outbox-retry" not in jobs  # housekeeping is not something to try
-    assert jobs["recognition-digest:support"]["label"] == "recognition digest · support"
+    # In words: what it does for this team (six people get a post per kudos, so the channel gets no digest) and when.
+    label = jobs["recognition-digest:support"]["label"]
+    assert label.startswith("Send support's weekly recognition digest now: its leads get it by DM; #support gets a post per kudos instead")
+    assert "(next: Fri " in label and "16:00 (Europe/Berlin))" in label
     status, answer = await post(playground, "/playground/api/tick", {"job_id": "recognition-digest:support"})
-    assert status == 200 and answer["ran"] == "recognition.digest"
+    assert status == 200 and answer["ran"] == label
     # Ana leads support: the lead digest reaches her privately, built from the seeded month.
     dm = conversation(await state(playground, "ana"), "dm:ana")["posts"]
     assert len(dm) == 1 and "Acme Corp" in dm[0]["html"] and "kudos from customers" in dm[0]["html"]
@@ -260,10 +263,11 @@ async def test_a_failing_job_is_reported_to_the_page(playground, monkeypatch):
 async def test_time_travel_opens_the_next_scheduled_pulse_and_an_employee_answers_it(playground):
     ana = await state(playground, "ana")
     shortcut = next(j for j in ana["jobs"] if j["id"] == "demo:pulse:support")
-    assert shortcut["label"] == "next pulse · support" and "pulses.tick" not in {j["name"] for j in ana["jobs"]}
+    assert shortcut["label"].startswith("Send support's next pulse now, due Tue ") and "at 10:00 each member's time" in shortcut["label"]
+    assert "pulses.tick" not in {j["name"] for j in ana["jobs"]}
     before = counts(playground.core)
     status, answer = await post(playground, "/playground/api/tick", {"job_id": "demo:pulse:support"})
-    assert status == 200 and answer["ran"] == "next pulse · support"
+    assert status == 200 and answer["ran"] == shortcut["label"]
     after = counts(playground.core)
     assert after["Pulse"] == before["Pulse"] + 1 and after["PulseDelivery"] == before["PulseDelivery"] + 6
     # The shortcut now points at the following week.

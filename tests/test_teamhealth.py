@@ -89,7 +89,7 @@ async def test_hand_computed_month_for_a_lead(database_url, fake_slack, fake_con
         user(server.engine, "slack", "U0DAN", "Dan Wu", "dan@example.com")
         seed_hand_computed(server)
         text = await ask(server, "support month")
-        assert "Team health: Customer Support · 2026-11" in text
+        assert "Team health: Customer Support · November 2026" in text
         assert "80/100 ↑ (+30 vs previous)" in text
         assert "+40" in text
         assert "83%" in text  # 5 of 6 asked answered
@@ -133,7 +133,7 @@ async def test_too_few_answers_and_subtraction_are_suppressed(database_url, fake
         seed_pulse(server.engine, "support", date(2026, 11, 10), {("growth", "likert"): [5, 5, 5, 5, 5]})
         seed_pulse(server.engine, "support", date(2026, 11, 17), {("growth", "likert"): [5, 5, 1]})
         week = await ask(server, "support week")  # NOW is in week 47
-        assert "2026-W47" in week and "not enough responses" in week
+        assert "week of 16 Nov" in week and "not enough responses" in week
         month = await ask(server, "support month")
         # The month must not include week 47's three answers: otherwise month − week 46 reveals them.
         assert "100/100" in month
@@ -373,7 +373,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
         await settle(server)
-        weekly = [c for c in server.slack.calls_to("chat.postMessage") if "week 2026-W47" in c.params.get("text", "")]
+        weekly = [c for c in server.slack.calls_to("chat.postMessage") if "week of 16 Nov" in c.params.get("text", "")]
         assert len(weekly) == 1 and weekly[0].params["channel"] == "C0SUPPORT"
         text = slack_texts(weekly[0])
         assert "Delighted customers" in text and "Kudos: 1 to" in text and "#ownership" in text and "EX↔CX" in text

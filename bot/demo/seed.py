@@ -24,6 +24,7 @@ from bot.feedback.record import Agent, FeedbackRecord
 from bot.feedback.relay import build_directory, ingest
 from bot.app import parse_org_config
 from bot.kernel.orgconfig import OrgConfig
+from bot.kernel.when import zone
 from bot.pulses.anonymity import polarity, respondent_key
 from bot.pulses.bank import active_questions
 from bot.pulses.fanout import fan_out
@@ -378,5 +379,8 @@ def time_travel(core) -> list[Shortcut]:
             open_due_cycles(core, at)
             await fan_out(core, at)
 
-        shortcuts.append(Shortcut(f"demo:pulse:{slug}", f"next pulse · {slug}", at, run))
+        team = core.org.teams[slug]
+        local = at.astimezone(zone(team.timezone))  # the last member's delivery time; its day is the cycle's day
+        label = f"Send {slug}'s next pulse now, due {local:%a} {local.day} {local:%b} at {team.pulse.time} each member's time: its members get the DMs"
+        shortcuts.append(Shortcut(f"demo:pulse:{slug}", label, at, run))
     return shortcuts
