@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 import pytest
@@ -355,3 +356,25 @@ async def test_the_demo_first_screen_has_data_whatever_the_date(database_url, fa
         finally:
             await runner.cleanup()
             app[CORE].engine.dispose()
+
+
+async def test_praise_that_names_nobody_waits_in_the_triage_channel_and_a_triager_routes_it(playground):
+    ana = await state(playground, "ana")
+    triage = conversation(ana, "triage:cx")
+    assert triage["title"] == "#cx-triage" and triage["mine"] and triage["posts"] == []
+    assert not conversation(await state(playground, "bob"), "triage:cx")["mine"]  # Bob is no triager
+    status, answer = await post(playground, "/playground/api/sample-feedback", {"as": "bob", "triage": True})
+    assert status == 200 and answer["webhook"]["relay"] == "triage", answer
+    [waiting] = conversation(await state(playground, "ana"), "triage:cx")["posts"]
+    assert "could not attribute to anyone" in waiting["html"] and "2 a.m." in waiting["html"]
+    action_id = re.search(r'data-action-id="(feedback\.route:\d+)"', waiting["html"]).group(1)
+
+    # Bob is not a triager: his pick changes nothing. Ana's pick relays the praise to Carla.
+    await post(playground, "/playground/api/action", {"as": "bob", "post": waiting["id"], "action_id": action_id, "value": "carla", "client_id": "t-1"})
+    assert not any("2 a.m." in p["html"] for p in conversation(await state(playground, "carla"), "dm:carla")["posts"])
+    status, _ = await post(playground, "/playground/api/action", {"as": "ana", "post": waiting["id"], "action_id": action_id, "value": "carla", "client_id": "t-2"})
+    assert status == 200
+    carla = conversation(await state(playground, "carla"), "dm:carla")["posts"]
+    assert any("2 a.m." in p["html"] for p in carla)
+    routed = next(p for p in conversation(await state(playground, "ana"), "triage:cx")["posts"] if p["id"] == waiting["id"])
+    assert "sent to" in routed["html"] and "Carla" in routed["html"]  # the triage post itself now says who got it

@@ -120,6 +120,12 @@ def conversations(core: PulseBridge, viewer: str) -> list[dict[str, Any]]:
         mine_ids = {t.id for t in teams_of(s, user)} if user is not None else set()
     channels = [{"id": f"team:{t.slug}", "title": f"#{t.slug}", "subtitle": t.name, "mine": t.id in mine_ids} for t in teams]
     channels.sort(key=lambda c: not c["mine"])
+    triage = core.org.feedback.triage_channels.get(PLATFORM)
+    if triage:
+        triagers = set(core.org.feedback.triagers)
+        email = user.email if user is not None else None
+        channels.append({"id": triage, "title": "#cx-triage", "subtitle": "customer praise nobody could be matched to",
+                         "mine": bool(email and email in triagers)})
     return [{"id": f"dm:{viewer}", "title": "pulsebridge", "subtitle": "direct messages with the bot", "mine": True}] + channels
 
 
@@ -392,7 +398,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         if not secret:
             raise web.HTTPConflict(text='{"error": "set FEEDBACK_WEBHOOK_SECRET to post feedback"}', content_type="application/json")
         person = next(p for p in people(core) if p["id"] == ref.external_id)
-        payload = json.dumps(demo.sample_feedback(person, store.version)).encode()
+        payload = json.dumps(demo.sample_feedback(person, store.version, needs_triage=data.get("triage") is True)).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, payload)}
         # Our own listening socket, never the Host header: that one the browser (or an attacker) chose.

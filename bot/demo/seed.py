@@ -149,8 +149,17 @@ SAMPLE_FEEDBACK = [
 ]
 
 
-def sample_feedback(person: dict, n: int) -> dict:
-    """A generic-format webhook body praising `person`, as a support tool would send it."""
+# Praise that names nobody and comes without an agent: routing cannot tell who earned it, so it goes to triage.
+UNATTRIBUTED_FEEDBACK = ("Hannah Ortiz", "Northwind", 5, "Whoever picked up our chat at 2 a.m. saved our launch. Please thank them!")
+
+
+def sample_feedback(person: dict, n: int, *, needs_triage: bool = False) -> dict:
+    """A generic-format webhook body praising `person`, as a support tool would send it (or, with
+    `needs_triage`, praising nobody the bot can name)."""
+    if needs_triage:
+        customer, account, score, text = UNATTRIBUTED_FEEDBACK
+        return {"source": "playground", "id": f"sample-{uuid.uuid4().hex[:12]}", "customer": {"name": customer, "account": account},
+                "score": score, "scale": "csat5", "text": text}
     customer, account, score, text = SAMPLE_FEEDBACK[n % len(SAMPLE_FEEDBACK)]
     return {
         "source": "playground",
