@@ -378,3 +378,18 @@ async def test_praise_that_names_nobody_waits_in_the_triage_channel_and_a_triage
     assert any("2 a.m." in p["html"] for p in carla)
     routed = next(p for p in conversation(await state(playground, "ana"), "triage:cx")["posts"] if p["id"] == waiting["id"])
     assert "sent to" in routed["html"] and "Carla" in routed["html"]  # the triage post itself now says who got it
+
+
+async def test_the_goal_form_picks_teams_from_a_list(playground):
+    await post(playground, "/playground/api/command", {"as": "ana", "text": "/goals new", "client_id": "gp-1"})
+    form = next(p for p in conversation(await state(playground, "ana"), "dm:ana")["posts"] if "New team goal" in p["html"])
+    picker = re.search(r'<select id="f-teams"[^>]*>(.*?)</select>', form["html"], re.S)
+    assert picker and "multiple" in picker.group(0) and 'data-multi="1"' in picker.group(0)
+    assert re.findall(r'<option value="([^"]+)" selected>', picker.group(1)) == ["support"]  # Ana leads support
+    before = counts(playground.core)["Goal"]
+    status, answer = await post(playground, "/playground/api/form", {
+        "as": "ana", "post": form["id"], "client_id": "gp-2",
+        "values": {"title": "Thank each other", "metric": "kudos_given", "target": "20", "period": "month", "due": "", "teams": ["support"]},
+    })
+    assert status == 200 and answer == {"ok": True}
+    assert counts(playground.core)["Goal"] == before + 1

@@ -276,7 +276,8 @@ def view_values(title="More kudos", metric="kudos_given", target="10", period="m
         "target": {"type": "plain_text_input", "value": target},
         "period": select_(period),
         "due": {"type": "datepicker", "selected_date": due},
-        "teams": {"type": "plain_text_input", "value": teams},
+        # The team picker (multi_static_select): Slack sends the chosen options' values.
+        "teams": {"type": "multi_static_select", "selected_options": [{"value": slug} for slug in teams.split(",") if slug]},
     }
 
 
@@ -285,6 +286,10 @@ async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack,
         await server.slack_command("/goals", "new", user_id="U0ANA")
         view = (await server.slack.wait_for("views.open"))[0]
         assert "New team goal" in str(view.params)
+        # Teams are picked from a list (the teams Ana leads, hers preselected), not typed as keys.
+        [picker] = [b["element"] for b in view.params["view"]["blocks"] if b.get("block_id") == "teams"]
+        assert picker["type"] == "multi_static_select" and [o["value"] for o in picker["initial_options"]] == ["support"]
+        assert [o["value"] for o in picker["options"]] == ["support"]
         status, body = await server.slack_interaction(server.view_submission("goals.edit", view_values(), private_metadata="new"))
         assert status == 200 and "errors" not in body
         saved = (await server.slack.wait_for("chat.postMessage"))[0]

@@ -110,10 +110,16 @@ def _element(field) -> dict[str, Any]:
             element["initial_value"] = field.initial
     elif isinstance(field, Select):
         options = [{"text": _plain(label, 75), "value": value[:150]} for value, label in field.options[:100]]
-        element = {"type": "static_select", "options": options}
-        initial = next((o for o in options if o["value"] == field.initial), None)
-        if initial:
-            element["initial_option"] = initial
+        if field.multiple:
+            element = {"type": "multi_static_select", "options": options}
+            chosen = [o for o in options if o["value"] in field.initial_values]
+            if chosen:
+                element["initial_options"] = chosen
+        else:
+            element = {"type": "static_select", "options": options}
+            initial = next((o for o in options if o["value"] == field.initial), None)
+            if initial:
+                element["initial_option"] = initial
     elif isinstance(field, UserSelect):
         element = {"type": "multi_users_select" if field.multiple else "users_select"}
     elif isinstance(field, DateInput):

@@ -163,7 +163,11 @@ def _input(field) -> dict[str, Any]:
             base["value"] = field.initial
     elif isinstance(field, Select):
         base.update(type="Input.ChoiceSet", style="compact", choices=[{"title": label, "value": value} for value, label in field.options])
-        if field.initial:
+        if field.multiple:
+            base["isMultiSelect"] = True
+            if field.initial_values:
+                base["value"] = ",".join(field.initial_values)
+        elif field.initial:
             base["value"] = field.initial
     elif isinstance(field, UserSelect):
         choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in field.choices]
@@ -181,7 +185,7 @@ def form_card(form: Form) -> dict[str, Any]:
     """A Form as a card: inputs plus one submit action carrying the form id and metadata back."""
     body = card(Message(summary=form.title, blocks=form.intro))["body"]
     heading = {"type": "TextBlock", "text": escape_markdown(form.title), "size": "Medium", "weight": "Bolder", "wrap": True}
-    multi = [f.id for f in form.fields if isinstance(f, UserSelect) and f.multiple]
+    multi = [f.id for f in form.fields if isinstance(f, UserSelect | Select) and f.multiple]
     return {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,

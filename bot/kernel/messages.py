@@ -142,11 +142,16 @@ class TextInput:
 
 @dataclass(frozen=True)
 class Select:
+    """A choice among `options`; with `multiple`, any number of them (`initial_values` preselected),
+    and the submitted value is a list."""
+
     id: str
     label: str
     options: tuple[tuple[str, str], ...]  # (value, label)
     optional: bool = False
     initial: str | None = None
+    multiple: bool = False
+    initial_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

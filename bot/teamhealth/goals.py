@@ -127,7 +127,9 @@ def _metric_options() -> tuple[tuple[str, str], ...]:
     return tuple((m.key, m.label) for m in METRICS.values())
 
 
-def goal_form(goal: Goal | None, team_slugs: list[str], today: date) -> Form:
+def goal_form(goal: Goal | None, team_slugs: list[str], today: date, choices: list[tuple[str, str]] = ()) -> Form:
+    """`team_slugs` are preselected; `choices` (slug, name) are the teams the person may pick from."""
+    options = tuple(dict.fromkeys([*choices, *((slug, slug) for slug in team_slugs if slug not in dict(choices))]))
     return Form(
         form_id=FORM_ID,
         title="Edit goal" if goal else "New team goal",
@@ -139,7 +141,7 @@ def goal_form(goal: Goal | None, team_slugs: list[str], today: date) -> Form:
             TextInput("target", "Target", max_length=20, initial=f"{goal.target:g}" if goal else None, placeholder="e.g. 4.5 for CSAT, 30 for eNPS"),
             Select("period", "Every", tuple((k, k) for k in KINDS), optional=True, initial=goal.period if goal else "quarter"),
             DateInput("due", "…or by (due date)", optional=True, initial=goal.due_on.isoformat() if goal and goal.due_on else None),
-            TextInput("teams", "Teams (keys, comma separated)", max_length=500, initial=", ".join(team_slugs)),
+            Select("teams", "Teams", options, multiple=True, initial_values=tuple(team_slugs)),
         ),
     )
 
@@ -177,7 +179,11 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
     if period is not None and due is not None:
         errors["due"] = "Choose either a period or a due date, not both."
     teams: list[Team] = []
-    slugs = [t.strip().lower() for t in str(values.get("teams") or "").replace(";", ",").split(",") if t.strip()]
+    raw_teams = values.get("teams")
+    if isinstance(raw_teams, list | tuple):  # the team picker
+        slugs = [str(t).strip().lower() for t in raw_teams if str(t).strip()]
+    else:  # a text answer (cards sent before the picker, or a client without one): keys separated by commas
+        slugs = [t.strip().lower() for t in str(raw_teams or "").replace(";", ",").split(",") if t.strip()]
     if not slugs:
         errors["teams"] = "Name at least one team."
     for slug in slugs:
@@ -206,7 +212,7 @@ async def on_command(core, cmd: CommandInvoked):
         if words and words[0].lower() in ("new", "add", "create"):
             if not led:
                 raise UserFacingError("Only team leads and pulsebridge admins can set goals. Ask your team's lead.")
-            return Outcome(form=goal_form(None, [t.slug for t in led[:1]], now.date()))
+            return Outcome(form=goal_form(None, [t.slug for t in led[:1]], now.date(), [(t.slug, t.name or t.slug) for t in led]))
         if words and words[0].lower() == "edit":
             goal = _goal_from(s, words[1] if len(words) > 1 else "")
             if goal.source == "config":
@@ -214,7 +220,7 @@ async def on_command(core, cmd: CommandInvoked):
             teams = [s.get(Team, i) for i in q.goal_team_ids(s, goal.id)]
             if not all(access.may_manage(core, s, user, t) for t in teams):
                 raise UserFacingError(f"Only {access.who_can(core, s, teams[0])} can edit this goal.")
-            return Outcome(form=goal_form(goal, [t.slug for t in teams], now.date()))
+            return Outcome(form=goal_form(goal, [t.slug for t in teams], now.date(), [(t.slug, t.name or t.slug) for t in [*teams, *led]]))
         if words:
             raise UserFacingError("Usage: /goals (your team's goals), /goals new, /goals edit G-<n>")
         teams = mine or led
