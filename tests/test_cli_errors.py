@@ -68,6 +68,8 @@ async def test_socket_mode_with_a_refused_app_token_fails_fast(tmp_path, fake_sl
         "under Basic Information → App-Level Tokens, and set socket_mode_enabled: true in the manifest"
     ]
     assert len(fake_slack.calls_to("apps.connections.open:rejected") + fake_slack.calls_to("apps.connections.open")) == 1
+    # Before that, `run` logged the feature table `pulsebridge check` prints.
+    assert "feature Slack: on (SLACK_BOT_TOKEN set; Socket Mode (SLACK_APP_TOKEN))" in err and "feature Teams: off" in err
 
 
 async def test_socket_mode_with_slack_unreachable_fails_fast(tmp_path):
