@@ -9,10 +9,12 @@ never post twice.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from bot.errors import UserFacingError
+from bot.text import excerpt
 from bot.events import CommandInvoked, FormSubmitted
 from bot.messages import Context, DateInput, Form, Message, Paragraph, Select, Strong, TextInput
 from bot.ports import ChannelPost, Outbound
@@ -182,7 +184,7 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
     for slug in slugs:
         team = q.team_by_slug(s, slug)
         if team is None or team.slug not in core.org.teams:
-            errors["teams"] = f"I don't know a team called “{slug}”. Teams: {', '.join(sorted(core.org.teams))}."
+            errors["teams"] = f"I don't know a team called “{excerpt(slug)}”. Teams: {', '.join(sorted(core.org.teams))}."
             break
         if not access.may_manage(core, s, user, team):
             errors["teams"] = f"Only {access.who_can(core, s, team)} can set goals for {team.slug}."
@@ -237,9 +239,11 @@ async def on_command(core, cmd: CommandInvoked):
 
 def _goal_from(s, label: str) -> Goal:
     digits = label.strip().upper().removeprefix("G-").removeprefix("G")
-    goal = s.get(Goal, int(digits)) if digits.isdigit() else None
+    # At most 9 ASCII digits, as for wins: a longer number overflows the id column (SQLite raises
+    # OverflowError, PostgreSQL "out of range"), and str.isdigit() also accepts "²", which int() refuses.
+    goal = s.get(Goal, int(digits)) if re.fullmatch(r"[0-9]{1,9}", digits) else None
     if goal is None or not goal.active:
-        raise UserFacingError(f"There is no goal {label.strip() or '(empty)'}. See /goals for the list.")
+        raise UserFacingError(f"There is no goal {excerpt(label) or '(empty)'}. See /goals for the list.")
     return goal
 
 
