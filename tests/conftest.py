@@ -319,12 +319,13 @@ def connector_host(connector: FakeBotConnector) -> str:
     return f"{parts.hostname}:{parts.port}"
 
 
-async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML, *, teams_credentials=None):
+async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML, *, teams_credentials=None, playground: bool = False):
     """The app on 127.0.0.1. Unless the test chose its own allow-list, the Bot Framework hosts the bot may
-    call are exactly the fake connector's host:port (so any other loopback port is refused)."""
+    call are exactly the fake connector's host:port (so any other loopback port is refused). `playground`
+    also mounts the demo playground's routes (adapters/playground) on the same app."""
     if "PULSEBRIDGE_TEAMS_SERVICE_HOSTS" not in settings.model_fields_set:
         settings = Settings(**{**settings.model_dump(exclude_unset=True), "_env_file": None, "PULSEBRIDGE_TEAMS_SERVICE_HOSTS": connector_host(connector)})
-    app = build_app(settings, org=parse_org_config(org_yaml), bind_host="127.0.0.1", teams_credentials=teams_credentials)
+    app = build_app(settings, org=parse_org_config(org_yaml), bind_host="127.0.0.1", teams_credentials=teams_credentials, playground=playground)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
