@@ -45,8 +45,8 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, func, inspect, select, table
 
-from bot.orgconfig import parse_org_config
-from storage.db import session
+from bot.app import parse_org_config
+from storage.kernel.db import session
 from tests.conftest import ORG_YAML, handled
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
@@ -128,9 +128,9 @@ def cases_for(spec) -> list[Case]:
 
 def composed_core(org_yaml: str = ORG_YAML):
     """A core built by the composition root, for collection: registering touches no table."""
-    from bot.core import PulseBridge
+    from bot.app import build_core
 
-    return PulseBridge(create_engine("sqlite://"), parse_org_config(org_yaml))
+    return build_core(create_engine("sqlite://"), parse_org_config(org_yaml))
 
 
 def slack_manifest_commands() -> dict[str, dict[str, Any]]:

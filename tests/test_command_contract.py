@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.directory import store_profile
-from bot.events import Profile
-from storage.db import session
-from storage.migrate import upgrade
+from bot.directory.lookup import store_profile
+from bot.kernel.events import Profile
+from storage.kernel.db import session
+from storage.kernel.migrate import upgrade
 from tests.command_contract import ACTOR_EMAIL, CommandContract, PlaygroundSurface, SlackSurface, TeamsSurface
 from tests.conftest import POSTGRES_ENV, make_settings, start_server, throwaway_schema
 from tests.fakes.bot_connector import FakeBotConnector
