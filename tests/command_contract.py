@@ -36,6 +36,7 @@ import logging
 import re
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,8 +271,11 @@ class SlackSurface(Surface):
                 answer.raw.append(json.dumps(p, ensure_ascii=False))
         return answer
 
-    async def _settle(self, since: int, collect) -> Answer:
-        await _until(lambda: collect().count >= 1)
+    async def _settle(self, since: int, collect, status: int) -> Answer:
+        # Tracked handlers enter the core's in-flight count before the ack goes out; the help answers are
+        # not tracked, so wait for the first answer too (unless the request itself failed).
+        if status == 200:
+            await _until(lambda: collect().count >= 1)
         await handled(self.server)
         return collect()
 
@@ -291,7 +295,7 @@ class SlackSurface(Surface):
                 answer.raw.append(ack)
             return answer
 
-        answer = await self._settle(since, collect)
+        answer = await self._settle(since, collect, status)
         answer.status, answer.body = status, ack
         return self.remember(answer, f"{name} {text}")
 
@@ -301,7 +305,7 @@ class SlackSurface(Surface):
         token = payload["response_url"].rsplit("/", 1)[1]
         since = len(srv.slack.calls)
         status, body = await srv.slack_interaction(payload)
-        answer = await self._settle(since, lambda: self._collect(since, token=token, trigger=payload["trigger_id"], channel_ts=("D0ANA", "1700000000.000099")))
+        answer = await self._settle(since, lambda: self._collect(since, token=token, trigger=payload["trigger_id"], channel_ts=("D0ANA", "1700000000.000099")), status)
         answer.status, answer.body = status, body
         return answer
 
@@ -325,7 +329,7 @@ class SlackSurface(Surface):
                 answer.forms.append(_slack_form(ack.get("view") or {}))
             return answer
 
-        answer = await self._settle(since, collect)
+        answer = await self._settle(since, collect, status)
         answer.status, answer.body = status, body
         return answer
 
@@ -766,3 +770,13 @@ class CommandContract:
         metadata = "" if form_case == "missing" else GARBAGE["huge-numbers"]
         what = f"form {form_name} {form_case}"
         await check_interaction(surface, lambda: surface.form(form_name, values, metadata, seen), what, surface.server.engine, caplog)
+
+
+@contextmanager
+def temporary_command(core, name: str, usage: str, handler, summary: str = "a command registered by a test"):
+    """Register a command on a running core for the length of a block (the contract's own tests)."""
+    core.command(name, summary, usage, handler)
+    try:
+        yield core.commands[name]
+    finally:
+        core.commands.pop(name, None)
