@@ -311,6 +311,8 @@ async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack,
     "values, field, message",
     [
         (view_values(metric="csat", target="7"), "target", "CSAT target must be between 1 and 5"),
+        # A modal's max_length is the client's courtesy: a longer title reached the 120-character column.
+        (view_values(title="Delighted customers " * 10), "title", "at most 120 characters"),
         (view_values(target="lots"), "target", "The target must be a number"),
         (view_values(teams="marketing"), "teams", "I don't know a team called"),
         (view_values(teams="platform"), "teams", "Only the leads of Platform"),

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 FORM_ID = "goals.edit"
 CHECK_JOB = "teamhealth.goals_check"
 BAR = 10
+MAX_TITLE = 120  # goals.title is VARCHAR(120): PostgreSQL refuses a longer one, SQLite would keep it
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def goal_form(goal: Goal | None, team_slugs: list[str], today: date) -> Form:
         submit_label="Save",
         metadata=str(goal.id) if goal else "new",
         fields=(
-            TextInput("title", "Goal", max_length=120, initial=goal.title if goal else None, placeholder="Happier customers this quarter"),
+            TextInput("title", "Goal", max_length=MAX_TITLE, initial=goal.title if goal else None, placeholder="Happier customers this quarter"),
             Select("metric", "Metric", _metric_options(), initial=goal.metric if goal else None),
             TextInput("target", "Target", max_length=20, initial=f"{goal.target:g}" if goal else None, placeholder="e.g. 4.5 for CSAT, 30 for eNPS"),
             Select("period", "Every", tuple((k, k) for k in KINDS), optional=True, initial=goal.period if goal else "quarter"),
@@ -151,6 +152,8 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
     title = " ".join(str(values.get("title") or "").split())
     if not title:
         errors["title"] = "Give the goal a short name."
+    elif len(title) > MAX_TITLE:
+        errors["title"] = f"Please keep the goal's name at most {MAX_TITLE} characters."
     metric = str(values.get("metric") or "")
     target = None
     if metric not in METRICS:
