@@ -1,30 +1,35 @@
 """The contract every chat command keeps on Slack, Teams and the playground (cf. zulip_bots' DefaultTests).
 
-A command registered with ``core.command(name, summary, usage, handler)`` (in its feature's
-``register()``, listed in the composition root) is covered without writing anything here: the
-cases are generated from the commands, button actions and forms a core built by the composition
-root registers, and the live server is checked to register the same ones. ``CommandContract`` is the
-mixin that holds the tests; ``tests/test_command_contract.py`` runs it against one server per module
-that serves all three surfaces. For a command registered some other way (a test double, a plugin),
-subclass ``CommandContract`` in your own test module, override ``register_extra(core)`` to register
-it and provide the ``surface`` fixture (test_command_contract.py has one).
+How a new command is covered: register it (``core.command(name, summary, usage, handler)`` in its
+feature's ``register()``, the feature listed in ``bot/app.py``) and declare it in ``manifest.yml``
+and ``adapters/teams/package.py`` (the help-text test fails until you do). Nothing is added here:
+the cases are generated from what a core built by the composition root registers (commands, button
+actions, forms), and the usage line's examples (``Usage: /goals · /goals new · /goals edit G-<n>``)
+become cases of their own, so keep it accurate. ``CommandContract`` is the mixin that holds the
+tests; ``tests/test_command_contract.py`` runs it with one app per database for the whole module,
+serving all three surfaces, the actor being a team lead (``ACTOR_EMAIL``). For a command registered
+some other way (a test double, a plugin), subclass ``CommandContract`` in your own module, override
+``register_extra(core)`` and provide a ``surface`` fixture whose server's core got the same
+``register_extra`` (see test_command_contract.py for the fixture).
 
 What every command must do, on every surface, for the inputs empty, ``help``, garbage (random
-words, unicode, 5,000 characters, control characters, markup and mention injection, huge
-numbers) and its own usage examples (read from its usage line):
+words, unicode, 5,000 characters, control characters, markup and mention injection, SQL and flags,
+huge and superscript numbers, the examples with 5,000-character free text) and its usage examples:
 
 - have help text: a summary and a usage line naming ``/<name>``, shown for ``<name> help``, and be
   declared in the Slack manifest and the Teams app package;
+- be reached: the adapter routes it to its handler (never the bot's generic list of commands);
 - answer exactly once: one message, one form, or a form plus one line of explanation (counted in
   what the fakes recorded for the actor), with the HTTP status the platform expects;
-- answer empty, ``help`` and garbage with its usage or a clear error (never a traceback, never
-  "something went wrong"), never echo markup as a ping, and store nothing (row counts of every
-  table before and after);
+- answer garbage with its usage or a clear error (never a traceback, never "something went wrong",
+  never the whole input repeated), never echo markup as a live ping, and store nothing for empty,
+  ``help`` and garbage (row counts of every table, the directory included, before and after);
 - never raise: nothing logged at ERROR.
 
-Buttons and forms: every registered action id (and an unknown one) clicked with empty, stale and
-garbage values, and every registered form submitted with missing and garbage values, answers once
-with a clear message and stores nothing.
+Buttons and forms: every registered action id (and an unknown one) clicked with empty, stale, too
+big and garbage values, and every registered form (and an unknown one) submitted with missing and
+garbage values, answers once with a clear message and stores nothing. The playground can only submit
+forms it has shown, so forms no command input opens are checked on Slack and Teams only.
 """
 
 from __future__ import annotations
@@ -423,6 +428,12 @@ class TeamsSurface(Surface):
         activity = self.server.teams_activity(f"<at>pulsebridge</at> {name} {typed}".rstrip(), sender=("29:ana", "Ana Lima"), mentions=mentions)
         return self.remember(await self._send(activity), f"{name} {text}")
 
+    async def say(self, text: str) -> Answer:
+        """A message to the bot that is no command (just the mention, chatter)."""
+        typed = text.replace("@name", self.mention())
+        mentions = [("29:bob", "Bob Stone")] if "@name" in text else []
+        return await self._send(self.server.teams_activity(f"<at>pulsebridge</at> {typed}".rstrip(), sender=("29:ana", "Ana Lima"), mentions=mentions))
+
     async def action(self, action_id: str, value: str) -> Answer:
         return await self._send(self.server.teams_submit({"action_id": action_id, "value": value}, reply_to_id="act-contract"))
 
@@ -538,6 +549,12 @@ class PlaygroundSurface(Surface):
         typed = f"/{name} {text.replace('@name', self.mention())}".rstrip()
         answer = await self._exchange("/playground/api/command", {"as": self.actor_id, "text": typed, "client_id": uuid.uuid4().hex})
         return self.remember(answer, f"{name} {text}")
+
+    async def say(self, text: str) -> Answer:
+        """Something typed into the DM that is no command."""
+        self.reset()
+        typed = text.replace("@name", self.mention()) or self.mention()
+        return await self._exchange("/playground/api/command", {"as": self.actor_id, "text": typed, "client_id": uuid.uuid4().hex})
 
     async def own_post(self) -> int:
         """A post the actor can click on: their own last message in the DM."""
@@ -658,14 +675,14 @@ async def check_command(surface: Surface, spec, case: Case, engine, caplog) -> A
     return answer
 
 
-async def check_interaction(surface: Surface, run, what: str, engine, caplog) -> Answer:
+async def check_interaction(surface: Surface, run, what: str, engine, caplog, *, update_ok: bool = True) -> Answer:
     caplog.set_level(logging.WARNING)
     caplog.clear()
     before = row_counts(engine)
     answer = await run()
     assert answer.status in surface.ok_statuses, f"{surface.name}: {what}: HTTP {answer.status} {answer.body[:200]}"
     assert not error_records(caplog), f"{surface.name}: {what}: logged {[r.getMessage()[:300] for r in error_records(caplog)]}"
-    assert answer.count == 1 and not answer.forms, (
+    assert answer.count == 1 and not answer.forms and (update_ok or not answer.updates), (
         f"{surface.name}: {what}: expected one clear message, got {len(answer.messages)} message(s), "
         f"{len(answer.forms)} form(s), {len(answer.updates)} update(s): {answer.text[:500]!r}"
     )
@@ -682,6 +699,8 @@ def diff(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, 
 
 ACTION_VALUES = {"empty": "", "stale": "999999:999999:1", "big-ids": "999999999999:999999999999:1", "garbage": GARBAGE["injection"]}
 FORM_VALUES = ("missing", "garbage")
+# Messages to the bot that name no command (Teams and the playground; Slack only sends slash commands).
+NO_COMMAND = {"mention-only": "", "words": GARBAGE["words"], "injection": GARBAGE["injection"], "a-colleague": "@name thanks!"}
 
 
 def garbage_values(fields: dict[str, str], label: str) -> dict[str, Any]:
@@ -730,6 +749,8 @@ class CommandContract:
         if "form_case" in names:
             rows = [(f, label) for f in [*core.forms, "contract.no-such-form"] for label in FORM_VALUES]
             metafunc.parametrize("form_name,form_case", rows, ids=[f"{f}-{v}" for f, v in rows])
+        if "chatter" in names:
+            metafunc.parametrize("chatter", list(NO_COMMAND))
         if "command_name" in names and "command_case" not in names:
             metafunc.parametrize("command_name", list(core.commands))
 
@@ -754,6 +775,14 @@ class CommandContract:
     async def test_command(self, surface, caplog, command_name, command_case):
         spec = surface.server.core.commands[command_name]
         await check_command(surface, spec, command_case, surface.server.engine, caplog)
+
+    @MODULE_LOOP
+    async def test_words_that_are_no_command_get_the_command_list_once(self, surface, caplog, chatter):
+        if not hasattr(surface, "say"):
+            pytest.skip(f"{surface.name} only sends the commands the app declares")
+        what = f"saying {chatter}"
+        answer = await check_interaction(surface, lambda: surface.say(NO_COMMAND[chatter]), what, surface.server.engine, caplog, update_ok=False)
+        assert NOT_A_COMMAND in answer.text, f"{surface.name}: {what}: not the list of commands: {answer.text[:300]!r}"
 
     # -- buttons and forms ------------------------------------------------------------------------
     @MODULE_LOOP
