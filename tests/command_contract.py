@@ -316,6 +316,8 @@ class SlackSurface(Surface):
 
     async def form(self, form_id: str, values: dict[str, Any] | None, metadata: str, seen: FormSeen | None) -> Answer:
         srv = self.server
+        if values is not None and any(not isinstance(v, str) for v in values.values()):
+            pytest.skip("Slack builds view_submission state from the modal it showed: its value types are Slack's, not the sender's")
         state = {}
         fields = seen.fields if seen else {"contract_field": "text"}
         for fid, kind in fields.items():
@@ -442,7 +444,7 @@ class TeamsSurface(Surface):
         data: dict[str, Any] = {"form_id": form_id, "metadata": metadata, "multi": [f for f, k in fields.items() if k == "users"]}
         for fid in fields:
             if values is not None and values.get(fid) is not None:
-                data[fid] = str(values[fid])
+                data[fid] = values[fid]
         return await self._send(self.server.teams_submit(data))
 
 
@@ -698,13 +700,16 @@ def diff(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, 
 
 
 ACTION_VALUES = {"empty": "", "stale": "999999:999999:1", "big-ids": "999999999999:999999999999:1", "garbage": GARBAGE["injection"]}
-FORM_VALUES = ("missing", "garbage")
+FORM_VALUES = ("missing", "garbage", "wrong-types")
 # Messages to the bot that name no command (Teams and the playground; Slack only sends slash commands).
 NO_COMMAND = {"mention-only": "", "words": GARBAGE["words"], "injection": GARBAGE["injection"], "a-colleague": "@name thanks!"}
 
 
 def garbage_values(fields: dict[str, str], label: str) -> dict[str, Any]:
     """Every field filled with nonsense of its kind; text fields with markup, control characters and 5,000 characters."""
+    if label == "wrong-types":
+        # JSON a card or the playground page never sends for an input, but a crafted request can.
+        return {fid: [{"x": None}, 1, True] if i % 2 else {"value": ["a", 2]} for i, fid in enumerate(fields)}
     text = (GARBAGE["injection"] + " " + GARBAGE["control-chars"] + " " + LONG)[:5000]
     filler = {"text": text, "select": "no-such-option", "user": "UNOBODY", "users": "UNOBODY", "date": "9999-99-99"}
     return {fid: filler[kind] for fid, kind in fields.items()}
