@@ -122,6 +122,8 @@ def cases_for(spec) -> list[Case]:
     cases += [Case("example", f"example:{ex or '(none)'}"[:60], ex) for ex in examples]
     # The examples with their free text 5,000 characters long (a reason, a title): too long, stored nowhere.
     cases += [Case("garbage", f"long:{ex}"[:60], ex.replace(FILLER, LONG)) for ex in examples if FILLER in ex]
+    # …and with markup as their free text: a real example (it may store), whose every message stays inert.
+    cases += [Case("example", f"injected:{ex}"[:60], ex.replace(FILLER, GARBAGE["injection"])) for ex in examples if FILLER in ex]
     numbered = [ex for ex in examples if re.search(r"\d", ex)]
     # Numbers too big for any id column, and digits that str.isdigit() accepts but int() does not.
     cases += [Case("garbage", f"huge:{ex}"[:60], re.sub(r"\d+", HUGE, ex)) for ex in numbered]
@@ -243,9 +245,17 @@ class Surface:
     # Markup that would ping, link or run in an answer as this platform reads it.
     live_markup: re.Pattern | None = None
 
-    def assert_inert(self, answer: Answer) -> None:
+    def mark(self) -> Any:
+        """Where the record of everything sent stands now (see `sent_since`)."""
+        return None
+
+    async def sent_since(self, mark: Any) -> list[str]:  # pragma: no cover - per surface
+        """Every message the bot sent anyone since `mark` (answers, DMs, channel posts), as sent."""
+        raise NotImplementedError
+
+    def assert_inert(self, raws: list[str]) -> None:
         """Markup the actor typed never comes back as a ping, a link or a script."""
-        for raw in answer.raw:
+        for raw in raws:
             found = self.live_markup.search(raw) if self.live_markup else None
             assert found is None, f"{self.name}: an answer carries live markup: {found.group(0)!r} in {raw[max(0, found.start() - 100):found.end() + 100]!r}"
 
@@ -254,6 +264,13 @@ class SlackSurface(Surface):
     name = "slack"
     actor_id = "U0ANA"
     live_markup = SLACK_PINGS
+
+    def mark(self) -> Any:
+        return len(self.server.slack.calls)
+
+    async def sent_since(self, mark: Any) -> list[str]:
+        sending = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url", "views.open")
+        return [json.dumps(c.params, ensure_ascii=False) for c in self.server.slack.calls[mark:] if c.method in sending]
 
     def mention(self) -> str:
         return "<@U0BOB|bob>"
@@ -403,9 +420,16 @@ class TeamsSurface(Surface):
             answer.raw.append(json.dumps(upd.activity, ensure_ascii=False))
         return answer
 
-    def assert_inert(self, answer: Answer) -> None:
-        super().assert_inert(answer)
-        for raw in answer.raw:
+    def mark(self) -> Any:
+        return len(self.server.connector.sent), len(self.server.connector.updated)
+
+    async def sent_since(self, mark: Any) -> list[str]:
+        conn = self.server.connector
+        return [json.dumps(x.activity, ensure_ascii=False) for x in conn.sent[mark[0]:] + conn.updated[mark[1]:]]
+
+    def assert_inert(self, raws: list[str]) -> None:
+        super().assert_inert(raws)
+        for raw in raws:
             activity = json.loads(raw)
             for entity in activity.get("entities") or []:
                 if entity.get("type") == "mention":
@@ -502,6 +526,15 @@ class PlaygroundSurface(Surface):
 
     def mention(self) -> str:
         return "@bob"
+
+    async def sent_since(self, mark: Any) -> list[str]:
+        """Every post anyone can see (the store is emptied when a case starts)."""
+        raws = []
+        for person in ("ana", "bob", "dan"):
+            async with self.server.http.get(self.server.url + "/playground/api/state", params={"as": person}) as resp:
+                data = await resp.json()
+            raws += [p["html"] for c in data["conversations"] for p in c["posts"] if p["bot"]]
+        return raws
 
     async def _state(self) -> dict[int, dict[str, Any]]:
         async with self.server.http.get(self.server.url + "/playground/api/state", params={"as": self.actor_id}) as resp:
@@ -657,6 +690,7 @@ async def check_command(surface: Surface, spec, case: Case, engine, caplog) -> A
     caplog.set_level(logging.WARNING)
     caplog.clear()
     before = row_counts(engine)
+    mark = surface.mark()
     answer = await surface.command(spec.name, case.text)
     assert answer.status in surface.ok_statuses, f"{surface.name}: {what}: HTTP {answer.status} {answer.body[:200]}"
     assert not error_records(caplog), f"{surface.name}: {what}: logged {[r.getMessage()[:300] for r in error_records(caplog)]}"
@@ -665,13 +699,16 @@ async def check_command(surface: Surface, spec, case: Case, engine, caplog) -> A
         f"{len(answer.messages)} message(s), {len(answer.forms)} form(s), {len(answer.updates)} update(s): {answer.text[:500]!r}"
     )
     assert_clear(surface, answer, what)
-    surface.assert_inert(answer)
+    surface.assert_inert(answer.raw)
     assert NOT_A_COMMAND not in answer.text, f"{surface.name}: {what}: /{spec.name} never reached its handler (the bot's list of commands came back)"
     if case.kind == "help":
         assert answer.messages and spec.usage in " ".join(answer.text.split()), f"{surface.name}: {what}: help does not show the usage: {answer.text[:300]!r}"
     if case.kind == "garbage" and not answer.forms:
         assert is_usage_or_error(answer.text, spec.usage), f"{surface.name}: {what}: neither usage nor a clear error: {answer.text[:300]!r}"
         assert len(answer.text) <= 2000, f"{surface.name}: {what}: the error repeats the input ({len(answer.text):,} characters)"
+    if case.label.startswith("injected:"):
+        # What the example sent anyone (recipients' DMs, channel posts): the markup stays words there too.
+        surface.assert_inert(await surface.sent_since(mark))
     if case.stores_nothing:
         assert row_counts(engine) == before, f"{surface.name}: {what}: stored something: {diff(before, row_counts(engine))}"
     return answer
@@ -689,7 +726,7 @@ async def check_interaction(surface: Surface, run, what: str, engine, caplog, *,
         f"{len(answer.forms)} form(s), {len(answer.updates)} update(s): {answer.text[:500]!r}"
     )
     assert_clear(surface, answer, what)
-    surface.assert_inert(answer)
+    surface.assert_inert(answer.raw)
     assert len(answer.text) <= 2000, f"{surface.name}: {what}: the answer repeats the input ({len(answer.text):,} characters)"
     assert row_counts(engine) == before, f"{surface.name}: {what}: stored something: {diff(before, row_counts(engine))}"
     return answer
