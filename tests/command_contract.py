@@ -118,8 +118,8 @@ def usage_examples(spec) -> list[str]:
 def cases_for(spec) -> list[Case]:
     cases = [Case("empty", "empty", ""), Case("help", "help", "help")]
     cases += [Case("garbage", label, text) for label, text in GARBAGE.items()]
-    examples = usage_examples(spec)
-    cases += [Case("example", f"example:{ex or '(none)'}"[:60], ex) for ex in examples]
+    examples = [ex for ex in usage_examples(spec) if ex]  # the bare command is the "empty" case already
+    cases += [Case("example", f"example:{ex}"[:60], ex) for ex in examples]
     # The examples with their free text 5,000 characters long (a reason, a title): too long, stored nowhere.
     cases += [Case("garbage", f"long:{ex}"[:60], ex.replace(FILLER, LONG)) for ex in examples if FILLER in ex]
     # …and with markup as their free text: a real example (it may store), whose every message stays inert.
