@@ -6,11 +6,12 @@ and ``adapters/teams/package.py`` (the help-text test fails until you do). Nothi
 the cases are generated from what a core built by the composition root registers (commands, button
 actions, forms), and the usage line's examples (``Usage: /goals · /goals new · /goals edit G-<n>``)
 become cases of their own, so keep it accurate. ``CommandContract`` is the mixin that holds the
-tests; ``tests/test_command_contract.py`` runs it with one app per database for the whole module,
-serving all three surfaces, the actor being a team lead (``ACTOR_EMAIL``). For a command registered
+tests; ``tests/test_command_contract.py`` runs it; the fixtures at the end of this file give one app per
+database for the whole module, serving all three surfaces, the actor being a team lead (``ACTOR_EMAIL``). For a command registered
 some other way (a test double, a plugin), subclass ``CommandContract`` in your own module, override
-``register_extra(core)`` and provide a ``surface`` fixture whose server's core got the same
-``register_extra`` (see test_command_contract.py for the fixture).
+``register_extra(core)`` (and ``TARGETS`` to pick surfaces), and import the fixtures:
+``from tests.command_contract import CommandContract, contract_servers, surface  # noqa: F401``;
+the ``surface`` fixture applies every contract class's ``register_extra`` to the live core.
 
 What every command must do, on every surface, for the inputs empty, ``help``, garbage (random
 words, unicode, 5,000 characters, control characters, markup and mention injection, SQL and flags,
@@ -38,6 +39,7 @@ import asyncio
 import html
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -47,13 +49,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
+import pytest_asyncio
 import yaml
 from sqlalchemy import create_engine, func, inspect, select, table
 
 from bot.app import parse_org_config
+from bot.directory.lookup import store_profile
+from bot.kernel.events import Profile
 from storage.kernel.db import session
-from tests.conftest import ORG_YAML, handled
+from storage.kernel.migrate import upgrade
+from tests.conftest import ORG_YAML, POSTGRES_ENV, handled, make_settings, start_server, throwaway_schema
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.slack_api import FakeSlackAPI
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 ACTOR_EMAIL = "ana@example.com"  # a lead of `support` in ORG_YAML: leads reach the most code (send forms, goal forms)
@@ -757,9 +766,9 @@ MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 
 class CommandContract:
-    """The contract as a mixin. The test module provides a module-scoped `surface` fixture, indirectly
-    parametrized with "<database>-<surface>" ids from `TARGETS` (it gets `request.param`), whose value is
-    a Surface with `.server` (the running app: `.core`, `.engine`). Cases come from `composed()`."""
+    """The contract as a mixin. Needs the module-scoped `surface` fixture (below), indirectly parametrized
+    with the "<database>-<surface>" ids in `TARGETS`: a Surface with `.server` (the running app: `.core`,
+    `.engine`). Cases come from `composed()`."""
 
     # Every surface on SQLite; PostgreSQL (numbers out of range, NUL, lengths: the handlers' part, the same
     # whichever surface a request came through) through the quickest one, to keep the module short.
@@ -851,3 +860,82 @@ def temporary_command(core, name: str, usage: str, handler, summary: str = "a co
         yield core.commands[name]
     finally:
         core.commands.pop(name, None)
+
+
+# -- the fixtures: one app per database for the module, each surface warmed up once ----------------
+
+PULSE_KEY = "contract-test-pulse-key-0123456789abcdef"
+PEOPLE = [
+    ("ana", "U0ANA", "29:ana", "Ana Lima", ACTOR_EMAIL),
+    ("bob", "U0BOB", "29:bob", "Bob Stone", "bob@example.com"),
+    ("dan", "U0DAN", "29:dan", "Dan Wu", "dan@example.com"),
+]
+SURFACES = {cls.name: cls for cls in (SlackSurface, TeamsSurface, PlaygroundSurface)}
+
+
+class Servers:
+    """One app per database (Slack, Teams and the playground on it), started when first asked for."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp = tmp_path_factory
+        self.running: dict[str, tuple] = {}
+        self.schemas = []
+
+    async def get(self, db: str):
+        if db not in self.running:
+            self.running[db] = await self._start(self._url(db))
+        return self.running[db][1]
+
+    def _url(self, db: str) -> str:
+        if db == "sqlite":
+            url = f"sqlite:///{self.tmp.mktemp('contract') / 'contract.db'}"
+            upgrade(url)
+            return url
+        base = os.environ.get(POSTGRES_ENV)
+        if not base:
+            pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the PostgreSQL variant")
+        schema = throwaway_schema(base)
+        self.schemas.append(schema)
+        return schema.__enter__()
+
+    async def _start(self, url: str):
+        slack, connector = FakeSlackAPI(), FakeBotConnector()
+        await slack.start()
+        await connector.start()
+        for _handle, slack_id, teams_id, name, email in PEOPLE:
+            slack.add_user(slack_id, name, email)
+            connector.add_member(teams_id, name, email)
+        runner, srv = await start_server(make_settings(url, slack.url, PULSEBRIDGE_SECRET_KEY=PULSE_KEY), slack, connector, playground=True)
+        with session(srv.engine) as s, s.begin():
+            for handle, _slack_id, _teams_id, name, email in PEOPLE:
+                store_profile(s, Profile("playground", handle, name, email, "Europe/Berlin"))
+        srv.http = aiohttp.ClientSession()
+        return runner, srv, slack, connector
+
+    async def close(self):
+        for runner, srv, slack, connector in self.running.values():
+            await srv.http.close()
+            await runner.cleanup()
+            srv.engine.dispose()
+            await slack.stop()
+            await connector.stop()
+        for schema in self.schemas:
+            schema.__exit__(None, None, None)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def contract_servers(tmp_path_factory):
+    servers = Servers(tmp_path_factory)
+    yield servers
+    await servers.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def surface(request, contract_servers):
+    """"sqlite-slack" → the Slack surface of the SQLite app; each remembers the forms its commands opened."""
+    db, name = request.param.split("-", 1)
+    server = await contract_servers.get(db)
+    for obj in vars(request.module).values():  # what the module's contract classes add to the composition root's
+        if isinstance(obj, type) and issubclass(obj, CommandContract):
+            obj.register_extra(server.core)
+    return await SURFACES[name](server).warm_up()

@@ -3,92 +3,11 @@ Slack, Teams and the playground, served by one app per database for the whole mo
 
 from __future__ import annotations
 
-import os
-
-import aiohttp
 import pytest
-import pytest_asyncio
 
-from bot.directory.lookup import store_profile
-from bot.kernel.events import Profile
 from storage.kernel.db import session
-from storage.kernel.migrate import upgrade
-from tests.command_contract import ACTOR_EMAIL, CommandContract, PlaygroundSurface, SlackSurface, TeamsSurface, cases_for, check_command, temporary_command
-from tests.conftest import POSTGRES_ENV, make_settings, start_server, throwaway_schema
-from tests.fakes.bot_connector import FakeBotConnector
-from tests.fakes.slack_api import FakeSlackAPI
+from tests.command_contract import SURFACES, CommandContract, cases_for, check_command, contract_servers, surface, temporary_command  # noqa: F401 - fixtures
 
-PULSE_KEY = "contract-test-pulse-key-0123456789abcdef"
-PEOPLE = [
-    ("ana", "U0ANA", "29:ana", "Ana Lima", ACTOR_EMAIL),
-    ("bob", "U0BOB", "29:bob", "Bob Stone", "bob@example.com"),
-    ("dan", "U0DAN", "29:dan", "Dan Wu", "dan@example.com"),
-]
-SURFACES = {cls.name: cls for cls in (SlackSurface, TeamsSurface, PlaygroundSurface)}
-
-
-class Servers:
-    """One app per database (Slack, Teams and the playground on it), started when first asked for."""
-
-    def __init__(self, tmp_path_factory):
-        self.tmp = tmp_path_factory
-        self.running: dict[str, tuple] = {}
-        self.schemas = []
-
-    async def get(self, db: str):
-        if db not in self.running:
-            self.running[db] = await self._start(self._url(db))
-        return self.running[db][1]
-
-    def _url(self, db: str) -> str:
-        if db == "sqlite":
-            url = f"sqlite:///{self.tmp.mktemp('contract') / 'contract.db'}"
-            upgrade(url)
-            return url
-        base = os.environ.get(POSTGRES_ENV)
-        if not base:
-            pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the PostgreSQL variant")
-        schema = throwaway_schema(base)
-        self.schemas.append(schema)
-        return schema.__enter__()
-
-    async def _start(self, url: str):
-        slack, connector = FakeSlackAPI(), FakeBotConnector()
-        await slack.start()
-        await connector.start()
-        for _handle, slack_id, teams_id, name, email in PEOPLE:
-            slack.add_user(slack_id, name, email)
-            connector.add_member(teams_id, name, email)
-        runner, srv = await start_server(make_settings(url, slack.url, PULSEBRIDGE_SECRET_KEY=PULSE_KEY), slack, connector, playground=True)
-        with session(srv.engine) as s, s.begin():
-            for handle, _slack_id, _teams_id, name, email in PEOPLE:
-                store_profile(s, Profile("playground", handle, name, email, "Europe/Berlin"))
-        srv.http = aiohttp.ClientSession()
-        return runner, srv, slack, connector
-
-    async def close(self):
-        for runner, srv, slack, connector in self.running.values():
-            await srv.http.close()
-            await runner.cleanup()
-            srv.engine.dispose()
-            await slack.stop()
-            await connector.stop()
-        for schema in self.schemas:
-            schema.__exit__(None, None, None)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def contract_servers(tmp_path_factory):
-    servers = Servers(tmp_path_factory)
-    yield servers
-    await servers.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def surface(request, contract_servers):
-    """"sqlite-slack" → the Slack surface of the SQLite app; each remembers the forms its commands opened."""
-    db, name = request.param.split("-", 1)
-    return await SURFACES[name](await contract_servers.get(db)).warm_up()
 
 
 class TestEveryCommand(CommandContract):
