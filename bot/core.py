@@ -60,6 +60,9 @@ class CommandSpec:
     summary: str
     usage: str
     handler: CommandHandler
+    # True for invocations that answer with a form after work that may be slow (a profile look-up):
+    # the responder may then keep the platform's short-lived form trigger alive (Slack: a loading modal).
+    opens_form: Callable[[CommandInvoked], bool] | None = None
 
 
 # What a person sees when their acknowledged click or form could not be stored (the unit rolled back).
@@ -104,8 +107,8 @@ class PulseBridge:
     def register(self, adapter: ChatAdapter) -> None:
         self.adapters[adapter.platform] = adapter
 
-    def command(self, name: str, summary: str, usage: str, handler: CommandHandler) -> None:
-        self.commands[name] = CommandSpec(name, summary, usage, handler)
+    def command(self, name: str, summary: str, usage: str, handler: CommandHandler, opens_form: Callable[[CommandInvoked], bool] | None = None) -> None:
+        self.commands[name] = CommandSpec(name, summary, usage, handler, opens_form)
 
     def action(self, action_id: str, handler: ActionHandler) -> None:
         """`action_id` is matched against the part of a button's action id before the first ':'."""
@@ -174,6 +177,9 @@ class PulseBridge:
         if cmd.raw_text.lower() == "help":
             await responder.reply(Message(summary=spec.usage, blocks=(Paragraph((spec.summary,)), Context((spec.usage,)))))
             return
+        hold = getattr(responder, "hold_form", None)
+        if spec.opens_form is not None and hold is not None and spec.opens_form(cmd):
+            await hold()
         await self._run(lambda: spec.handler(self, cmd), responder, "command", spec.name)
 
     async def handle_action(self, action: ActionInvoked, responder: Responder) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -25,6 +26,8 @@ from storage.db import session
 
 log = logging.getLogger(__name__)
 
+# Slack waits 3 s for a view_submission's ack; this leaves room for the network both ways.
+VIEW_ACK_SECONDS = 2.0
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError)
 COMMANDS = re.compile(r"^/(kudos|win|pulse|teamhealth|goals)$")
 
@@ -69,9 +72,16 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
 
     @app.view(re.compile(".*"))
     async def on_view(ack, body):
-        # No early ack: field errors can only be shown through the ack of this very request.
+        # No early ack: field errors can only be shown through the ack of this very request. But
+        # Slack shows an error after 3 s, so a handler still busy (looking people up, waiting out
+        # a 429) by VIEW_ACK_SECONDS gets the modal closed and answers by DM from then on.
         responder = ViewResponder(client, ack, body["user"]["id"])
-        await core.handle_form(translate.view_submission(body), responder)
+        handled = asyncio.ensure_future(core.handle_form(translate.view_submission(body), responder))
+        try:
+            await asyncio.wait_for(asyncio.shield(handled), VIEW_ACK_SECONDS)
+        except TimeoutError:
+            await responder.ack()
+            await handled
         await responder.ack()
 
     @app.event("user_change")

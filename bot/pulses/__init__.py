@@ -6,7 +6,8 @@ from __future__ import annotations
 def register(core) -> None:
     from bot.pulses import answers, commands, schedule
 
-    core.command("pulse", "answer quick anonymous questions; leads can ask their team", commands.USAGE, commands.on_command)
+    core.command("pulse", "answer quick anonymous questions; leads can ask their team", commands.USAGE, commands.on_command,
+                 opens_form=lambda cmd: cmd.raw_text.strip().lower() == "send")
     core.action("pulse.answer", answers.on_answer)
     core.action("pulse.comment", answers.on_comment_button)
     core.action("pulse.text", answers.on_text_button)

@@ -316,7 +316,8 @@ def schedule(core) -> None:
 
 
 def register(core) -> None:
-    core.command("goals", "shared team goals and their progress", "Usage: /goals · /goals new · /goals edit G-<n>", on_command)
+    core.command("goals", "shared team goals and their progress", "Usage: /goals · /goals new · /goals edit G-<n>", on_command,
+                 opens_form=lambda cmd: cmd.raw_text.split()[:1] in (["new"], ["add"], ["create"], ["edit"]))
     core.form(FORM_ID, on_form)
     core.job(CHECK_JOB, check_goals)
     core.on_startup(schedule)
