@@ -99,9 +99,16 @@ class PulseBridge:
         self.inflight = InFlight()
         from bot.features import register_all
 
+        self.outbox.on_not_in_channel = self._not_in_channel
         self.job("outbox.retry", _retry_outbox)
         self.on_startup(lambda core: core.scheduler and core.scheduler.every("outbox-retry", "outbox.retry", seconds=60))
         register_all(self)
+
+    async def _not_in_channel(self, exc, item: Outbound) -> None:
+        from bot.directory import notify_admins
+
+        dest = item.destination
+        await notify_admins(self, f"not_in_channel:{dest.platform}:{exc.channel_id}", not_in_channel_notice(self, dest, for_admin=True))
 
     # -- registration -----------------------------------------------------------------------------
     def register(self, adapter: ChatAdapter) -> None:
@@ -254,7 +261,22 @@ class PulseBridge:
         if outcome.reply is not None:
             await responder.reply(outcome.reply)
         if outcome.followups:
-            await self.outbox.deliver(outcome.followups)
+            refused: list = []
+            await self.outbox.deliver(outcome.followups, refused)
+            for item, _exc in refused:
+                await responder.reply(not_in_channel_notice(self, item.destination, for_admin=False))
+
+
+def not_in_channel_notice(core: PulseBridge, dest, *, for_admin: bool) -> Message:
+    """What to do when a channel refused a post because the bot is not a member there."""
+    teams = [t.name or slug for slug, t in core.org.teams.items() if dest.channel_id in (t.slack_channel, t.teams_channel)]
+    where = f"the {teams[0]} channel ({dest.channel_id})" if teams else f"channel {dest.channel_id}"
+    how = "invite me with /invite @pulsebridge in that channel" if dest.platform == "slack" else "add the pulsebridge app to that team"
+    if for_admin:
+        text = f"I can't post in {where}: I'm not a member. Please {how}; until then its celebrations are not posted."
+    else:
+        text = f"Saved, but I couldn't post in {where}: I'm not a member there. Please {how}."
+    return Message(summary=text, blocks=(Paragraph(("⚠️ " + text,)),))
 
 
 async def _retry_outbox(core: PulseBridge) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.events import Profile
 from bot.messages import UserRef
-from bot.ports import ChatAdapter
+from bot.ports import ChatAdapter, DirectMessage, Outbound
 from storage.db import session
-from storage.directory import find_user, upsert_user
+from storage.directory import find_user, identifiers_of, upsert_user
 from storage.tables import User, utcnow
 
 # Profiles change rarely; refreshing once a day keeps names and timezones right without
@@ -96,3 +97,20 @@ def store_profile(s, profile: Profile) -> User:
 
 def user_ref(user: User) -> UserRef:
     return UserRef(platform=user.platform, external_id=user.external_id, display_name=user.display_name)
+
+
+def admin_users(s, admins: list[str]) -> list[User]:
+    """The directory's active people the organisation file names as admins (by email or `platform:id`)."""
+    wanted = {a.lower() for a in admins if a}
+    if not wanted:
+        return []
+    rows = s.execute(select(User).where(User.active.is_(True), User.is_bot.is_(False))).scalars()
+    return [u for u in rows if wanted & {i.lower() for i in identifiers_of(u)}]
+
+
+async def notify_admins(core, key: str, message) -> int:
+    """DM every admin the directory knows, once per `key` ever (outbox keys are stored): returns how many were new."""
+    with session(core.engine) as s:
+        admins = [(u.id, user_ref(u)) for u in admin_users(s, list(core.org.admins)) if u.platform in core.adapters]
+    sent = await core.outbox.deliver(Outbound(f"admin:{key}:{uid}", DirectMessage(ref), message) for uid, ref in admins)
+    return len(sent)
