@@ -14,9 +14,9 @@ import sys
 
 from sqlalchemy import func, select
 
-from bot.directory_sync import sync_all
-from storage.db import make_engine, session
-from storage.tables import User
+from bot.directory.sync import sync_all
+from storage.kernel.db import make_engine, session
+from storage.directory.tables import User
 from tests.conftest import ORG_YAML, child_env, handled
 from tests.recognition_support import custom_server, slack_texts
 

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from adapters.slack.render import blocks, home, message_modal, modal
-from bot.messages import (
+from bot.kernel.messages import (
     Actions,
     Button,
     Context,

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from adapters.slack.render import MESSAGE_BLOCKS, blocks, clip, message_kwargs, modal, pages
-from bot.messages import Actions, Button, Fields, Form, Heading, Message, Paragraph, Quote, TextInput
+from bot.kernel.messages import Actions, Button, Fields, Form, Heading, Message, Paragraph, Quote, TextInput
 from tests.conftest import ORG_YAML
 from tests.fakes.blockkit import block_problems, view_problems
 from tests.recognition_support import custom_server, slack_texts

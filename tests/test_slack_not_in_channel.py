@@ -5,8 +5,8 @@ Before, the giver read "Kudos sent" and only a WARNING line said the celebration
 
 from __future__ import annotations
 
-from storage.db import session
-from storage.directory import upsert_user
+from storage.kernel.db import session
+from storage.directory.queries import upsert_user
 from tests.conftest import ORG_YAML, handled
 from tests.recognition_support import custom_server, slack_texts
 

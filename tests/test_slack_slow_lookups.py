@@ -12,8 +12,8 @@ import json
 
 from sqlalchemy import select
 
-from storage.db import session
-from storage.recognition_tables import Win
+from storage.kernel.db import session
+from storage.recognition.tables import Win
 from tests.conftest import ORG_YAML, handled
 from tests.pulse_helpers import PULSE_YAML, SECRET
 from tests.recognition_support import NOW, custom_server, slack_texts, win_state

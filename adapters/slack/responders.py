@@ -16,8 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from adapters.slack.client import refused
-from bot.events import MessageHandle
-from bot.messages import Form, Message, Paragraph
+from bot.kernel.events import MessageHandle
+from bot.kernel.messages import Form, Message, Paragraph
 
 log = logging.getLogger(__name__)
 
