@@ -20,6 +20,7 @@ from adapters.slack import translate
 from adapters.slack.responders import CommandResponder, ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
 from bot.kernel.core import PulseBridge
+from bot.kernel.personal import on_direct_message, on_home_opened
 from bot.directory.lookup import store_profile
 from bot.kernel.settings import Settings
 from storage.kernel.db import session
@@ -83,6 +84,20 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
             await responder.ack()
             await handled
         await responder.ack()
+
+    @app.event("message")
+    async def on_message(body, context):
+        # Only a person's own new DM to the bot is answered (with help); channel messages, edits,
+        # bot posts and the bot's own messages are ignored. Retries share the event_id.
+        event = translate.direct_message(body, context.get("bot_user_id"))
+        if event is not None:
+            await on_direct_message(core, event)
+
+    @app.event("app_home_opened")
+    async def on_home(body):
+        event = translate.home_opened(body)
+        if event is not None:
+            await on_home_opened(core, event, adapter.publish_home)
 
     @app.event("user_change")
     @app.event("team_join")

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import render, translate
 from bot.kernel.events import MessageHandle, Profile
 from bot.kernel.metrics import RATE_LIMITED, REFUSED, outbound_call
-from bot.kernel.messages import Message
+from bot.kernel.messages import Message, UserRef
 from bot.kernel.ports import ChannelPost, Destination, DirectMessage, NotInChannel, RateLimited, Roster, SendFailed
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,13 @@ class SlackAdapter:
         if 1 in found and parts in found:
             return MessageHandle(self.platform, channel, found[1])
         return None
+
+    async def publish_home(self, user: UserRef, message: Message) -> None:
+        """The person's App Home tab (views.publish; needs no scope beyond the bot token)."""
+        try:
+            await self.client.views_publish(user_id=user.external_id, view=render.home(message))
+        except SlackApiError as exc:
+            raise SendFailed(f"views.publish for {user.external_id}: {exc.response.get('error')}") from exc
 
     async def update(self, handle: MessageHandle, message: Message) -> None:
         try:

@@ -103,6 +103,8 @@ class PulseBridge:
         # Tells the organisation's admins something once per key (`await notifier(key, message)`);
         # the directory feature provides it, since only it knows who the admins are as people.
         self.admin_notifier: Callable[[str, Message], Awaitable[int]] | None = None
+        # Sections of the Home tab, by order (see bot/kernel/personal.py).
+        self.home_sections: list = []
         self.job("outbox.retry", _retry_outbox)
         self.on_startup(lambda core: core.scheduler and core.scheduler.every("outbox-retry", "outbox.retry", seconds=60))
         for feature in features:

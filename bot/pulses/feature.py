@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.kernel.feature import Feature
-from bot.pulses import answers, commands, schedule
+from bot.kernel.personal import home_section
+from bot.pulses import answers, commands, home, schedule
 from bot.pulses.config import PulseConfig, TeamPulseSchedule
 
 
@@ -19,6 +20,7 @@ def register(core) -> None:
     core.job(schedule.TICK_JOB, schedule.tick)
     core.job(commands.FANOUT_JOB, commands.fanout_job)
     core.on_startup(schedule.schedule_tick)
+    home_section(core, 10, home.section)
 
 
 FEATURE = Feature(
