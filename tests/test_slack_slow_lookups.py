@@ -123,3 +123,19 @@ async def test_goals_new_after_a_429_still_opens_its_form(database_url, fake_sla
         updated = await fake_slack.wait_for("views.update", timeout=15)
         assert updated[0].params["view"]["callback_id"] == "goals.edit"
         assert not any(r[1] == "expired_trigger_id" for r in fake_slack.refusals)
+
+
+async def test_a_handler_that_fails_after_the_loading_modal_opened_does_not_leave_it_spinning(database_url, fake_slack, fake_connector):
+    import dataclasses
+
+    async with await _pulse_server(database_url, fake_slack, fake_connector) as server:
+        async def slow_then_broken(core, cmd):
+            await asyncio.sleep(1.5)
+            raise RuntimeError("a bug")
+
+        spec = server.core.commands["pulse"]
+        server.core.commands["pulse"] = dataclasses.replace(spec, handler=slow_then_broken)
+        await server.slack_command("/pulse", "send", user_id="U0ANA")
+        updated = await fake_slack.wait_for("views.update", timeout=15)
+        await handled(server)
+        assert "Something went wrong on my side" in json.dumps(updated[0].params["view"], ensure_ascii=False)

@@ -63,7 +63,11 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
             return
         # Ack at once: the core may call users.info (and wait out a 429) before it can answer.
         await ack()
-        await core.handle_command(cmd, CommandResponder(client, respond, body.get("trigger_id")))
+        responder = CommandResponder(client, respond, body.get("trigger_id"))
+        try:
+            await core.handle_command(cmd, responder)
+        finally:
+            await responder.finish()
 
     @app.action(re.compile(".*"))
     async def on_action(ack, body, respond):

@@ -102,6 +102,13 @@ class CommandResponder:
         except SlackApiError:
             return None  # counted and logged by the client; answer the ordinary way
 
+    async def finish(self) -> None:
+        """After the handler: a loading modal that nothing replaced (the handler failed) says so instead of spinning."""
+        view_id = await self._held_view()
+        if view_id is not None:
+            oops = Message("Something went wrong", (Paragraph(("⚠️ Something went wrong on my side. Please try again in a moment.",)),))
+            await self._update_view(view_id, render.message_modal("pulsebridge", oops))
+
     async def _update_view(self, view_id: str, view: dict) -> None:
         try:
             await self.client.views_update(view_id=view_id, view=view)
