@@ -167,3 +167,19 @@ async def test_a_refused_chat_post_is_counted_by_method_and_error(database_url, 
 
         await handled(server)
         assert await _metric(server, "pulsebridge_outbound_refused_total", **labels) == before + 1
+
+
+async def test_an_answer_too_long_for_the_response_url_goes_to_the_dm_with_a_pointer(database_url, fake_slack, fake_connector):
+    """Slack takes five posts per response_url: a 5-part answer goes to the person's DM instead."""
+    async with custom_server(database_url, fake_slack, fake_connector, _goals_yaml(200)) as server:
+        await server.slack_command("/goals", "", user_id="U0ANA")
+        await fake_slack.wait_for("response_url", timeout=90)
+        from tests.conftest import handled
+
+        await handled(server)
+        dm = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0ANA"]
+        assert len(dm) == 5 and all(len(c.params["blocks"]) <= MESSAGE_BLOCKS for c in dm)
+        text = " ".join(slack_texts(c) for c in dm)
+        assert all(f"Goal number {i}:" in text for i in range(200))
+        (pointer,) = fake_slack.calls_to("response_url")
+        assert "sent it to our direct messages" in slack_texts(pointer)

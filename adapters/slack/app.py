@@ -63,7 +63,7 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
             return
         # Ack at once: the core may call users.info (and wait out a 429) before it can answer.
         await ack()
-        responder = CommandResponder(client, respond, body.get("trigger_id"))
+        responder = CommandResponder(client, respond, body.get("trigger_id"), user_id=cmd.actor.external_id)
         try:
             await core.handle_command(cmd, responder)
         finally:
@@ -73,7 +73,7 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     async def on_action(ack, body, respond):
         await ack()
         action = translate.block_action(body)
-        await core.handle_action(action, CommandResponder(client, respond, body.get("trigger_id"), action.message))
+        await core.handle_action(action, CommandResponder(client, respond, body.get("trigger_id"), action.message, user_id=action.actor.external_id))
 
     @app.view(re.compile(".*"))
     async def on_view(ack, body):

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 # A command whose form needs a slow look-up first: after this long without a form, a "Loading…"
 # modal is opened on the trigger_id (good for 3 s) and later replaced by the form.
 HOLD_SECONDS = 1.0
+# Slack accepts at most five posts to one response_url (within 30 minutes of the interaction).
+RESPONSE_URL_USES = 5
 
 
 def webhook_error(response) -> str | None:
@@ -47,21 +49,25 @@ def webhook_error(response) -> str | None:
 class CommandResponder:
     """For slash commands and button clicks: ephemeral answers via response_url, forms via views.open."""
 
-    def __init__(self, client: AsyncWebClient, respond, trigger_id: str | None, handle: MessageHandle | None = None):
+    def __init__(self, client: AsyncWebClient, respond, trigger_id: str | None, handle: MessageHandle | None = None, user_id: str | None = None):
         self.client = client
         self.respond = respond
         self.trigger_id = trigger_id
         self.handle = handle
+        self.user_id = user_id
         self._hold: asyncio.Task | None = None
         self._loading_started = False
+        self.uses = 0  # posts to the response_url so far
 
     async def _post(self, **kwargs) -> None:
         """One response_url post, checked; a refused one is retried as its plain text."""
+        self.uses += 1
         error = webhook_error(await self.respond(**kwargs))
         if error is None:
             return
         code = refused("response_url", error)
-        if kwargs.get("blocks"):
+        if kwargs.get("blocks") and self.uses < RESPONSE_URL_USES:
+            self.uses += 1
             fallback = {k: v for k, v in kwargs.items() if k != "blocks"}
             error = webhook_error(await self.respond(**fallback))
             if error is not None:
@@ -73,7 +79,15 @@ class CommandResponder:
         if view_id is not None:
             await self._update_view(view_id, render.message_modal("pulsebridge", message))
             return
-        for page in render.pages(message):
+        pages = render.pages(message)
+        # One response_url post is kept for a later reply (a notice after the follow-ups): a long
+        # answer that would use it up goes to the person's DM, and the ephemeral reply says so.
+        if len(pages) > RESPONSE_URL_USES - 1 - self.uses and self.user_id:
+            for page in pages:
+                await self.client.chat_postMessage(channel=self.user_id, unfurl_links=False, unfurl_media=False, **page)
+            note = f"{message.summary}: the answer is long ({len(pages)} parts), so I've sent it to our direct messages."
+            pages = render.pages(Message(note, (Paragraph((note,)),)))
+        for page in pages[: max(RESPONSE_URL_USES - self.uses, 0)]:
             await self._post(response_type="ephemeral", replace_original=False, **page)
 
     # -- forms --------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from tests.fakes.blockkit import MESSAGE_BLOCKS, block_problems, view_problems
 
 # Slack's trigger_id is good for three seconds after the interaction.
 TRIGGER_SECONDS = 3.0
+# Slack accepts five posts to one response_url.
+RESPONSE_URL_USES = 5
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", "chat.scheduleMessage")
 VIEW_METHODS = ("views.open", "views.update", "views.push", "views.publish")
 
@@ -61,6 +63,7 @@ class FakeSlackAPI:
         self.refusals_expected = False
         self.payloads: list[dict[str, Any]] = []  # {"method", "kind": "blocks"|"view", "payload"}
         self._view_ids = itertools.count(1)
+        self._response_url_uses: dict[str, int] = {}
 
     # -- configuration -------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, email: str | None = None, tz: str = "Europe/Berlin", **extra: Any) -> None:
@@ -187,6 +190,12 @@ class FakeSlackAPI:
             status, headers, body = queued.pop(0)
             self.calls.append(Call("response_url:rejected", params))
             return web.json_response(body, status=status, headers=headers)
+        token = params["_token"]
+        self._response_url_uses[token] = self._response_url_uses.get(token, 0) + 1
+        if self._response_url_uses[token] > RESPONSE_URL_USES:
+            self.refusals.append(("response_url", "used_url", [f"post {self._response_url_uses[token]} to one response_url"]))
+            self.calls.append(Call("response_url:rejected", params))
+            return web.json_response({"ok": False, "error": "used_url"})
         refused = self.refusal_for("response_url", params)
         if refused:
             # Slack answers a response_url it will not show with 200 and an error body, not an HTTP error.
