@@ -107,7 +107,7 @@ async def test_pulse_send_with_a_quick_look_up_opens_the_form_directly(database_
 
 
 async def test_pulse_send_refused_after_a_slow_look_up_is_shown_in_the_loading_modal(database_url, fake_slack, fake_connector):
-    fake_slack.delays["users.info"] = 1.5
+    fake_slack.delays["users.info"] = 2.5
     async with await _pulse_server(database_url, fake_slack, fake_connector) as server:
         await server.slack_command("/pulse", "send", user_id="U0BOB")  # not a lead
         updated = await fake_slack.wait_for("views.update", timeout=15)
@@ -130,7 +130,7 @@ async def test_a_handler_that_fails_after_the_loading_modal_opened_does_not_leav
 
     async with await _pulse_server(database_url, fake_slack, fake_connector) as server:
         async def slow_then_broken(core, cmd):
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(2.5)
             raise RuntimeError("a bug")
 
         spec = server.core.commands["pulse"]

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # A command whose form needs a slow look-up first: after this long without a form, a "Loading…"
 # modal is opened on the trigger_id (good for 3 s) and later replaced by the form.
-HOLD_SECONDS = 1.0
+HOLD_SECONDS = 1.5
 # Slack accepts at most five posts to one response_url (within 30 minutes of the interaction).
 RESPONSE_URL_USES = 5
 

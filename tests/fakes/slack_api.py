@@ -149,6 +149,18 @@ class FakeSlackAPI:
             await asyncio.sleep(0.02)
         raise AssertionError(f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}: {self.calls_to(method)}")
 
+    async def wait_for_form(self, callback_id: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The views shown with `callback_id`, opened directly or put into a loading modal (views.update)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [c.params["view"] for c in self.calls if c.method in ("views.open", "views.update", "views.push")
+                     and (c.params.get("view") or {}).get("callback_id") == callback_id]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} form(s) {callback_id}, got {len(found)}")
+            await asyncio.sleep(0.02)
+
     # -- server --------------------------------------------------------------------------------
     async def start(self) -> str:
         app = web.Application()
