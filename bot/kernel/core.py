@@ -23,6 +23,7 @@ from bot.kernel.messages import Context, Form, Message, Paragraph, Strong
 from bot.kernel.feature import Feature
 from bot.kernel.orgconfig import OrgConfig
 from bot.kernel.outbox import Outbox
+from bot.kernel.personal import not_in_channel_notice
 from bot.kernel.ports import ChatAdapter, Outbound, Responder
 from bot.kernel.scheduler import Scheduler
 from bot.kernel.settings import Settings
@@ -250,18 +251,6 @@ class PulseBridge:
             await self.outbox.deliver(outcome.followups, refused)
             for item, _exc in refused:
                 await responder.reply(not_in_channel_notice(self, item.destination, for_admin=False))
-
-
-def not_in_channel_notice(core: PulseBridge, dest, *, for_admin: bool) -> Message:
-    """What to do when a channel refused a post because the bot is not a member there."""
-    teams = [t.name or slug for slug, t in core.org.teams.items() if dest.channel_id in (t.slack_channel, t.teams_channel)]
-    where = f"the {teams[0]} channel ({dest.channel_id})" if teams else f"channel {dest.channel_id}"
-    how = "invite me with /invite @pulsebridge in that channel" if dest.platform == "slack" else "add the pulsebridge app to that team"
-    if for_admin:
-        text = f"I can't post in {where}: I'm not a member. Please {how}; until then its celebrations are not posted."
-    else:
-        text = f"Saved, but I couldn't post in {where}: I'm not a member there. Please {how}."
-    return Message(summary=text, blocks=(Paragraph(("⚠️ " + text,)),))
 
 
 async def _retry_outbox(core: PulseBridge) -> None:

@@ -1,4 +1,5 @@
-"""The bot's personal surface: a person's 1:1 chat with it, the welcome, and their Home tab.
+"""The bot's personal surface: a person's 1:1 chat with it, the welcome, their Home tab, and what
+they (and the admins) are told when a channel refuses the bot's post.
 
 Features contribute Home tab sections (`home_section`) about the person who opened it, so the
 kernel composes them without knowing any feature: open pulse questions, kudos received and given,
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot.kernel.events import DirectMessageReceived, HomeOpened
 from bot.kernel.messages import Block, Context, Heading, Message, Paragraph, Strong, UserRef
-from bot.kernel.ports import DirectMessage, Outbound
+from bot.kernel.ports import ChannelPost, DirectMessage, Outbound
 
 if TYPE_CHECKING:
     from bot.kernel.core import PulseBridge
@@ -91,3 +92,15 @@ async def on_home_opened(core: PulseBridge, event: HomeOpened, publish: Callable
         if event.tab == "home" and publish is not None:
             await publish(event.actor, await home_message(core, event))
         await welcome_once(core, event.actor)
+
+
+def not_in_channel_notice(core: PulseBridge, dest: ChannelPost, *, for_admin: bool) -> Message:
+    """What to do when a channel refused a post because the bot is not a member there."""
+    teams = [t.name or slug for slug, t in core.org.teams.items() if dest.channel_id in (t.slack_channel, t.teams_channel)]
+    where = f"the {teams[0]} channel ({dest.channel_id})" if teams else f"channel {dest.channel_id}"
+    how = "invite me with /invite @pulsebridge in that channel" if dest.platform == "slack" else "add the pulsebridge app to that team"
+    if for_admin:
+        text = f"I can't post in {where}: I'm not a member. Please {how}; until then its celebrations are not posted."
+    else:
+        text = f"Saved, but I couldn't post in {where}: I'm not a member there. Please {how}."
+    return Message(summary=text, blocks=(Paragraph(("⚠️ " + text,)),))
