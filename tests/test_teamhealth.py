@@ -283,8 +283,8 @@ def view_values(title="More kudos", metric="kudos_given", target="10", period="m
 async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack, fake_connector):
     async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
         await server.slack_command("/goals", "new", user_id="U0ANA")
-        view = (await server.slack.wait_for("views.open"))[0]
-        assert "New team goal" in str(view.params)
+        view = (await server.slack.wait_for_form("goals.edit"))[0]
+        assert "New team goal" in str(view)
         status, body = await server.slack_interaction(server.view_submission("goals.edit", view_values(), private_metadata="new"))
         assert status == 200 and "errors" not in body
         saved = (await server.slack.wait_for("chat.postMessage"))[0]

@@ -205,9 +205,7 @@ async def on_command(core, cmd: CommandInvoked):
     now = core.clock()
     with session(core.engine) as s:
         mine = teams_of(s, user)
-        led = [t for t in mine if access.may_manage(core, s, user, t)] or (
-            [t for t in (q.team_by_slug(s, slug) for slug in core.org.teams) if t] if access.is_admin(core, user) else []
-        )
+        led = led_teams(core, s, user)
         if words and words[0].lower() in ("new", "add", "create"):
             if not led:
                 raise UserFacingError("Only team leads and pulsebridge admins can set goals. Ask your team's lead.")
@@ -225,18 +223,32 @@ async def on_command(core, cmd: CommandInvoked):
         teams = mine or led
         if not teams:
             return Outcome(reply=Message(summary="You are not in a team yet.", blocks=(Paragraph(("You are not in a team yet, so there are no team goals to show.",)),)))
-        blocks = []
-        shown = 0
-        for team in teams:
-            blocks.append(Paragraph((Strong(f"Goals of {team.name or team.slug}"),)))
-            goals = q.goals_of_team(s, team.id)
-            if not goals:
-                blocks.append(Context(("No goals yet." + (" Add one with /goals new." if team in led else ""),)))
-            for goal in goals:
-                blocks.append(Paragraph((describe(progress(core, s, goal, team, now)),)))
-            shown += len(goals)
+        blocks, shown = listing(core, s, teams, led, now)
     summary = f"Team goals: {shown}"
     return Outcome(reply=Message(summary=summary, blocks=tuple(blocks)))
+
+
+def led_teams(core, s, user) -> list[Team]:
+    """The teams whose goals this person may set: theirs as a lead, every team for an admin."""
+    mine = teams_of(s, user)
+    return [t for t in mine if access.may_manage(core, s, user, t)] or (
+        [t for t in (q.team_by_slug(s, slug) for slug in core.org.teams) if t] if access.is_admin(core, user) else []
+    )
+
+
+def listing(core, s, teams: list[Team], led: list[Team], now) -> tuple[list, int]:
+    """Each team's goals with their progress (the /goals answer and the Home tab); and how many."""
+    blocks = []
+    shown = 0
+    for team in teams:
+        blocks.append(Paragraph((Strong(f"Goals of {team.name or team.slug}"),)))
+        goals = q.goals_of_team(s, team.id)
+        if not goals:
+            blocks.append(Context(("No goals yet." + (" Add one with /goals new." if team in led else ""),)))
+        for goal in goals:
+            blocks.append(Paragraph((describe(progress(core, s, goal, team, now)),)))
+        shown += len(goals)
+    return blocks, shown
 
 
 def _goal_from(s, label: str) -> Goal:
@@ -318,7 +330,8 @@ def schedule(core) -> None:
 
 
 def register(core) -> None:
-    core.command("goals", "shared team goals and their progress", "Usage: /goals · /goals new · /goals edit G-<n>", on_command)
+    core.command("goals", "shared team goals and their progress", "Usage: /goals · /goals new · /goals edit G-<n>", on_command,
+                 opens_form=lambda cmd: cmd.raw_text.split()[:1] in (["new"], ["add"], ["create"], ["edit"]))
     core.form(FORM_ID, on_form)
     core.job(CHECK_JOB, check_goals)
     core.on_startup(schedule)
