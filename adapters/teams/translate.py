@@ -125,9 +125,13 @@ def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmit
     if isinstance(value.get("form_id"), str):
         multi = value.get("multi") if isinstance(value.get("multi"), list) else []
         inputs = {k: v for k, v in value.items() if k not in ("form_id", "metadata", "multi")}
-        for key in multi:
-            raw = inputs.get(key)
-            inputs[key] = [p for p in raw.split(",") if p] if isinstance(raw, str) else []
+        # `name`, not `key`: the delivery key above must survive this loop (a reused name once made
+        # every form deduplicated under "recipients", so only the first person's kudos counted).
+        for name in multi:
+            if not isinstance(name, str):
+                continue
+            raw = inputs.get(name)
+            inputs[name] = [p for p in raw.split(",") if p] if isinstance(raw, str) else []
         return FormSubmitted(
             platform=PLATFORM,
             form_id=value["form_id"],
