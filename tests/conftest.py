@@ -129,6 +129,14 @@ def fixture_json(relative: str) -> Any:
     return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
 
 
+def teams_card_schema() -> dict[str, Any]:
+    """Adaptive Card 1.5 plus the Teams host extensions the bot uses (msteams.entities, choices.data)."""
+    from tests.fakes.cards import teams_card_schema as schema
+
+    shared_schema("adaptive-card-1.5.schema.json")  # skips when ../shared/schemas is missing
+    return schema()
+
+
 def shared_schema(name: str) -> dict[str, Any]:
     path = SHARED_SCHEMAS / name
     if not path.is_file():
@@ -197,6 +205,8 @@ async def fake_connector():
         fake.add_member(mid, name, email)
     yield fake
     await fake.stop()
+    # Every card the bot sent during the test must render in Teams (schema + Teams extensions).
+    assert not fake.card_problems, "cards Teams would not render as sent:\n" + "\n".join(fake.card_problems[:10])
 
 
 class Server:

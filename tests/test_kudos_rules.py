@@ -10,7 +10,7 @@ from sqlalchemy import select
 from storage.db import session
 from storage.recognition_tables import KudosContext
 from storage.tables import InboundDelivery, Kudos, KudosRecipient, User
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 from tests.recognition_support import NOW, card_text, count, custom_server, settle, slack_texts, static, text_input, users, with_recognition
 
 
@@ -161,7 +161,7 @@ async def test_teams_kudos_card_and_private_kudos_on_teams(server):
     server.connector.sent.clear()
     await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos"))
     form = (await server.connector.wait_for(1))[0].card
-    jsonschema.validate(form, shared_schema("adaptive-card-1.5.schema.json"))
+    jsonschema.validate(form, teams_card_schema())
     recipients = next(i for i in form["body"] if i.get("id") == "recipients")
     assert [c["value"] for c in recipients["choices"]] == ["29:bob"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from storage.db import session
 from storage.pulses import questions_of
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 from tests.pulse_helpers import TUESDAY, answers, deliveries, pulse_server_for, seed_people, tick
 
 TEAMS_YAML = """
@@ -48,7 +48,7 @@ def card_texts(card) -> str:
 
 async def test_teams_pulse_card_answer_change_and_comment(teams_pulse):
     srv = teams_pulse
-    schema = shared_schema("adaptive-card-1.5.schema.json")
+    schema = teams_card_schema()
     await srv.teams_send(srv.teams_activity("help"))  # the bot has been installed: it knows a service URL and tenant
     await srv.connector.wait_for(1)
     await tick(srv, TUESDAY + timedelta(hours=1))  # 10:00 Tokyo: Ana only

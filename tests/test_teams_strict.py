@@ -9,6 +9,7 @@ from sqlalchemy import select
 from storage.db import session
 from storage.tables import Kudos
 from storage.recognition_tables import Win
+from tests.feedback_support import fb  # noqa: F401 - fixture
 from tests.recognition_support import card_text, settle
 
 
@@ -71,3 +72,89 @@ async def test_two_people_submitting_forms_each_get_their_own_confirmation_and_a
     with session(server.engine) as s:
         assert len(s.execute(select(Kudos)).scalars().all()) == 2
         assert len(s.execute(select(Win)).scalars().all()) == 2
+
+
+# -- the fake refuses what Teams refuses ---------------------------------------------------------
+
+
+async def _post(method: str, url: str, body: dict) -> tuple[int, dict]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, url, json=body) as resp:
+            return resp.status, (await resp.json(content_type=None)) or {}
+
+
+async def test_the_fake_connector_is_as_strict_as_teams(fake_connector):
+    base = fake_connector.url + "v3/conversations/19:c@thread.tacv2/activities"
+    card = {"contentType": "application/vnd.microsoft.card.adaptive", "content": {"type": "AdaptiveCard", "version": "1.5", "body": []}}
+    status, body = await _post("POST", base, {"type": "message", "text": "<at>Bob</at>", "attachments": [card]})
+    assert (status, body.get("id")) == (202, None)  # two posts in Teams, no id to update
+    assert [bool(s.activity.get("text")) for s in fake_connector.sent] == [True, False]
+    status, body = await _post("PUT", base + "/act-1", {"type": "message", "text": "hi", "attachments": [card]})
+    assert status == 400 and body["error"] == {"code": "BadSyntax", "message": "Activity resulted into multiple skype activities"}
+    big = {"type": "message", "attachments": [card], "summary": "x" * (100 * 1024)}
+    assert (await _post("POST", base, big))[0] == 413
+    assert (await _post("PUT", base + "/act-1", big))[0] == 413
+    assert (await _post("POST", base, {"type": "message", "attachments": [card]}))[0] == 200
+
+
+# -- mentions inside the card: one message, updatable ----------------------------------------------
+
+
+def one_message_each(connector) -> None:
+    assert connector.split_posts == [], "an activity carried text and a card: Teams would post two messages"
+    assert connector.refused == []
+
+
+async def test_a_kudos_with_mentions_is_one_message_per_destination(server):
+    activity = server.teams_activity(
+        "<at>pulsebridge</at> kudos <at>Bob Stone</at> for the SSO fix", mentions=[("29:bob", "Bob Stone")], conversation=personal("29:ana")
+    )
+    await server.teams_send(activity)
+    await settle(server)
+    one_message_each(server.connector)
+    channel = server.connector.sent_to("19:support@thread.tacv2")
+    assert len(channel) == 1
+    assert "29:bob" in [e["mentioned"]["id"] for e in channel[0].card["msteams"]["entities"]]
+    assert "<at>Bob Stone</at>" in card_text(channel[0])
+
+
+async def _triage_pick(fb, *, update_fails: bool):
+    from tests.feedback_support import feedback_rows, generic, post_feedback, seed_directory, triage_post
+
+    seed_directory(fb.engine, [("29:ana", "Ana Lima", "ana@example.com"), ("29:bob", "Bob Stone", "bob@example.com")], platform="teams")
+    await fb.teams_send(fb.teams_activity("<at>pulsebridge</at> help"))
+    await post_feedback(fb, generic("Whoever answered my chat was brilliant!", id="tri-strict", customer={"name": "Helena"}))
+    await settle(fb)
+    [row] = feedback_rows(fb.engine)
+    _, card_id = triage_post(fb.engine, row.id, "teams")
+    card = next(s.card for s in fb.connector.sent_to("19:triage@thread.tacv2"))
+    submit = card["actions"][0]["data"]
+    value = dict(submit, **{submit["user_picker"]: "29:bob"})
+    if update_fails:
+        fb.connector.update_failures.append(500)
+    channel = {"id": "19:triage@thread.tacv2", "conversationType": "channel", "tenantId": "tenant-1"}
+    fb.connector.sent.clear()
+    await fb.teams_send(fb.teams_submit(value, sender=("29:ana", "Ana Lima"), reply_to_id=card_id, conversation=channel))
+    await settle(fb)
+    return feedback_rows(fb.engine)[0], card_id
+
+
+async def test_a_triage_pick_updates_the_card_in_place_with_its_mentions(fb):
+    row, card_id = await _triage_pick(fb, update_fails=False)
+    assert row.status == "relayed"
+    one_message_each(fb.connector)
+    [update] = [u for u in fb.connector.updated if u.reply_to == card_id]
+    assert "text" not in update.activity
+    assert {e["mentioned"]["id"] for e in update.card["msteams"]["entities"]} == {"29:bob", "29:ana"}
+    assert fb.connector.sent_to("a:personal-29:bob"), "Bob got his DM"
+
+
+async def test_when_the_triage_update_fails_the_praise_still_reaches_bob_and_the_picker_is_told(fb):
+    row, card_id = await _triage_pick(fb, update_fails=True)
+    assert row.status == "relayed"
+    assert fb.connector.refused[-1][1] == 500
+    assert fb.connector.sent_to("a:personal-29:bob"), "the follow-ups were delivered although the update failed"
+    told = "\n".join(card_text(s) for s in fb.connector.sent_to("19:triage@thread.tacv2"))
+    assert "Bob Stone" in told and "Sorry, something went wrong" not in told

@@ -1,8 +1,11 @@
 """Neutral messages → Adaptive Cards 1.5 (the newest version Teams renders).
 
 Words people wrote go into RichTextBlock TextRuns, which Teams shows without Markdown, so a
-reason can never become a link. Mentions that should notify people travel in the activity's
-own text and entities: the card stays valid Adaptive Card 1.5 (the schema has no `msteams`).
+reason can never become a link. A paragraph that mentions Teams users becomes a TextBlock with
+`<at>` tags (Markdown-escaped), and the card's `msteams.entities` carry the mentions: Teams then
+notifies those people and the message stays ONE message. Text next to a card in the same activity
+is split by Teams into two posts (202, no id, never updatable; an update with both gets 400
+"Activity resulted into multiple skype activities"), so activities carry only the card.
 """
 
 from __future__ import annotations
@@ -70,15 +73,24 @@ def _has_teams_mention(block) -> bool:
     return isinstance(block, Paragraph) and any(isinstance(p, Mention) and p.user.platform == "teams" for p in block.parts)
 
 
-def card(message: Message, skip: object = None) -> dict[str, Any]:
+def _add_entities(entities: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    for entity in new:
+        if entity not in entities:
+            entities.append(entity)
+
+
+def card(message: Message) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     # One row of buttons goes in the card's footer; several rows stay next to their content.
     single_row = sum(isinstance(b, Actions) for b in message.blocks) == 1
     for block in message.blocks:
-        if block is skip:
-            continue
-        if isinstance(block, Heading):
+        if _has_teams_mention(block):
+            found: list[dict[str, Any]] = []
+            body.append({"type": "TextBlock", "text": _mention_text(block.parts, found), "wrap": True})
+            _add_entities(entities, found)
+        elif isinstance(block, Heading):
             body.append({"type": "TextBlock", "text": escape_markdown(block.text), "size": "Large", "weight": "Bolder", "wrap": True})
         elif isinstance(block, Paragraph):
             body.append({"type": "RichTextBlock", "inlines": _runs(block.parts) or [{"type": "TextRun", "text": " "}]})
@@ -118,6 +130,8 @@ def card(message: Message, skip: object = None) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
     if actions:
         out["actions"] = actions
+    if entities:
+        out["msteams"] = {"entities": entities}
     return out
 
 
@@ -131,22 +145,16 @@ def _picker(picker: UserPicker) -> dict[str, Any]:
 
 
 def activity_payload(message: Message) -> dict[str, Any]:
-    """A message activity carrying the card; `summary` is what Teams shows in notifications.
-
-    The first paragraph that mentions Teams users becomes the activity text with mention
-    entities, so those people are notified; the card carries the rest.
-    """
-    payload: dict[str, Any] = {"type": "message", "summary": message.summary[:200]}
-    lead = next((b for b in message.blocks if _has_teams_mention(b)), None)
-    if lead is not None:
-        entities: list[dict[str, Any]] = []
-        payload["text"] = _mention_text(lead.parts, entities)
-        payload["textFormat"] = "markdown"
-        payload["entities"] = entities
-    body = card(message, skip=lead)
-    if body["body"] or body.get("actions"):
-        payload["attachments"] = [{"contentType": "application/vnd.microsoft.card.adaptive", "content": body}]
-    return payload
+    """A message activity carrying only the card (mentions inside it); `summary` is what Teams
+    shows in notifications and the chat list."""
+    body = card(message)
+    if not body["body"] and not body.get("actions"):
+        body["body"] = [{"type": "TextBlock", "text": escape_markdown(message.summary) or " ", "wrap": True}]
+    return {
+        "type": "message",
+        "summary": message.summary[:200],
+        "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": body}],
+    }
 
 
 def _input(field) -> dict[str, Any]:
