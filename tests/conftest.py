@@ -317,6 +317,23 @@ class Server:
         activity["replyToId"] = reply_to_id
         return activity
 
+    async def teams_search(self, text_: str, dataset: str | dict[str, Any], *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), tenant: str = "tenant-1", top: int = 15) -> list[str]:
+        """What a typeahead people picker offers: the `application/search` invoke Teams sends as
+        someone types. `dataset` is the name or the card's ChoiceSet; returns the offered ids."""
+        if isinstance(dataset, dict):
+            dataset = dataset["choices.data"]["dataset"]
+        activity = self.teams_activity("", sender=sender, conversation={"conversationType": "personal", "tenantId": tenant, "id": f"a:personal-{sender[0]}"})
+        activity.pop("text", None)
+        activity["entities"] = []
+        activity["channelData"] = {"tenant": {"id": tenant}}
+        activity.update(type="invoke", name="application/search", value={"queryText": text_, "dataset": dataset, "queryOptions": {"skip": 0, "top": top}})
+        status, body = await self.teams_send(activity)
+        assert status == 200, body
+        answer = json.loads(body)
+        assert answer["type"] == "application/vnd.microsoft.search.searchResponse"
+        self.last_search = [(r["title"], r["value"]) for r in answer["value"]["results"]]
+        return [value for _, value in self.last_search]
+
     async def teams_send(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, str]:
         return await self.post("/api/messages", json.dumps(activity).encode(), {"Content-Type": "application/json", **(headers or {})})
 

@@ -158,3 +158,70 @@ async def test_when_the_triage_update_fails_the_praise_still_reaches_bob_and_the
     assert fb.connector.sent_to("a:personal-29:bob"), "the follow-ups were delivered although the update failed"
     told = "\n".join(card_text(s) for s in fb.connector.sent_to("19:triage@thread.tacv2"))
     assert "Bob Stone" in told and "Sorry, something went wrong" not in told
+
+
+# -- pickers search the directory as you type ------------------------------------------------------
+
+
+async def search(server, text: str, dataset: str, **kw) -> list[tuple[str, str]]:
+    await server.teams_search(text, dataset, **kw)
+    return server.last_search
+
+
+def seed_people(engine, count: int) -> None:
+    from bot.directory import store_profile
+    from bot.events import Profile
+
+    with session(engine) as s, s.begin():
+        for i in range(count):
+            store_profile(s, Profile("teams", f"29:p{i:04d}", f"Person {i:04d} " + "Longname" * 3, email=f"p{i:04d}@example.com"))
+
+
+async def test_forms_and_triage_cards_stay_small_with_a_big_directory_and_search_instead(server):
+    seed_people(server.engine, 2000)
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> win", conversation=personal("29:ana")))
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos", conversation=personal("29:ana")))
+    await settle(server)
+    one_message_each(server.connector)
+    forms = [s for s in server.connector.sent if s.card and any(b.get("type") == "Input.ChoiceSet" and "choices.data" in b for b in s.card["body"])]
+    assert len(forms) == 2
+    import json
+
+    for form in forms:
+        assert len(json.dumps(form.activity)) < 20_000  # was one entry per person: 2,000 people ≈ 400 KB
+        picker = next(b for b in form.card["body"] if "choices.data" in b)
+        assert picker["choices"] == [] and picker["choices.data"]["type"] == "Data.Query"
+
+    found = await search(server, "person 00", "people.directory")
+    assert len(found) == 15 and all(v.startswith("29:p00") for _, v in found)  # one page, never the directory
+    assert await search(server, "p1999@", "people.directory") == [("Person 1999 " + "Longname" * 3, "29:p1999")]
+    assert await search(server, "%", "people.directory") == []  # LIKE wildcards are text, not patterns
+    assert await search(server, "", "people.nonsense") == []
+
+
+async def test_kudos_search_leaves_out_the_person_searching(server):
+    await known(server, ("29:bob", "Bob Stone"))
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> help", conversation=personal("29:ana")))
+    assert await server.teams_search("", "people.directory") == ["29:ana", "29:bob"]
+    assert await server.teams_search("", "people.others") == ["29:bob"]
+    assert await server.teams_search("", "people.others", sender=("29:bob", "Bob Stone")) == ["29:ana"]
+
+
+async def test_search_only_offers_people_of_the_askers_tenant(database_url, fake_slack, fake_connector):
+    from tests.conftest import make_settings, start_server
+
+    settings = make_settings(database_url, fake_slack.url, PULSEBRIDGE_TEAMS_TENANTS="tenant-1,tenant-2")
+    runner, srv = await start_server(settings, fake_slack, fake_connector)
+    try:
+        await known(srv, ("29:ana", "Ana Lima"), ("29:bob", "Bob Stone"))
+        other = {"conversationType": "personal", "tenantId": "tenant-2", "id": "a:personal-29:zed"}
+        zed = srv.teams_activity("<at>pulsebridge</at> help", sender=("29:zed", "Zed Other"), conversation=other)
+        zed["channelData"] = {"tenant": {"id": "tenant-2"}}
+        await srv.teams_send(zed)
+        await settle(srv)
+        assert await srv.teams_search("", "people.directory") == ["29:ana", "29:bob"]
+        assert await srv.teams_search("", "people.directory", sender=("29:zed", "Zed Other"), tenant="tenant-2") == ["29:zed"]
+        assert await srv.teams_search("Ana", "people.directory", sender=("29:zed", "Zed Other"), tenant="tenant-2") == []
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

@@ -6,7 +6,7 @@ import logging
 from types import SimpleNamespace
 
 from aiohttp import web
-from botbuilder.core import ActivityHandler, TurnContext, serializer_helper
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
@@ -18,7 +18,7 @@ from botbuilder.schema import (
     Mention,
 )
 
-from adapters.teams import render, translate
+from adapters.teams import render, search, translate
 from adapters.teams.security import GuardedAuthentication, Refused, ServiceUrls
 from bot.core import PulseBridge, error_message
 from bot.directory import store_profile
@@ -338,6 +338,10 @@ class TeamsBot(ActivityHandler):
             return
         kind = translate.conversation_kind(activity)
         reference = TurnContext.get_conversation_reference(activity)
+        # botbuilder reads the tenant from "tenantID" while Teams sends conversation.tenantId and
+        # channelData.tenant.id: keep it on the reference (new 1:1 chats and searches need it).
+        if reference.conversation is not None and not reference.conversation.tenant_id:
+            reference.conversation.tenant_id = search.tenant_of(activity)
         with session(self.core.engine) as s, s.begin():
             user_id = None
             sender = activity.from_property
@@ -354,6 +358,12 @@ class TeamsBot(ActivityHandler):
                 reference=reference.serialize(),
                 user_id=user_id,
             )
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name == search.INVOKE_NAME:
+            return InvokeResponse(status=200, body=search.answer(self.core.engine, self.core.settings.teams_tenants, activity))
+        return await super().on_invoke_activity(turn_context)
 
     async def _profile(self, turn_context: TurnContext, member_id: str, name: str) -> Profile:
         try:
@@ -450,7 +460,8 @@ def http_handler(cloud: CloudAdapter, bot: TeamsBot):
         except Refused as refused:
             return web.json_response({"error": refused.reason}, status=refused.status)
         if invoke:
-            return web.json_response(serializer_helper(invoke.body), status=invoke.status)
+            body = invoke.body if isinstance(invoke.body, dict | list | None) else serializer_helper(invoke.body)
+            return web.json_response(body, status=invoke.status)
         return web.Response(status=201)
 
     return handle

@@ -139,9 +139,33 @@ def _picker_id(picker: UserPicker) -> str:
     return "pick." + picker.action_id
 
 
+# Teams shows at most 15 results of a typeahead search; asking for more gains nothing.
+SEARCH_RESULTS = 15
+
+
+def people_search(people: str, multiple: bool, preselected) -> dict[str, Any]:
+    """An Input.ChoiceSet that searches people as you type (Teams' dynamic typeahead).
+
+    Teams sends an `application/search` invoke with the typed text and `dataset`; TeamsBot answers
+    it from the directory (adapters/teams/search.py). The card holds no list of people, so its size
+    does not grow with the company (a static list passed Teams' 100 KB limit at ~330 people).
+    """
+    choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in preselected]
+    out: dict[str, Any] = {
+        "type": "Input.ChoiceSet",
+        "style": "filtered",
+        "isMultiSelect": multiple,
+        "choices": choices,
+        "choices.data": {"type": "Data.Query", "dataset": "people." + people, "count": SEARCH_RESULTS},
+    }
+    if choices:
+        out["value"] = ",".join(c["value"] for c in choices)
+    return out
+
+
 def _picker(picker: UserPicker) -> dict[str, Any]:
-    choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in picker.choices]
-    return {"type": "Input.ChoiceSet", "id": _picker_id(picker), "style": "compact", "placeholder": picker.placeholder, "choices": choices}
+    out = people_search(picker.people, False, picker.choices)
+    return {**out, "id": _picker_id(picker), "placeholder": picker.placeholder}
 
 
 def activity_payload(message: Message) -> dict[str, Any]:
@@ -174,8 +198,8 @@ def _input(field) -> dict[str, Any]:
         if field.initial:
             base["value"] = field.initial
     elif isinstance(field, UserSelect):
-        choices = [{"title": u.display_name or u.external_id, "value": u.external_id} for u in field.choices]
-        base.update(type="Input.ChoiceSet", style="compact", isMultiSelect=field.multiple, choices=choices)
+        base.update(people_search(field.people, field.multiple, field.choices))
+        base["placeholder"] = "Type a name"
     elif isinstance(field, DateInput):
         base["type"] = "Input.Date"
         if field.initial:
