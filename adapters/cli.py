@@ -11,8 +11,8 @@ import click
 from aiohttp import web
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from bot.errors import ConfigError
-from bot.settings import load_settings
+from bot.kernel.errors import ConfigError
+from bot.kernel.settings import load_settings
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -24,7 +24,7 @@ def _settings(**overrides):
     """Settings (environment, `.env`, then `overrides`), with every secret registered for log redaction."""
     from sqlalchemy.engine import make_url
 
-    from bot.logs import REDACTION
+    from bot.kernel.logs import REDACTION
 
     try:
         settings = load_settings(**overrides)
@@ -45,7 +45,7 @@ def _settings(**overrides):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """pulsebridge: pulses, kudos and customer wins in Slack and Microsoft Teams."""
-    from bot import logs
+    from bot.kernel import logs
 
     logs.configure(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -58,8 +58,8 @@ def main() -> None:
 def run(host: str, port: int, migrate: bool) -> None:
     """Serve Slack (/slack/events), Teams (/api/messages) and /healthz from one process."""
     from adapters.server import build_app
-    from storage.db import make_engine
-    from storage.migrate import pending_heads, upgrade
+    from storage.kernel.db import make_engine
+    from storage.kernel.migrate import pending_heads, upgrade
 
     settings = _settings()
     engine = make_engine(settings.DATABASE_URL)
@@ -93,7 +93,7 @@ def run(host: str, port: int, migrate: bool) -> None:
               help="A Host header name the playground accepts besides loopback and --host (repeatable).")
 def demo(host: str, port: int, database_url: str, reset: bool, public: bool, allowed_hosts: tuple[str, ...]) -> None:
     """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
-    from bot.settings import is_loopback
+    from bot.kernel.settings import is_loopback
 
     if not is_loopback(host):
         warning = (
@@ -114,9 +114,9 @@ def demo_app(database_url: str, *, reset: bool = False, bind_host: str = "127.0.
     import secrets
 
     from adapters.server import CORE, build_app
-    from bot import demo as demo_data
-    from storage.db import make_engine
-    from storage.migrate import upgrade
+    from bot.demo import seed as demo_data
+    from storage.kernel.db import make_engine
+    from storage.kernel.migrate import upgrade
 
     # The "sample customer feedback" button signs its webhook call with this; a fresh one per run unless set.
     webhook_secret = os.environ.get("FEEDBACK_WEBHOOK_SECRET") or secrets.token_hex(16)
@@ -164,8 +164,8 @@ def _reset(url: str) -> None:
     """Drop every demo table so the next upgrade and seed start from nothing."""
     from sqlmodel import SQLModel
 
-    from storage.db import make_engine
-    from storage.tables import import_all_tables
+    from storage.kernel.db import make_engine
+    from storage.schema import import_all_tables
 
     import_all_tables()
     engine = make_engine(url)
@@ -187,7 +187,7 @@ def directory_sync() -> None:
     import asyncio
 
     from adapters.server import CORE, build_app
-    from bot.directory_sync import sync_all
+    from bot.directory.sync import sync_all
 
     settings = _settings()
     engine = _migrated_engine(settings)
@@ -231,7 +231,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply Alembic migrations up to the newest schema."""
-    from storage.migrate import upgrade
+    from storage.kernel.migrate import upgrade
 
     settings = _settings()
     try:
@@ -257,7 +257,7 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
     from datetime import UTC, datetime
 
     from bot.feedback.importer import Summary, file_kind, process, read_lines, snapshot
-    from bot.orgconfig import load_org_config
+    from bot.app import load_org_config
 
     settings = _settings()
     try:
@@ -293,8 +293,8 @@ def feedback_import(file: Path, kind: str | None, default_source: str | None, dr
 
 def _migrated_engine(settings):
     """An engine on an up-to-date schema, or a one-line error (exit 2 outdated, 1 unreachable)."""
-    from storage.db import make_engine
-    from storage.migrate import pending_heads
+    from storage.kernel.db import make_engine
+    from storage.kernel.migrate import pending_heads
 
     engine = make_engine(settings.DATABASE_URL)
     try:
@@ -306,7 +306,7 @@ def _migrated_engine(settings):
 
 
 def _org(settings):
-    from bot.orgconfig import load_org_config
+    from bot.app import load_org_config
 
     try:
         return load_org_config(settings.PULSEBRIDGE_CONFIG)
@@ -324,9 +324,9 @@ def _org(settings):
 def export(team_slug: str, fmt: str, period: str, count: int, until: datetime | None, out: Path | None) -> None:
     """A team's aggregates per period (counts and averages only; small pulse groups left empty)."""
 
-    from bot.errors import UserFacingError
-    from bot.export import team_rows, to_csv
-    from storage.db import session
+    from bot.kernel.errors import UserFacingError
+    from bot.datarights.export import team_rows, to_csv
+    from storage.kernel.db import session
 
     settings = _settings()
     org = _org(settings)
@@ -356,9 +356,9 @@ def user() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def user_delete(email: str, yes: bool) -> None:
     """Forget a person: their accounts, kudos text, relays, conversations and memberships (aggregates stay)."""
-    from bot.orgconfig import member_identifier
-    from storage.db import session
-    from storage.erasure import ErasureIncomplete, erase_person, find_person
+    from bot.kernel.orgconfig import member_identifier
+    from storage.kernel.db import session
+    from storage.datarights.erasure import ErasureIncomplete, erase_person, find_person
 
     settings = _settings()
     org = _org(settings)
@@ -402,7 +402,7 @@ def retention() -> None:
 @retention.command("run")
 def retention_run() -> None:
     """Purge raw feedback and pulse comments older than the retention period now (the bot also does it daily)."""
-    from bot.retention import run_purge
+    from bot.datarights.retention import run_purge
 
     settings = _settings()
     org = _org(settings)

@@ -10,14 +10,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.core import PulseBridge
-from bot.errors import ConfigError
-from bot.leader import LeaderElection
-from bot.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
-from bot.orgconfig import OrgConfig, load_org_config
-from bot.scheduler import Scheduler
-from bot.settings import Settings, is_loopback
-from storage.db import make_engine, ping
+from bot.kernel.core import PulseBridge
+from bot.kernel.errors import ConfigError
+from bot.kernel.leader import LeaderElection
+from bot.kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS, SCHEDULER_LEADER
+from bot.app import build_core, load_org_config
+from bot.kernel.orgconfig import OrgConfig
+from bot.kernel.scheduler import Scheduler
+from bot.kernel.settings import Settings, is_loopback
+from storage.kernel.db import make_engine, ping
+from bot.directory.sync import sync_org_teams
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,8 @@ def build_app(
             f"(it accepts unsigned Teams activities); listening on {bind_host or 'an unknown interface'}"
         )
     engine = engine or make_engine(settings.DATABASE_URL)
-    core = PulseBridge(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
-    core.sync_org()
+    core = build_core(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
+    sync_org_teams(core)
 
     app = web.Application(client_max_size=1024 * 1024, middlewares=[_observe])
     app[CORE] = core
@@ -100,7 +102,7 @@ def build_app(
 
 
 def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
-    """Start the scheduler (in one process only, see bot/leader.py); on shutdown finish the work in flight.
+    """Start the scheduler (in one process only, see bot/kernel/leader.py); on shutdown finish the work in flight.
 
     aiohttp has stopped accepting connections and waited for open requests by the time the
     teardown runs; what remains are Slack listeners that acked early and scheduled jobs.

@@ -19,19 +19,20 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
+from bot.directory.sync import sync_org_teams
 
 MEMBERS, KUDOS, WINS, RUNS = 300, 5000, 200, 5
 
 
 def main(base_url: str | None) -> None:
-    from bot.core import PulseBridge
-    from bot.kudos import _enforce_limits
-    from bot.orgconfig import parse_org_config
-    from storage.db import make_engine, session
-    from storage.kudos import insert_kudos
-    from storage.migrate import upgrade
-    from storage.recognition import insert_win, set_kudos_context
-    from storage.tables import User
+    from bot.app import build_core
+    from bot.recognition.kudos import _enforce_limits
+    from bot.app import parse_org_config
+    from storage.kernel.db import make_engine, session
+    from storage.recognition.kudos import insert_kudos
+    from storage.kernel.migrate import upgrade
+    from storage.recognition.queries import insert_win, set_kudos_context
+    from storage.directory.tables import User
 
     if base_url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -51,8 +52,8 @@ def main(base_url: str | None) -> None:
         class NoSend:
             platform = "slack"
 
-        core = PulseBridge(engine, parse_org_config(yaml), {"slack": NoSend()}, clock=lambda: now)
-        core.sync_org()
+        core = build_core(engine, parse_org_config(yaml), {"slack": NoSend()}, clock=lambda: now)
+        sync_org_teams(core)
         rng = random.Random(7)
         with session(engine) as s, s.begin():
             users = [User(platform="slack", external_id=f"U{i:05d}", display_name=f"Person {i}", email=e) for i, e in enumerate(emails)]
@@ -72,7 +73,7 @@ def main(base_url: str | None) -> None:
                     platform="slack", source_key=f"bench-win:{n}", contributor_ids=[u.id for u in rng.sample(users, 3)],
                     created_at=now - timedelta(minutes=rng.randrange(30 * 24 * 60)),
                 )
-        from bot.digest import build
+        from bot.recognition.digest import build
 
         timings = []
         for _ in range(RUNS):

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 
 from adapters.server import CORE, build_app  # noqa: E402
-from bot.directory_sync import sync_platform  # noqa: E402
-from bot.orgconfig import OrgConfig  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
+from bot.directory.sync import sync_platform  # noqa: E402
+from bot.app import OrgConfig  # noqa: E402
+from storage.kernel.db import make_engine  # noqa: E402
+from storage.kernel.migrate import upgrade  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.directory import store_profile  # noqa: E402
-from bot.events import Profile  # noqa: E402
-from storage.db import make_engine, session  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
+from bot.directory.lookup import store_profile  # noqa: E402
+from bot.kernel.events import Profile  # noqa: E402
+from storage.kernel.db import make_engine, session  # noqa: E402
+from storage.kernel.migrate import upgrade  # noqa: E402
 
 NAMES = ["Maria Lopez", "Carla Diaz", "Guillermo Santos", "Siobhan O'Neill", "Priyanka Raman", "Tom Becker", "Yuki Tanaka"]
 TEXTS = ["Carla fixed it, thanks!", "Great team", "Guillermo was wonderful", "slow and unhelpful", "Siobhan rocks", "Thanks Yuki!"]

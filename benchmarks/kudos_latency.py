@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storage.migrate import upgrade  # noqa: E402
+from storage.kernel.migrate import upgrade  # noqa: E402
 from tests.conftest import make_settings, start_server  # noqa: E402
 from tests.fakes.bot_connector import FakeBotConnector  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402

@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from bot.directory.sync import sync_org_teams
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,21 +51,21 @@ def uid(i: int) -> str:
 # -- child: the bot process that fans out ------------------------------------------------------------
 async def child(args) -> None:
     from adapters.slack.client import SlackAdapter, make_client
-    from bot.core import PulseBridge
-    from bot.orgconfig import parse_org_config
+    from bot.app import build_core
+    from bot.app import parse_org_config
     from bot.pulses.fanout import fan_out
     from bot.pulses.schedule import open_due_cycles
-    from bot.settings import Settings
-    from storage.db import make_engine
+    from bot.kernel.settings import Settings
+    from storage.kernel.db import make_engine
 
     settings = Settings(
         _env_file=None, DATABASE_URL=args.database_url, PULSEBRIDGE_SECRET_KEY="b" * 40, PULSEBRIDGE_SEND_RATE=args.rate,
         PULSEBRIDGE_SCHEDULER=False, SLACK_MAX_RETRIES=5,
     )
     engine = make_engine(args.database_url)
-    core = PulseBridge(engine, parse_org_config(org_yaml(args.users)), clock=lambda: NOW, settings=settings)
+    core = build_core(engine, parse_org_config(org_yaml(args.users)), clock=lambda: NOW, settings=settings)
     core.register(SlackAdapter(make_client("xoxb-bench", args.slack_url + "/api/", 5)))
-    core.sync_org()
+    sync_org_teams(core)
     t0 = time.monotonic()
     open_due_cycles(core, NOW)
     t1 = time.monotonic()
@@ -108,7 +109,7 @@ def drop_schemas(base: str | None) -> None:
         return
     from sqlalchemy import text
 
-    from storage.db import make_engine
+    from storage.kernel.db import make_engine
 
     engine = make_engine(base)
     with engine.begin() as conn:
@@ -118,14 +119,14 @@ def drop_schemas(base: str | None) -> None:
 
 
 def fresh_db(tmp: Path, name: str, base: str | None) -> str:
-    from storage.migrate import upgrade
+    from storage.kernel.migrate import upgrade
 
     if base:
         import uuid
 
         from sqlalchemy import text
 
-        from storage.db import make_engine
+        from storage.kernel.db import make_engine
 
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         _schemas.append(schema)

@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from storage.db import make_engine  # noqa: E402
-from storage.feedback_tables import CustomerKudos, Feedback  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.tables import Kudos, KudosRecipient, Team, User  # noqa: E402
+from storage.kernel.db import make_engine  # noqa: E402
+from storage.feedback.tables import CustomerKudos, Feedback  # noqa: E402
+from storage.kernel.migrate import upgrade  # noqa: E402
+from storage.directory.tables import Team, User  # noqa: E402
+from storage.recognition.tables import Kudos, KudosRecipient
 from tests.conftest import make_settings, start_server  # noqa: E402
 from tests.fakes.bot_connector import FakeBotConnector  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402

@@ -23,11 +23,13 @@ USERS, KUDOS, FEEDBACK, RUNS = 2000, 50_000, 20_000, 5
 
 
 def main(base_url: str | None) -> None:
-    from storage.db import make_engine, session
-    from storage.erasure import erase_person
-    from storage.feedback_tables import Feedback
-    from storage.migrate import upgrade
-    from storage.tables import Kudos, KudosRecipient, OutboxMessage, User
+    from storage.kernel.db import make_engine, session
+    from storage.datarights.erasure import erase_person
+    from storage.feedback.tables import Feedback
+    from storage.kernel.migrate import upgrade
+    from storage.directory.tables import User
+    from storage.kernel.tables import OutboxMessage
+    from storage.recognition.tables import Kudos, KudosRecipient
 
     if base_url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"

@@ -22,10 +22,10 @@ from aiohttp import web
 from sqlalchemy import text
 
 from adapters.server import build_app
-from bot.orgconfig import parse_org_config
-from bot.settings import Settings
-from storage.db import make_engine
-from storage.migrate import upgrade
+from bot.app import parse_org_config
+from bot.kernel.settings import Settings
+from storage.kernel.db import make_engine
+from storage.kernel.migrate import upgrade
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -393,7 +393,7 @@ async def server(database_url, fake_slack, fake_connector):
 
 
 async def wait_for_scheduler(core, timeout: float = 5.0):
-    """On PostgreSQL the scheduler starts once this process has won the lease (bot/leader.py)."""
+    """On PostgreSQL the scheduler starts once this process has won the lease (bot/kernel/leader.py)."""
     import asyncio
 
     for _ in range(int(timeout / 0.05)):

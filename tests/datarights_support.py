@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
-from storage.db import session
-from storage.tables import import_all_tables
+from storage.kernel.db import session
+from storage.schema import import_all_tables
 from tests.conftest import child_env
 
 

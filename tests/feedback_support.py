@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.directory import store_profile
-from bot.events import Profile
-from storage.db import session
-from storage.feedback_tables import CustomerKudos, Feedback
+from bot.directory.lookup import store_profile
+from bot.kernel.events import Profile
+from storage.kernel.db import session
+from storage.feedback.tables import CustomerKudos, Feedback
 from tests.conftest import ORG_YAML, fixture_json, make_settings, start_server
 
 WEBHOOK_SECRET = "feedback-test-secret"
@@ -113,7 +113,7 @@ def customer_kudos(engine) -> list[CustomerKudos]:
 
 def triage_post(engine, feedback_id: int, platform: str) -> tuple[str, str]:
     """(conversation id, message id) of the triage post the bot sent for this feedback, as the outbox stored it."""
-    from storage.tables import OutboxMessage
+    from storage.kernel.tables import OutboxMessage
 
     with session(engine) as s:
         ref = s.execute(select(OutboxMessage.platform_ref).where(OutboxMessage.key == f"feedback:{feedback_id}:triage:{platform}")).scalar_one()

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from storage.db import session
-from storage.directory import upsert_user
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
+from storage.kernel.db import session
+from storage.directory.queries import upsert_user
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
 from tests.conftest import make_settings, start_server
 
 SECRET = "k" * 40
@@ -103,7 +103,7 @@ def answers(engine) -> list[PulseAnswer]:
 
 
 def deliveries(engine) -> dict[str, PulseDelivery]:
-    from storage.tables import User
+    from storage.directory.tables import User
 
     with session(engine) as s:
         rows = s.execute(select(PulseDelivery, User.external_id).join(User, User.id == PulseDelivery.user_id)).all()

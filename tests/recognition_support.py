@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.db import session
+from storage.kernel.db import session
 from tests.conftest import ORG_YAML, handled, make_settings, start_server
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday

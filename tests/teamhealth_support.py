@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from storage.db import session
-from storage.directory import upsert_user
-from storage.feedback_tables import CustomerKudos, Feedback
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
-from storage.tables import Kudos, KudosRecipient, KudosValue, Team
+from storage.kernel.db import session
+from storage.directory.queries import upsert_user
+from storage.feedback.tables import CustomerKudos, Feedback
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
+from storage.directory.tables import Team
+from storage.recognition.tables import Kudos, KudosRecipient, KudosValue
 
 PULSES = Pulse.__table__
 QUESTIONS = PulseQuestion.__table__

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy import select, text
 
 from bot.pulses.anonymity import respondent_key
-from storage.db import session
-from storage.directory import upsert_user
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
-from storage.pulses import questions_of
-from storage.retention import purge_before
-from storage.tables import User
+from storage.kernel.db import session
+from storage.directory.queries import upsert_user
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
+from storage.pulses.queries import questions_of
+from storage.datarights.retention import purge_before
+from storage.directory.tables import User
 from tests.conftest import ORG_YAML
 from tests.pulse_helpers import PULSE_YAML, SECRET, TUESDAY, adhoc_form, answers, count, deliveries, only_pulse, pulse_server, pulse_server_for, seed_people, tick  # noqa: F401
 from tests.recognition_support import custom_server, slack_texts

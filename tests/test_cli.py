@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.orgconfig import parse_org_config
+from bot.kernel.errors import ConfigError
+from bot.app import parse_org_config
 from tests.conftest import child_env
 
 

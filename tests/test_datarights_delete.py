@@ -10,15 +10,18 @@ import pytest
 from sqlalchemy import Column, MetaData, Table, Text, func, select, text
 from sqlmodel import SQLModel
 
-from bot.directory import store_profile
-from bot.events import Profile
-from storage.db import session
-from storage.erasure import ERASURE_MAP, map_problems
-from storage.feedback_tables import CustomerKudos, Feedback
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
-from storage.recognition_tables import Win, WinContributor
-from storage.tables import Kudos, KudosRecipient, KudosValue, OutboxMessage, Team, User, import_all_tables
-from storage.teamhealth_tables import Goal, GoalTeam
+from bot.directory.lookup import store_profile
+from bot.kernel.events import Profile
+from storage.kernel.db import session
+from storage.datarights.erasure import ERASURE_MAP, map_problems
+from storage.feedback.tables import CustomerKudos, Feedback
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
+from storage.recognition.tables import Win, WinContributor
+from storage.directory.tables import Team, User
+from storage.kernel.tables import OutboxMessage
+from storage.recognition.tables import Kudos, KudosRecipient, KudosValue
+from storage.schema import import_all_tables
+from storage.teamhealth.tables import Goal, GoalTeam
 from tests.datarights_support import all_rows, cli, rows_mentioning
 from tests.feedback_support import generic, post_feedback, start_feedback_server
 from tests.recognition_support import win_state

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.export import periods
+from bot.datarights.export import periods
 from bot.teamhealth.periods import today_in
-from storage.feedback_tables import Feedback
-from storage.tables import Kudos, OutboxMessage
+from storage.feedback.tables import Feedback
+from storage.kernel.tables import OutboxMessage
+from storage.recognition.tables import Kudos
 from tests.datarights_support import cli
 from tests.feedback_support import SLACK_PEOPLE, generic, post_feedback, start_feedback_server
 from tests.test_datarights_delete import count, until

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storage.db import session
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
-from storage.pulses import questions_of
-from storage.tables import User
+from storage.kernel.db import session
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
+from storage.pulses.queries import questions_of
+from storage.directory.tables import User
 from tests.datarights_support import cli, rows_mentioning
 from tests.pulse_helpers import PEOPLE, PULSE_YAML, TUESDAY, count, deliveries, pulse_server_for, seed_people, tick
 
@@ -130,8 +130,8 @@ async def test_retention_drops_old_pulse_comments_and_keeps_every_number(srv, tm
 
 
 def test_driver_averages_use_only_questions_with_enough_answers():
-    from bot.export import _pulse_cells
-    from storage.export import PulseFigures, QuestionFigures
+    from bot.datarights.export import _pulse_cells
+    from storage.datarights.export import PulseFigures, QuestionFigures
 
     pulses = [
         PulseFigures(5, 8, 6, [QuestionFigures("likert", "growth", 6, [4, 4, 5, 3, 4, 4]), QuestionFigures("likert", "workload", 4, [1, 1, 2, 1])]),

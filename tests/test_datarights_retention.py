@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from storage.db import session
-from storage.feedback_tables import CustomerKudos, Feedback
-from storage.tables import OutboxMessage
+from storage.kernel.db import session
+from storage.feedback.tables import CustomerKudos, Feedback
+from storage.kernel.tables import OutboxMessage
 from tests.conftest import make_settings, start_server
 from tests.datarights_support import cli
 from tests.feedback_support import FEEDBACK_ORG_YAML, WEBHOOK_SECRET, generic, post_feedback, seed_directory, start_feedback_server

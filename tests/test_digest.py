@@ -8,8 +8,8 @@ from datetime import timedelta
 import jsonschema
 import pytest
 
-from bot.errors import ConfigError
-from bot.orgconfig import parse_org_config
+from bot.kernel.errors import ConfigError
+from bot.app import parse_org_config
 from tests.conftest import teams_card_schema, wait_for_scheduler
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts, win_state, with_recognition
 

@@ -9,13 +9,15 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from bot.directory_sync import sync_all, sync_platform
-from bot.errors import ConfigError
-from bot.orgconfig import parse_org_config
-from bot.settings import load_settings
-from storage.db import session
-from storage.tables import ConversationRef, Kudos, Team, TeamMember, User
+from bot.directory.sync import sync_all, sync_platform
+from bot.kernel.errors import ConfigError
+from bot.app import parse_org_config
+from bot.kernel.settings import load_settings
+from storage.kernel.db import session
+from storage.directory.tables import ConversationRef, Team, TeamMember, User
+from storage.recognition.tables import Kudos
 from tests.conftest import ORG_YAML, child_env, make_settings, start_server
+from bot.directory.sync import sync_org_teams
 
 SYNC = "directory.sync"
 
@@ -114,7 +116,7 @@ async def test_slack_user_groups_become_teams_but_the_yaml_wins(grouped):
     assert len(usergroups) == 1 and usergroups[0].params["include_users"] in ("1", "true", True)
 
     # Re-applying the YAML (every start) leaves group teams alone; a vanished group empties its team.
-    grouped.core.sync_org()
+    sync_org_teams(grouped.core)
     assert members(grouped.engine, "sre") == {"slack:U0DAN", "slack:U0ERIN"}
     grouped.slack.usergroups = [g for g in grouped.slack.usergroups if g["handle"] != "sre"]
     await grouped.core.jobs[SYNC](grouped.core)
@@ -213,7 +215,7 @@ async def test_cli_directory_sync(database_url, fake_slack):
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     assert "slack: 6 listed, 0 deactivated" in out.decode()
-    from storage.db import make_engine
+    from storage.kernel.db import make_engine
 
     engine = make_engine(database_url)
     try:
@@ -223,7 +225,7 @@ async def test_cli_directory_sync(database_url, fake_slack):
 
 
 async def test_active_team_users_skips_people_who_left(server):
-    from storage.directory_sync import active_team_users
+    from storage.directory.sync import active_team_users
 
     await server.core.jobs[SYNC](server.core)
     server.slack.users["U0BOB"]["deleted"] = True
@@ -237,7 +239,7 @@ async def test_active_team_users_skips_people_who_left(server):
 
 async def test_playground_people_are_left_as_they_are(database_url, fake_slack):
     from adapters.server import CORE, build_app
-    from bot import demo
+    from bot.demo import seed as demo
 
     app = build_app(make_settings(database_url, fake_slack.url), org=demo.demo_org(), playground=True, bind_host="127.0.0.1")
     core = app[CORE]

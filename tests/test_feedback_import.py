@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.cli import main
-from storage.db import make_engine
+from storage.kernel.db import make_engine
 from tests.feedback_support import FEEDBACK_ORG_YAML, customer_kudos, feedback_rows, fixture, seed_directory
 
 CSV = """source,id,customer_name,customer_account,score,scale,text,agent_email,agent_name,agent_id,created_at

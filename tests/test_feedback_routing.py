@@ -7,8 +7,8 @@ import pytest
 from bot.feedback.config import FeedbackConfig
 from bot.feedback.record import Agent, FeedbackRecord
 from bot.feedback.routing import Directory, Employee, route
-from storage.db import session
-from storage.tables import User
+from storage.kernel.db import session
+from storage.directory.tables import User
 from tests.feedback_support import (
     customer_kudos,
     fb,  # noqa: F401 - fixture
@@ -101,8 +101,8 @@ def test_the_customer_own_name_is_not_an_employee_mention():
 
 
 def test_feedback_config_errors_name_the_line_and_key():
-    from bot.errors import ConfigError
-    from bot.orgconfig import parse_org_config
+    from bot.kernel.errors import ConfigError
+    from bot.app import parse_org_config
 
     text = "teams: {}\nfeedback:\n  agents:\n    \"zendesk:1\": not-a-person\n"
     with pytest.raises(ConfigError) as err:
@@ -114,8 +114,8 @@ def test_feedback_config_errors_name_the_line_and_key():
 
 
 def test_a_short_webhook_secret_is_refused():
-    from bot.errors import ConfigError
-    from bot.settings import load_settings
+    from bot.kernel.errors import ConfigError
+    from bot.kernel.settings import load_settings
 
     with pytest.raises(ConfigError, match="FEEDBACK_WEBHOOK_SECRET: use at least 16"):
         load_settings(_env_file=None, FEEDBACK_WEBHOOK_SECRET="short")

@@ -6,8 +6,8 @@ import uuid
 
 import jsonschema
 
-from storage.db import session
-from storage.tables import User
+from storage.kernel.db import session
+from storage.directory.tables import User
 from tests.conftest import teams_card_schema
 from tests.feedback_support import (
     customer_kudos,

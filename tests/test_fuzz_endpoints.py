@@ -117,7 +117,7 @@ async def test_fuzz_playground_api_never_500s(database_url, fake_slack, caplog):
     from aiohttp import web
 
     from adapters.server import CORE, build_app
-    from bot import demo
+    from bot.demo import seed as demo
     from tests.test_playground import PULSE_KEY, WEBHOOK_SECRET
 
     app = build_app(

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.webhooks import sign
-from storage.migrate import upgrade
+from storage.kernel.migrate import upgrade
 from tests.conftest import SIGNING_SECRET, make_settings, start_server
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackAPI

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
-from storage.db import session
-from storage.recognition_tables import Win
-from storage.tables import Kudos
+from storage.kernel.db import session
+from storage.recognition.tables import Win
+from storage.recognition.tables import Kudos
 from tests.recognition_support import NOW, win_state
 
 

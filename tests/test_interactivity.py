@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import jsonschema
 
-from bot.core import FormInvalid, Outcome
-from bot.messages import Form, Message, Paragraph, TextInput, UserSelect
+from bot.kernel.core import FormInvalid, Outcome
+from bot.kernel.messages import Form, Message, Paragraph, TextInput, UserSelect
 from tests.conftest import teams_card_schema
 
 FORM = Form(

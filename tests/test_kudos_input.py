@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from storage.db import session
-from storage.tables import Kudos
+from storage.kernel.db import session
+from storage.recognition.tables import Kudos
 from tests.conftest import handled
 from tests.test_kudos_slack import count, texts
 

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import jsonschema
 from sqlalchemy import select
 
-from storage.db import session
-from storage.recognition_tables import KudosContext
-from storage.tables import InboundDelivery, Kudos, KudosRecipient, User
+from storage.kernel.db import session
+from storage.recognition.tables import KudosContext
+from storage.directory.tables import User
+from storage.kernel.tables import InboundDelivery
+from storage.recognition.tables import Kudos, KudosRecipient
 from tests.conftest import teams_card_schema
 from tests.recognition_support import NOW, card_text, count, custom_server, settle, slack_texts, static, text_input, users, with_recognition
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from storage.db import session
-from storage.tables import Kudos, KudosRecipient, KudosValue, OutboxMessage, User
+from storage.kernel.db import session
+from storage.directory.tables import User
+from storage.kernel.tables import OutboxMessage
+from storage.recognition.tables import Kudos, KudosRecipient, KudosValue
 from tests.conftest import handled
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.db import session
-from storage.tables import ConversationRef, Kudos, User
+from storage.kernel.db import session
+from storage.directory.tables import ConversationRef, User
+from storage.recognition.tables import Kudos
 from tests.conftest import teams_card_schema
 
 

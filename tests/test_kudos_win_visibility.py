@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from storage.db import session
-from storage.recognition_tables import Win
-from storage.tables import Kudos
+from storage.kernel.db import session
+from storage.recognition.tables import Win
+from storage.recognition.tables import Kudos
 from tests.recognition_support import NOW, count, slack_texts, win_state
 
 

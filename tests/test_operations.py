@@ -21,9 +21,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from bot.logs import JsonFormatter, RedactingFilter
-from storage.db import make_engine, session
-from storage.tables import OutboxMessage
+from bot.kernel.logs import JsonFormatter, RedactingFilter
+from storage.kernel.db import make_engine, session
+from storage.kernel.tables import OutboxMessage
 from tests.conftest import ORG_YAML, SIGNING_SECRET, child_env, make_settings, start_server
 
 
@@ -240,8 +240,8 @@ async def test_metrics_are_not_on_the_public_port(server):
 
 
 async def test_a_metrics_token_is_required_when_set_and_off_loopback(database_url, fake_slack, fake_connector):
-    from bot.errors import ConfigError
-    from bot.settings import load_settings
+    from bot.kernel.errors import ConfigError
+    from bot.kernel.settings import load_settings
 
     for listen in ("0.0.0.0:9464", "[::]:9464", "10.1.2.3:9464"):
         with pytest.raises(ConfigError, match="PULSEBRIDGE_METRICS_TOKEN: required when PULSEBRIDGE_METRICS_LISTEN is not a loopback"):

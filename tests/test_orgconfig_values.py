@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.cli import main
-from bot.errors import ConfigError
-from bot.orgconfig import parse_org_config
+from bot.kernel.errors import ConfigError
+from bot.app import parse_org_config
 
 GOAL = """values: [craft]
 teams:

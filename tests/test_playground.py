@@ -10,13 +10,14 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from adapters.server import CORE, build_app
-from bot import demo
-from storage.db import session
-from storage.feedback_tables import CustomerKudos, Feedback
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
-from storage.recognition_tables import Win, WinContributor
-from storage.teamhealth_tables import Goal
-from storage.tables import Kudos, User
+from bot.demo import seed as demo
+from storage.kernel.db import session
+from storage.feedback.tables import CustomerKudos, Feedback
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
+from storage.recognition.tables import Win, WinContributor
+from storage.teamhealth.tables import Goal
+from storage.directory.tables import User
+from storage.recognition.tables import Kudos
 from tests.conftest import make_settings
 
 WEBHOOK_SECRET = "playground-test-secret-0123456789"
@@ -40,7 +41,7 @@ async def playground(database_url, fake_slack):
         database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY, PULSEBRIDGE_SCHEDULER=True
     )
     runner, app, url = await start_playground(settings)
-    # On PostgreSQL the scheduler starts once this process has won the lease (bot/leader.py).
+    # On PostgreSQL the scheduler starts once this process has won the lease (bot/kernel/leader.py).
     for _ in range(100):
         if app[CORE].scheduler is not None:
             break
@@ -233,7 +234,7 @@ def test_demo_restart_keeps_its_data_and_reset_starts_over(tmp_path, monkeypatch
             if add_kudos:
                 with session(core.engine) as s, s.begin():
                     ana, bob = (s.execute(select(User).where(User.external_id == h)).scalar_one() for h in ("ana", "bob"))
-                    from storage.kudos import insert_kudos
+                    from storage.recognition.kudos import insert_kudos
 
                     insert_kudos(s, giver_id=ana.id, recipient_ids=[bob.id], reason="a new one", values=[], platform="playground", source_key="t:1")
             return counts(core)

@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from adapters.server import CORE, build_app
-from bot import demo
+from bot.demo import seed as demo
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.test_playground import PULSE_KEY, WEBHOOK_SECRET, counts, playground, post  # noqa: F401 - fixture
 

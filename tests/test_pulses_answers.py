@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import inspect
 
-from storage.db import session
-from storage.pulse_tables import PulseDelivery
-from storage.pulses import questions_of
+from storage.kernel.db import session
+from storage.pulses.tables import PulseDelivery
+from storage.pulses.queries import questions_of
 from tests.pulse_helpers import TUESDAY, answers, deliveries, dm_buttons, pulse_server, texts, tick  # noqa: F401
+from bot.directory.sync import sync_org_teams
 
 
 async def opened(srv):
@@ -153,7 +154,7 @@ async def test_slash_pulse_reshows_open_questions_and_late_joiners_get_theirs(pu
 
     seed_people(srv.engine, [("U0GINA", "Gina Ode", "gina@example.com", "Europe/Paris")])
     srv.core.org.teams["support"].members.append("gina@example.com")
-    srv.core.sync_org()
+    sync_org_teams(srv.core)
     await srv.slack_command("/pulse", "", user_id="U0GINA")
     assert "sent you 1 open pulse" in await last_reply(srv, 2)
     assert deliveries(srv.engine)["U0GINA"].status == "sent"

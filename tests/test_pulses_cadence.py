@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.errors import ConfigError
-from bot.orgconfig import parse_org_config
+from bot.kernel.errors import ConfigError
+from bot.app import parse_org_config
 from bot.pulses import rotation
 from bot.pulses.config import PulseConfig, TeamPulseSchedule
 from bot.pulses.bank import active_questions
 from bot.pulses.schedule import is_cycle_day
-from storage.db import session
-from storage.pulse_tables import Pulse, PulseDelivery
+from storage.kernel.db import session
+from storage.pulses.tables import Pulse, PulseDelivery
 from tests.pulse_helpers import PULSE_YAML, pulse_server_for, seed_people, tick
 
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from bot.directory import user_ref
-from bot.ports import DirectMessage
+from bot.directory.lookup import user_ref
+from bot.kernel.ports import DirectMessage
 from bot.pulses.fanout import fan_out, marker_of
-from storage.db import session
-from storage.pulse_tables import PulseDelivery
+from storage.kernel.db import session
+from storage.pulses.tables import PulseDelivery
 from tests.pulse_helpers import TUESDAY, deliveries, pulse_server, tick  # noqa: F401
 
 
@@ -30,7 +30,7 @@ async def test_crash_between_send_and_mark_resumes_without_resending(pulse_serve
     rows = deliveries(srv.engine)
     assert {d.status for d in rows.values()} == {"pending"}
     # Bob's DM reached Slack but the process died before marking it; Carla's was claimed and never sent.
-    from storage.tables import User
+    from storage.directory.tables import User
 
     with session(srv.engine) as s:
         bob = s.get(User, rows["U0BOB"].user_id)
@@ -73,7 +73,7 @@ async def test_failed_send_is_retried_not_dropped(pulse_server):
 
 async def test_people_deactivated_after_planning_get_no_pulse(pulse_server):
     from bot.pulses.schedule import open_due_cycles
-    from storage.tables import User
+    from storage.directory.tables import User
 
     srv = pulse_server
     srv.clock.now = TUESDAY + timedelta(hours=18)

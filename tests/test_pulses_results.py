@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from storage.db import session
-from storage.pulse_tables import Pulse, PulseDelivery
-from storage.pulses import questions_of
+from storage.kernel.db import session
+from storage.pulses.tables import Pulse, PulseDelivery
+from storage.pulses.queries import questions_of
 from tests.pulse_helpers import TUESDAY, adhoc_form, answers, count, deliveries, pulse_server, tick  # noqa: F401
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from storage.db import session
-from storage.pulse_tables import Pulse, PulseDelivery
+from storage.kernel.db import session
+from storage.pulses.tables import Pulse, PulseDelivery
 from tests.pulse_helpers import TUESDAY, count, deliveries, dm_buttons, only_pulse, pulse_server, tick  # noqa: F401
 
 H = timedelta(hours=1)
@@ -80,7 +80,7 @@ async def test_next_cycle_rotates_questions_per_person(pulse_server):
     assert all(len(keys) == 2 for keys in seconds.values())
     # No question repeats for the same person within 8 weeks.
     with session(srv.engine) as s:
-        from storage.tables import User
+        from storage.directory.tables import User
 
         ids = {u.external_id: u.id for u in s.execute(select(User)).scalars()}
     for ext, keys in first.items():
@@ -95,7 +95,7 @@ async def test_reminder_goes_once_to_everyone_who_has_not_answered(pulse_server)
         d = rows[ext]
         pulse_id = d.pulse_id
         with session(srv.engine) as s:
-            from storage.pulses import questions_of
+            from storage.pulses.queries import questions_of
 
             q = questions_of(s, pulse_id)[d.question_keys[0]]
         await srv.slack_interaction(srv.block_actions(f"pulse.answer:{q.id}:7", f"{pulse_id}:{q.id}:7", user_id=ext, channel="D" + ext[1:]))

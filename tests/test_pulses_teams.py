@@ -7,8 +7,8 @@ from datetime import timedelta
 import jsonschema
 import pytest
 
-from storage.db import session
-from storage.pulses import questions_of
+from storage.kernel.db import session
+from storage.pulses.queries import questions_of
 from tests.conftest import teams_card_schema
 from tests.pulse_helpers import TUESDAY, answers, deliveries, pulse_server_for, seed_people, tick
 

@@ -15,8 +15,8 @@ import time
 import aiohttp
 import pytest
 
-from storage.db import make_engine
-from storage.leases import holder_of, release, try_acquire
+from storage.kernel.db import make_engine
+from storage.kernel.leases import holder_of, release, try_acquire
 from tests.conftest import ORG_YAML, POSTGRES_ENV, throwaway_schema
 from tests.test_operations import free_port, run_env, wait_healthy
 
@@ -179,7 +179,7 @@ async def test_sigterm_hands_the_scheduler_over_at_once(postgres_url, fake_slack
 @pytest.mark.parametrize("failure", ["refused", "hangs"])
 async def test_a_leader_that_cannot_renew_steps_down_before_its_lease_expires(monkeypatch, failure):
     """Self-fencing: the database lets a standby in at (last renewal + ttl); the old leader must be gone by then."""
-    from bot.leader import LeaderElection
+    from bot.kernel.leader import LeaderElection
 
     calls = {"n": 0}
 
@@ -191,7 +191,7 @@ async def test_a_leader_that_cannot_renew_steps_down_before_its_lease_expires(mo
             time.sleep(2)  # a database that stopped answering
         return False
 
-    monkeypatch.setattr("bot.leader.try_acquire", attempt)
+    monkeypatch.setattr("bot.kernel.leader.try_acquire", attempt)
     events: list[tuple[str, float]] = []
     ttl = 0.9
     election = LeaderElection(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot import messages as m
-from bot.ports import ChannelPost, DirectMessage
-from bot.serialize import destination_from_data, message_from_data, to_data
+from bot.kernel import messages as m
+from bot.kernel.ports import ChannelPost, DirectMessage
+from bot.kernel.serialize import destination_from_data, message_from_data, to_data
 
 
 def test_every_block_kind_round_trips():

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from adapters.slack.render import blocks, message_kwargs, modal
-from bot.messages import Context, Fields, Form, Heading, Mention, Message, Paragraph, Quote, Strong, TextInput, UserRef
-from storage.db import session
-from storage.recognition_tables import Win
+from bot.kernel.messages import Context, Fields, Form, Heading, Mention, Message, Paragraph, Quote, Strong, TextInput, UserRef
+from storage.kernel.db import session
+from storage.recognition.tables import Win
 from tests.recognition_support import NOW, slack_texts, win_state
 
 HOSTILE = "<!channel> Evil & Co <@U0DAN> <#C0SECRET|general> <https://evil.example|your bank>"

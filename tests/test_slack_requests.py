@@ -11,7 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from storage.tables import InboundDelivery, Kudos, User
+from storage.directory.tables import User
+from storage.kernel.tables import InboundDelivery
+from storage.recognition.tables import Kudos
 from tests.conftest import SIGNING_SECRET, handled
 from tests.test_kudos_slack import count
 
@@ -120,7 +122,7 @@ async def test_user_change_event_updates_the_directory(server):
     assert status == 200
     from sqlalchemy import select
 
-    from storage.db import session
+    from storage.kernel.db import session
 
     for _ in range(50):
         with session(server.engine) as s:
@@ -134,8 +136,8 @@ async def test_user_change_event_updates_the_directory(server):
 async def test_a_dm_that_failed_for_good_is_resent_by_the_outbox_retry(server):
     from sqlalchemy import select
 
-    from storage.db import session
-    from storage.tables import OutboxMessage
+    from storage.kernel.db import session
+    from storage.kernel.tables import OutboxMessage
 
     server.slack.fail_next("chat.postMessage", 500, {}, {"ok": False, "error": "internal_error"})
     await server.slack_command("/kudos", "<@U0BOB|bob> for never giving up")

@@ -6,8 +6,8 @@ import asyncio
 
 from sqlalchemy import select
 
-from storage.db import session
-from storage.tables import Kudos
+from storage.kernel.db import session
+from storage.recognition.tables import Kudos
 from tests.conftest import make_settings, start_server
 
 

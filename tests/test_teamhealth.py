@@ -11,14 +11,14 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import ConfigError
-from bot.orgconfig import parse_org_config
+from bot.kernel.errors import ConfigError
+from bot.app import parse_org_config
 from bot.teamhealth.correlation import CAVEAT, describe, lagged, pearson
 from bot.teamhealth.sparkline import sparkline
 from bot.teamhealth.themes import themes
-from storage.db import session
-from storage.tables import InboundDelivery, OutboxMessage
-from storage.teamhealth_tables import Goal, GoalTeam
+from storage.kernel.db import session
+from storage.kernel.tables import InboundDelivery, OutboxMessage
+from storage.teamhealth.tables import Goal, GoalTeam
 from tests.conftest import ORG_YAML, teams_card_schema
 from tests.datarights_support import cli
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts

@@ -15,13 +15,14 @@ import pytest
 from botframework.connector.auth import MicrosoftAppCredentials, PasswordServiceClientCredentialFactory
 from sqlalchemy import select
 
-from bot.errors import ConfigError
-from bot.messages import Message, Paragraph
-from bot.ports import ChannelPost, SendFailed
-from bot.settings import TEAMS_SERVICE_HOSTS, load_settings
-from storage.db import session
-from storage.directory import save_conversation_ref
-from storage.tables import ConversationRef, Kudos
+from bot.kernel.errors import ConfigError
+from bot.kernel.messages import Message, Paragraph
+from bot.kernel.ports import ChannelPost, SendFailed
+from bot.kernel.settings import TEAMS_SERVICE_HOSTS, load_settings
+from storage.kernel.db import session
+from storage.directory.queries import save_conversation_ref
+from storage.directory.tables import ConversationRef
+from storage.recognition.tables import Kudos
 from tests.conftest import make_settings, start_server
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.openid import ISSUER, FakeOpenIdServer, new_key, unsigned_token

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.db import session
-from storage.tables import Kudos
-from storage.recognition_tables import Win
+from storage.kernel.db import session
+from storage.recognition.tables import Kudos
+from storage.recognition.tables import Win
 from tests.feedback_support import fb  # noqa: F401 - fixture
 from tests.recognition_support import card_text, settle
 
@@ -169,8 +169,8 @@ async def search(server, text: str, dataset: str, **kw) -> list[tuple[str, str]]
 
 
 def seed_people(engine, count: int) -> None:
-    from bot.directory import store_profile
-    from bot.events import Profile
+    from bot.directory.lookup import store_profile
+    from bot.kernel.events import Profile
 
     with session(engine) as s, s.begin():
         for i in range(count):

@@ -8,9 +8,11 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
-from storage.db import session
-from storage.recognition_tables import KudosContext, Win, WinContributor
-from storage.tables import InboundDelivery, Kudos, User
+from storage.kernel.db import session
+from storage.recognition.tables import KudosContext, Win, WinContributor
+from storage.directory.tables import User
+from storage.kernel.tables import InboundDelivery
+from storage.recognition.tables import Kudos
 from tests.conftest import teams_card_schema
 from tests.recognition_support import NOW, card_text, count, settle, slack_texts, static, text_input, users, win_state
 

@@ -19,15 +19,16 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.core import WRITE_FAILED
+from bot.kernel.core import WRITE_FAILED
 from bot.pulses.anonymity import respondent_key
 from bot.pulses.flags import settle_pulse
-from storage import db as storage_db
-from storage.db import WriteFailed, is_retryable, make_engine, run_write, session, write_unit
-from storage.pulse_tables import Pulse, PulseAnswer, PulseDelivery
-from storage.pulses import questions_of
-from storage.tables import User
+from storage.kernel import db as storage_db
+from storage.kernel.db import WriteFailed, is_retryable, make_engine, run_write, session, write_unit
+from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
+from storage.pulses.queries import questions_of
+from storage.directory.tables import User
 from tests.pulse_helpers import SECRET, TUESDAY, answers, deliveries, pulse_server, pulse_server_for, seed_people, texts, tick  # noqa: F401
+from bot.directory.sync import sync_org_teams
 
 # The numbers are 200 answers during a 5,000-person fan-out. On CI's shared 2-core runners a
 # 5,000-DM fan-out takes ~2 minutes (the fake Slack runs in the same process), so the suite runs
@@ -218,7 +219,7 @@ async def test_200_concurrent_answers_during_a_big_fanout_lose_nothing(database_
     runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, org_yaml=stress_yaml(STRESS_PEOPLE), PULSEBRIDGE_SEND_RATE=1000.0)
     try:
         started = time.monotonic()
-        srv.core.sync_org()
+        sync_org_teams(srv.core)
         fanout = asyncio.create_task(tick(srv, TUESDAY + timedelta(hours=18)))
         # Answers start once people have their DM, while the fan-out is still writing its rows.
         for _ in range(600):

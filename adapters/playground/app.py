@@ -16,14 +16,14 @@ from sqlalchemy import select
 
 from adapters.playground import render
 from adapters.playground.store import PlaygroundStore, Post
-from bot import demo
-from bot.core import PulseBridge
-from bot.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitted, MentionToken, MessageHandle, Profile, Token
-from bot.messages import Form, Message, Paragraph, UserRef
-from bot.ports import ChannelPost, Destination, DirectMessage, Roster
-from storage.db import session
-from storage.directory import teams_of
-from storage.tables import Team, TeamMember, User
+from bot.demo import seed as demo
+from bot.kernel.core import PulseBridge
+from bot.kernel.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitted, MentionToken, MessageHandle, Profile, Token
+from bot.kernel.messages import Form, Message, Paragraph, UserRef
+from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Roster
+from storage.kernel.db import session
+from storage.directory.queries import teams_of
+from storage.directory.tables import Team, TeamMember, User
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def guard(extra_hosts: tuple[str, ...] = ()):
     - POSTs must say Content-Type: application/json: a cross-site form or `fetch(..., {mode:
       "no-cors"})` can only send text/plain, form or multipart bodies without a CORS preflight.
     """
-    from bot.settings import LOOPBACK_HOSTS, is_loopback
+    from bot.kernel.settings import LOOPBACK_HOSTS, is_loopback
 
     allowed = {h.lower().strip("[]") for h in (*LOOPBACK_HOSTS, *extra_hosts) if h and h not in ("0.0.0.0", "::")}
 
@@ -339,7 +339,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         job = core.scheduler.apscheduler.get_job(job_id) if job_id else None
         if job is None:
             raise web.HTTPBadRequest(text='{"error": "no such scheduled job"}', content_type="application/json")
-        from bot.scheduler import run_job
+        from bot.kernel.scheduler import run_job
 
         try:
             await run_job(**job.kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from bot.messages import (
+from bot.kernel.messages import (
     Actions,
     Context,
     DateInput,

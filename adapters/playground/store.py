@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.messages import Form, Message
+from bot.kernel.messages import Form, Message
 
 
 @dataclass

@@ -18,10 +18,10 @@ from adapters.bodies import read_limited
 from adapters.slack import translate
 from adapters.slack.responders import CommandResponder, ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
-from bot.core import PulseBridge
-from bot.directory import store_profile
-from bot.settings import Settings
-from storage.db import session
+from bot.kernel.core import PulseBridge
+from bot.directory.lookup import store_profile
+from bot.kernel.settings import Settings
+from storage.kernel.db import session
 
 log = logging.getLogger(__name__)
 

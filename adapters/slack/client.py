@@ -12,10 +12,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
-from bot.events import MessageHandle, Profile
-from bot.metrics import RATE_LIMITED, outbound_call
-from bot.messages import Message
-from bot.ports import ChannelPost, Destination, DirectMessage, RateLimited, Roster, SendFailed
+from bot.kernel.events import MessageHandle, Profile
+from bot.kernel.metrics import RATE_LIMITED, outbound_call
+from bot.kernel.messages import Message
+from bot.kernel.ports import ChannelPost, Destination, DirectMessage, RateLimited, Roster, SendFailed
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import (
+from bot.kernel.messages import (
     Actions,
     Context,
     DateInput,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
-from bot.events import MessageHandle
-from bot.messages import Form, Message
+from bot.kernel.events import MessageHandle
+from bot.kernel.messages import Form, Message
 
 
 class CommandResponder:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.events import (
+from bot.kernel.events import (
     ActionInvoked,
     CommandInvoked,
     CommandPart,
@@ -16,8 +16,8 @@ from bot.events import (
     Profile,
     Token,
 )
-from bot.messages import UserRef
-from bot.ports import PlatformGroup
+from bot.kernel.messages import UserRef
+from bot.kernel.ports import PlatformGroup
 
 PLATFORM = "slack"
 _SEGMENT = re.compile(r"<([^<>]*)>")

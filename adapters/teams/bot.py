@@ -20,16 +20,16 @@ from botbuilder.schema import (
 
 from adapters.teams import render, search, translate
 from adapters.teams.security import GuardedAuthentication, Refused, ServiceUrls
-from bot.core import PulseBridge, error_message
-from bot.directory import store_profile
-from bot.events import ActionInvoked, MessageHandle, Profile
-from bot.metrics import outbound_call
-from bot.messages import Form, Message
-from bot.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
-from bot.settings import Settings
-from storage.db import session
-from storage.directory_sync import personal_conversations, shared_conversations
-from storage.directory import conversation, find_user, latest_conversation, personal_conversation, save_conversation_ref
+from bot.kernel.core import PulseBridge, error_message
+from bot.directory.lookup import store_profile
+from bot.kernel.events import ActionInvoked, MessageHandle, Profile
+from bot.kernel.metrics import outbound_call
+from bot.kernel.messages import Form, Message
+from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
+from bot.kernel.settings import Settings
+from storage.kernel.db import session
+from storage.directory.sync import personal_conversations, shared_conversations
+from storage.directory.queries import conversation, find_user, latest_conversation, personal_conversation, save_conversation_ref
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import (
+from bot.kernel.messages import (
     Actions,
     Context,
     DateInput,

@@ -15,9 +15,9 @@ from typing import Any
 from botbuilder.schema import Activity
 
 from adapters.teams import translate
-from bot.messages import PEOPLE_SETS
-from storage.db import session
-from storage.directory import search_people, users_seen_in_tenant
+from bot.kernel.messages import PEOPLE_SETS
+from storage.kernel.db import session
+from storage.directory.queries import search_people, users_seen_in_tenant
 
 INVOKE_NAME = "application/search"
 RESPONSE_TYPE = "application/vnd.microsoft.search.searchResponse"

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticateRequestResult, BotFrameworkAuthentication, ClaimsIdentity
 
-from bot.settings import is_loopback
+from bot.kernel.settings import is_loopback
 
 log = logging.getLogger(__name__)
 

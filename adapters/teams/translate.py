@@ -9,7 +9,7 @@ from typing import Any
 from botbuilder.schema import Activity
 from botbuilder.schema.teams import TeamsChannelAccount
 
-from bot.events import (
+from bot.kernel.events import (
     ActionInvoked,
     CommandInvoked,
     CommandPart,
@@ -20,7 +20,7 @@ from bot.events import (
     Profile,
     Token,
 )
-from bot.messages import UserRef
+from bot.kernel.messages import UserRef
 
 PLATFORM = "teams"
 COMMAND_NAMES = ("kudos", "win", "pulse", "teamhealth", "goals", "help")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.kernel.orgconfig import member_identifier
+
 
 def _employee(raw: str) -> str:
-    from bot.orgconfig import member_identifier  # bot.orgconfig imports this module
-
     ident = member_identifier(raw)
     if not (ident.startswith(("slack:", "teams:")) or "@" in ident):
         raise ValueError(f"{raw!r} is neither an email nor a slack:/teams: user id")

@@ -17,6 +17,10 @@ from typing import Any
 
 from bot.feedback.payload import load
 from bot.feedback.record import MalformedFeedback
+from storage.feedback.queries import feedback_by_key
+from storage.kernel.db import session
+from bot.feedback.relay import assess, build_directory, ingest
+from bot.feedback.parsers import parse
 
 log = logging.getLogger(__name__)
 # One record per line; nothing a feedback tool exports comes near this.
@@ -111,9 +115,6 @@ def file_kind(path: Path, given: str | None) -> str:
 
 def snapshot(engine, config):
     """The directory as it is now; an import creates no users, so one read serves every line."""
-    from bot.feedback.relay import build_directory
-    from storage.db import session
-
     with session(engine) as s:
         return build_directory(s, config)
 
@@ -132,12 +133,6 @@ def process(engine, config, line: Line, *, dry_run: bool, now, directory=None) -
 
 
 def _process(engine, config, line: Line, *, dry_run: bool, now, directory=None) -> tuple[str, str | None, dict[str, Any] | None]:
-    from bot.feedback.parsers import parse
-    from bot.feedback.record import MalformedFeedback
-    from bot.feedback.relay import assess, ingest
-    from storage.db import session
-    from storage.feedback import feedback_by_key
-
     if line.payload is None:
         return "rejected", f"line {line.number}: {line.error}", None
     try:

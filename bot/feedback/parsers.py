@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.feedback.record import SCALES, Agent, FeedbackRecord, MalformedFeedback
-from bot.text import clean
+from bot.kernel.text import clean
 
 MAX_TEXT = 10_000
 MAX_NAME = 256

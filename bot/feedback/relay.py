@@ -12,17 +12,17 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.directory import user_ref
+from bot.directory.lookup import user_ref
 from bot.feedback.classify import Sentiment, classify
 from bot.feedback.config import FeedbackConfig
 from bot.feedback.record import FeedbackRecord
 from bot.feedback.routing import TRIAGE, Decision, Directory, Employee, route
-from bot.messages import Actions, Context, Mention, Message, Paragraph, Quote, UserPicker
-from bot.ports import ChannelPost, DirectMessage, Outbound
-from storage.directory import team_channel, teams_of
-from storage.feedback import add_customer_kudos, customer_kudos_of, directory_users, feedback_by_key, insert_feedback
-from storage.feedback_tables import CustomerKudos, Feedback
-from storage.tables import User
+from bot.kernel.messages import Actions, Context, Mention, Message, Paragraph, Quote, UserPicker
+from bot.kernel.ports import ChannelPost, DirectMessage, Outbound
+from storage.directory.queries import team_channel, teams_of
+from storage.feedback.queries import add_customer_kudos, customer_kudos_of, directory_users, feedback_by_key, insert_feedback
+from storage.feedback.tables import CustomerKudos, Feedback
+from storage.directory.tables import User
 
 PLATFORM_ORDER = ("slack", "teams")
 ROUTE_ACTION = "feedback.route"

@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.directory import resolve_profiles, store_profile
-from bot.errors import UserFacingError
-from bot.events import ActionInvoked
+from bot.directory.lookup import resolve_profiles, store_profile
+from bot.kernel.errors import UserFacingError
+from bot.kernel.events import ActionInvoked
 from bot.feedback.config import FeedbackConfig
 from bot.feedback.record import FeedbackRecord
 from bot.feedback.relay import ROUTE_ACTION, Ingested, ingest, relay_messages, relay_to, routed_message
-from bot.messages import Message, Paragraph, UserRef
-from bot.ports import ref_to_handle
-from storage.db import session, write_unit
-from storage.deliveries import claim_inbound
-from storage.feedback import claim_triage, sent_refs, team_people_on
-from storage.feedback_tables import Feedback
+from bot.kernel.messages import Message, Paragraph, UserRef
+from bot.kernel.ports import ref_to_handle
+from storage.kernel.db import session, write_unit
+from storage.kernel.deliveries import claim_inbound
+from storage.feedback.queries import claim_triage, sent_refs, team_people_on
+from storage.feedback.tables import Feedback
+from bot.kernel.core import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ async def may_triage(core, action: ActionInvoked, actor) -> bool:
 
 async def on_route(core, action: ActionInvoked):
     """Someone in the triage channel picked who earned the praise: the first pick wins and is recorded."""
-    from bot.core import Outcome
-
     feedback_id = _feedback_id(action)
     picked = (action.value or "").strip()
     if not picked:

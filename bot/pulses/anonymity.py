@@ -24,7 +24,8 @@ from datetime import datetime
 
 from textblob import TextBlob
 
-from bot.errors import UserFacingError
+from bot.kernel.errors import UserFacingError
+from storage.pulses.queries import person_of
 
 SECRET_MISSING = (
     "Pulses are switched off: an admin must set PULSEBRIDGE_SECRET_KEY (32+ random characters) "
@@ -45,8 +46,6 @@ def respondent_key(secret: str, person_id: int, pulse_id: int) -> str:
 
 def key_of(secret: str, s, user, pulse_id: int) -> str:
     """This account's respondent key: the same for every account of the same person."""
-    from storage.pulses import person_of
-
     return respondent_key(secret, person_of(s, user), pulse_id)
 
 

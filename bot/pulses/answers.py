@@ -15,20 +15,20 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from bot.core import FormInvalid, Outcome
-from bot.errors import UserFacingError
-from bot.events import ActionInvoked, FormSubmitted
-from bot.messages import Form, Message, Paragraph, TextInput
-from bot.ports import ref_to_handle
+from bot.kernel.core import FormInvalid, Outcome
+from bot.kernel.errors import UserFacingError
+from bot.kernel.events import ActionInvoked, FormSubmitted
+from bot.kernel.messages import Form, Message, Paragraph, TextInput
+from bot.kernel.ports import ref_to_handle
 from bot.pulses.anonymity import key_of, polarity, secret_of
 from bot.pulses.fanout import MessageCache, delivery_message
 from bot.pulses.render import local_time, options, zone
-from bot.text import clean
-from storage.db import session, write
-from storage.directory import find_user
-from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
-from storage.pulses import accounts_of, answers_of, delivery_of, upsert_answer
-from storage.tables import Team, User
+from bot.kernel.text import clean
+from storage.kernel.db import session, write
+from storage.directory.queries import find_user
+from storage.pulses.tables import Pulse, PulseDelivery, PulseQuestion
+from storage.pulses.queries import accounts_of, answers_of, delivery_of, upsert_answer
+from storage.directory.tables import Team, User
 
 MAX_COMMENT = 1000
 _REF = re.compile(r"^(\d{1,12}):(\d{1,12})(?::(-?\d{1,3}))?$")

@@ -1,18 +1,61 @@
-"""The question bank: the shipped bot/data/questions.yaml, plus and minus the admin's changes."""
+"""The question bank: what a question is, the shipped bot/pulses/questions.yaml, plus and minus the admin's changes."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.errors import ConfigError
-from bot.pulses.config import PulseConfig, QuestionSpec
+from bot.kernel.errors import ConfigError
+from bot.kernel.orgconfig import line_of
+
+if TYPE_CHECKING:
+    from bot.pulses.config import PulseConfig
 
 BANK_FILE = "questions.yaml"
+QUESTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ENPS_SCALE = "enps"
+
+
+class QuestionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    driver: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=3, max_length=300)
+    scale: Literal["likert", "enps", "mood", "choice", "text"] = "likert"
+    choices: list[str] = Field(default_factory=list)
+    comment: bool = True
+    enabled: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not QUESTION_ID.match(value):
+            raise ValueError(f"question id {value!r} must be lowercase letters, digits, - or _")
+        return value
+
+    @field_validator("choices")
+    @classmethod
+    def _choices(cls, values: list[str]) -> list[str]:
+        for choice in values:
+            if not choice.strip() or len(choice) > 60:
+                raise ValueError(f"choice {choice!r} must be 1-60 characters")
+        if len(set(values)) != len(values):
+            raise ValueError("choices must be distinct")
+        return values
+
+    @model_validator(mode="after")
+    def _choices_match_scale(self) -> QuestionSpec:
+        if self.scale == "choice" and not 2 <= len(self.choices) <= 6:
+            raise ValueError("a choice question needs 2 to 6 choices")
+        if self.scale != "choice" and self.choices:
+            raise ValueError(f"choices are only allowed with scale: choice (this question is {self.scale})")
+        return self
 
 
 class _BankFile(BaseModel):
@@ -22,8 +65,6 @@ class _BankFile(BaseModel):
 
 def parse_bank(text: str, source: str) -> dict[str, QuestionSpec]:
     """Validate a bank file; errors name the file, line and problem like the org config does."""
-    from bot.orgconfig import _line_of
-
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -36,19 +77,19 @@ def parse_bank(text: str, source: str) -> dict[str, QuestionSpec]:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc)
-        raise ConfigError(f"{source}:{_line_of(node, loc)}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+        raise ConfigError(f"{source}:{line_of(node, loc)}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
     out: dict[str, QuestionSpec] = {}
     for i, q in enumerate(bank.questions):
         if q.id in out:
-            raise ConfigError(f"{source}:{_line_of(node, ('questions', i, 'id'))}: questions.{i}.id: duplicate id {q.id!r}")
+            raise ConfigError(f"{source}:{line_of(node, ('questions', i, 'id'))}: questions.{i}.id: duplicate id {q.id!r}")
         out[q.id] = q
     return out
 
 
 @lru_cache(maxsize=1)
 def builtin_bank() -> dict[str, QuestionSpec]:
-    path = resources.files("bot") / "data" / BANK_FILE
-    return parse_bank(path.read_text(encoding="utf-8"), f"bot/data/{BANK_FILE}")
+    path = resources.files("bot.pulses") / BANK_FILE
+    return parse_bank(path.read_text(encoding="utf-8"), f"bot/pulses/{BANK_FILE}")
 
 
 def active_questions(config: PulseConfig) -> dict[str, QuestionSpec]:

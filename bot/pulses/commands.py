@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.core import FormInvalid, Outcome
-from bot.directory import resolve_profiles, store_profile, user_ref
-from bot.errors import UserFacingError
-from bot.events import CommandInvoked, FormSubmitted
-from bot.messages import Form, Message, Paragraph, Select, TextInput
-from bot.ports import DirectMessage, handle_to_ref
+from bot.kernel.core import FormInvalid, Outcome
+from bot.directory.lookup import resolve_profiles, store_profile, user_ref
+from bot.kernel.errors import UserFacingError
+from bot.kernel.events import CommandInvoked, FormSubmitted
+from bot.kernel.messages import Form, Message, Paragraph, Select, TextInput
+from bot.kernel.ports import DirectMessage, handle_to_ref
 from bot.pulses import rotation
 from bot.pulses.anonymity import participation_while_open, released, secret_of
 from bot.pulses.bank import active_questions
@@ -18,12 +18,12 @@ from bot.pulses.fanout import PROCESS_TOKEN, MessageCache, delivery_message, fan
 from bot.pulses.render import local_time, zone
 from bot.pulses.results import open_pulse_section, pulse_results, results_message
 from bot.pulses.schedule import question_row
-from bot.text import clean
-from storage.db import session, write_unit
-from storage.deliveries import claim_inbound
-from storage.directory import find_user, teams_of
-from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
-from storage.pulses import (
+from bot.kernel.text import clean
+from storage.kernel.db import session, write_unit
+from storage.kernel.deliveries import claim_inbound
+from storage.directory.queries import find_user, teams_of
+from storage.pulses.tables import Pulse, PulseDelivery, PulseQuestion
+from storage.pulses.queries import (
     accounts_of,
     answers_for_pulse,
     claim_delivery,
@@ -42,7 +42,7 @@ from storage.pulses import (
     respondents_of,
     team_recipients,
 )
-from storage.tables import Team
+from storage.directory.tables import Team
 
 
 USAGE = "Usage: /pulse (your open questions) · /pulse send (leads: ask your team now) · /pulse results (leads)"

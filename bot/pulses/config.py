@@ -1,6 +1,6 @@
 """Pulse settings admins write under `pulses:` (organisation) and `pulse:` (per team) in PULSEBRIDGE_CONFIG.
 
-Kept apart from bot/orgconfig.py so the organisation model only gains one field per level. Errors
+Kept apart from bot/kernel/orgconfig.py so the organisation model only gains one field per level. Errors
 surface through orgconfig's YAML line mapping, so admins see `file:line: pulses.…: problem`.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.pulses.bank import QuestionSpec, builtin_bank
 
 SCALES = ("likert", "enps", "mood", "choice", "text")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-QUESTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # Never show aggregates for fewer people than this, whatever an admin configures.
 MIN_GROUP_FLOOR = 3
@@ -22,43 +22,6 @@ MIN_GROUP_FLOOR = 3
 # 2026 the cycles are exactly the ones of the earlier rule (ISO week number divisible by
 # `every_weeks`), so schedules running before `anchor` existed keep their weeks.
 DEFAULT_ANCHOR = date(2025, 12, 22)
-
-
-class QuestionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    driver: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=3, max_length=300)
-    scale: Literal["likert", "enps", "mood", "choice", "text"] = "likert"
-    choices: list[str] = Field(default_factory=list)
-    comment: bool = True
-    enabled: bool = True
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        if not QUESTION_ID.match(value):
-            raise ValueError(f"question id {value!r} must be lowercase letters, digits, - or _")
-        return value
-
-    @field_validator("choices")
-    @classmethod
-    def _choices(cls, values: list[str]) -> list[str]:
-        for choice in values:
-            if not choice.strip() or len(choice) > 60:
-                raise ValueError(f"choice {choice!r} must be 1-60 characters")
-        if len(set(values)) != len(values):
-            raise ValueError("choices must be distinct")
-        return values
-
-    @model_validator(mode="after")
-    def _choices_match_scale(self) -> QuestionSpec:
-        if self.scale == "choice" and not 2 <= len(self.choices) <= 6:
-            raise ValueError("a choice question needs 2 to 6 choices")
-        if self.scale != "choice" and self.choices:
-            raise ValueError(f"choices are only allowed with scale: choice (this question is {self.scale})")
-        return self
 
 
 class PulseConfig(BaseModel):
@@ -85,8 +48,6 @@ class PulseConfig(BaseModel):
     @field_validator("questions")
     @classmethod
     def _new_ids(cls, questions: list[QuestionSpec]) -> list[QuestionSpec]:
-        from bot.pulses.bank import builtin_bank
-
         builtin = builtin_bank()
         seen: set[str] = set()
         for q in questions:
@@ -100,12 +61,10 @@ class PulseConfig(BaseModel):
     @field_validator("disable")
     @classmethod
     def _known(cls, ids: list[str], info) -> list[str]:
-        from bot.pulses.bank import builtin_bank
-
         known = set(builtin_bank()) | {q.id for q in info.data.get("questions") or []}
         unknown = [i for i in ids if i not in known]
         if unknown:
-            raise ValueError(f"unknown question id(s) {', '.join(map(repr, unknown))}; see bot/data/questions.yaml for the built-in ids")
+            raise ValueError(f"unknown question id(s) {', '.join(map(repr, unknown))}; see bot/pulses/questions.yaml for the built-in ids")
         return ids
 
 

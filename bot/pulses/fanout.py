@@ -28,13 +28,13 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from bot.directory import user_ref
-from bot.metrics import PULSE_DELIVERIES
-from bot.ports import DirectMessage, RateLimited, handle_to_ref
+from bot.directory.lookup import user_ref
+from bot.kernel.metrics import PULSE_DELIVERIES
+from bot.kernel.ports import DirectMessage, RateLimited, handle_to_ref
 from bot.pulses.render import question_message, zone
-from storage.db import WriteFailed, run_write, session, write
-from storage.pulse_tables import Pulse, PulseDelivery
-from storage.pulses import (
+from storage.kernel.db import WriteFailed, run_write, session, write
+from storage.pulses.tables import Pulse, PulseDelivery
+from storage.pulses.queries import (
     answers_of,
     claim_delivery,
     due_delivery_ids,
@@ -43,7 +43,9 @@ from storage.pulses import (
     release_delivery,
     stuck_deliveries,
 )
-from storage.tables import Team, User
+from storage.directory.tables import Team, User
+from bot.pulses.flags import settle
+from bot.pulses.anonymity import key_of
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,6 @@ class Pacer:
 
 class KeyedPacer:
     """One Pacer per key (a Teams conversation), created on demand."""
-
     def __init__(self, rate: float):
         self.rate = rate
         self._pacers: dict[str, Pacer] = {}
@@ -135,7 +136,6 @@ def conversation_pacer(core) -> KeyedPacer:
 
 class MessageCache:
     """Pulse, questions and team name per pulse, loaded once per fan-out run."""
-
     def __init__(self, core):
         self.core = core
         self._pulses: dict[int, tuple[Pulse, dict, str]] = {}
@@ -149,8 +149,6 @@ class MessageCache:
 
 
 def delivery_message(core, s, cache: MessageCache, delivery: PulseDelivery, user: User, *, reminder: bool = False):
-    from bot.pulses.anonymity import key_of
-
     pulse, questions, team_name = cache.get(s, delivery.pulse_id)
     team = s.get(Team, pulse.team_id)
     asked = [questions[k] for k in delivery.question_keys if k in questions]
@@ -199,8 +197,6 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
     report = FanoutReport()
     if pulse_id is None and core.settings.PULSEBRIDGE_SECRET_KEY:
         # The scheduled tick: settle `answered` flags (after closing, before reminders go out).
-        from bot.pulses.flags import settle
-
         await asyncio.to_thread(settle, core, now)
     await reconcile(core, report)
     with session(core.engine) as s:

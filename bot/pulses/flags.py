@@ -28,9 +28,9 @@ from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
 from bot.pulses.anonymity import respondent_key
-from storage.db import run_write, session
-from storage.pulse_tables import Pulse, PulseAnswer
-from storage.pulses import flag_answered, flag_candidates, persons_of, pulses_to_settle, respondents_of, rewrite_answers
+from storage.kernel.db import run_write, session
+from storage.pulses.tables import Pulse, PulseAnswer
+from storage.pulses.queries import flag_answered, flag_candidates, persons_of, pulses_to_settle, respondents_of, rewrite_answers
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def due(pulse: Pulse, pending: int, now: datetime) -> bool:
 
 def settle_pulse(core, pulse_id: int, now: datetime) -> tuple[int, int]:
     """(flags flipped, answer rows rewritten) for one pulse; one write unit, retried past lock and
-    serialisation conflicts with answers and the fan-out (storage/db.py)."""
+    serialisation conflicts with answers and the fan-out (storage/kernel/db.py)."""
     secret = core.settings.PULSEBRIDGE_SECRET_KEY
     seen = _rewritten.setdefault(core, {})
 

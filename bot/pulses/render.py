@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.messages import Actions, Block, Button, Context, Heading, Message, Paragraph, Strong
-from storage.pulse_tables import Pulse, PulseAnswer, PulseQuestion
+from bot.kernel.messages import Actions, Block, Button, Context, Heading, Message, Paragraph, Strong
+from storage.pulses.tables import Pulse, PulseAnswer, PulseQuestion
 
 MOODS = ("😞", "🙁", "😐", "🙂", "😄")
 LIKERT_LEGEND = "1 = strongly disagree · 5 = strongly agree"

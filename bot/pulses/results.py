@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.messages import Block, Context, Fields, Heading, Message, Paragraph, Quote, Strong
+from bot.kernel.messages import Block, Context, Fields, Heading, Message, Paragraph, Quote, Strong
 from bot.pulses.anonymity import visible
 from bot.pulses.render import MOODS, local_time, zone
-from storage.pulse_tables import Pulse, PulseAnswer, PulseQuestion
+from storage.pulses.tables import Pulse, PulseAnswer, PulseQuestion
 
 MAX_COMMENTS = 20
 

@@ -18,7 +18,8 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.pulses.bank import ENPS_SCALE
-from bot.pulses.config import PulseConfig, QuestionSpec
+from bot.pulses.bank import QuestionSpec
+from bot.pulses.config import PulseConfig
 
 _NEVER = date.min
 

@@ -16,14 +16,15 @@ from weakref import WeakSet
 
 from bot.pulses import rotation
 from bot.pulses.bank import active_questions
-from bot.pulses.config import DAYS, PulseConfig, QuestionSpec, TeamPulseSchedule
+from bot.pulses.bank import QuestionSpec
+from bot.pulses.config import DAYS, PulseConfig, TeamPulseSchedule
 from bot.pulses.fanout import MessageCache, delivery_message, fan_out, platform_pacer
 from bot.pulses.render import zone
-from bot.directory import user_ref
-from bot.ports import DirectMessage, Outbound
-from storage.db import session
-from storage.pulse_tables import Pulse, PulseDelivery, PulseQuestion
-from storage.pulses import close_expired, create_pulse, non_responders, pulse_by_source, question_history, reminders_due, team_by_slug, team_recipients
+from bot.directory.lookup import user_ref
+from bot.kernel.ports import DirectMessage, Outbound
+from storage.kernel.db import session
+from storage.pulses.tables import Pulse, PulseDelivery, PulseQuestion
+from storage.pulses.queries import close_expired, create_pulse, non_responders, pulse_by_source, question_history, reminders_due, team_by_slug, team_recipients
 
 log = logging.getLogger(__name__)
 

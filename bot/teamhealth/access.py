@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.directory import PROFILE_TTL, resolve_profiles, store_profile
-from bot.errors import UserFacingError
-from storage import teamhealth as q
-from storage.db import session
-from storage.directory import find_user, identifiers_of
-from storage.tables import Team, TeamMember, User, utcnow
+from bot.directory.lookup import PROFILE_TTL, resolve_profiles, store_profile
+from bot.kernel.errors import UserFacingError
+from storage.teamhealth import queries as q
+from storage.kernel.db import session
+from storage.directory.queries import find_user, identifiers_of
+from storage.directory.tables import Team, TeamMember, User
+from storage.kernel.tables import utcnow
 
 
 def _aware(value: datetime) -> datetime:

@@ -6,10 +6,10 @@ answered in the caller's personal chat, with only a pointer left in the channel.
 
 from __future__ import annotations
 
-from bot.errors import UserFacingError
-from bot.events import CommandInvoked
-from bot.messages import Block, Context, Fields, Heading, Message, Paragraph, Strong
-from bot.ports import DirectMessage, Outbound
+from bot.kernel.errors import UserFacingError
+from bot.kernel.events import CommandInvoked
+from bot.kernel.messages import Block, Context, Fields, Heading, Message, Paragraph, Strong
+from bot.kernel.ports import DirectMessage, Outbound
 from bot.teamhealth import access
 from bot.teamhealth import goals as goals_mod
 from bot.teamhealth.catalogue import fmt
@@ -19,10 +19,11 @@ from bot.teamhealth.periods import KINDS, Period, containing, today_in
 from bot.teamhealth.posts import CORRELATION_WEEKS
 from bot.teamhealth.sparkline import sparkline
 from bot.teamhealth.suppression import NOT_ENOUGH, minimum, participation_text
-from storage.pulses import participation_by_pulse
-from storage import teamhealth as q
-from storage.db import session
-from storage.directory import teams_of
+from storage.pulses.queries import participation_by_pulse
+from storage.teamhealth import queries as q
+from storage.kernel.db import session
+from storage.directory.queries import teams_of
+from bot.kernel.core import Outcome
 
 USAGE = "Usage: /teamhealth [team] [week|month|quarter]"
 SPARK_WEEKS = 12
@@ -140,8 +141,6 @@ def parse(core, words: list[str]) -> tuple[str | None, str | None]:
 
 
 async def on_command(core, cmd: CommandInvoked):
-    from bot.core import Outcome
-
     slug, kind = parse(core, cmd.raw_text.split())
     user = await access.caller(core, cmd)
     now = core.clock()

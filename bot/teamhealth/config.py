@@ -24,7 +24,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.recognition_rules import templates_dir, weekday
+from bot.kernel.templates import templates_dir
+from bot.kernel.when import weekday
 from bot.teamhealth.catalogue import METRICS, check_target
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

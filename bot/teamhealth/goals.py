@@ -12,21 +12,24 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from bot.errors import UserFacingError
-from bot.events import CommandInvoked, FormSubmitted
-from bot.messages import Context, DateInput, Form, Message, Paragraph, Select, Strong, TextInput
-from bot.ports import ChannelPost, Outbound
+from bot.kernel.errors import UserFacingError
+from bot.kernel.events import CommandInvoked, FormSubmitted
+from bot.kernel.messages import Context, DateInput, Form, Message, Paragraph, Select, Strong, TextInput
+from bot.kernel.ports import ChannelPost, Outbound
 from bot.teamhealth import access
 from bot.teamhealth.catalogue import METRICS, check_target, fmt
 from bot.teamhealth.metrics import figures
+from bot.teamhealth.rendering import render
 from bot.teamhealth.periods import KINDS, Period, containing, today_in
 from bot.teamhealth.suppression import minimum
-from storage import teamhealth as q
-from storage.db import session, write_unit
-from storage.deliveries import claim_inbound
-from storage.directory import team_channel, teams_of
-from storage.tables import Team, utcnow
-from storage.teamhealth_tables import Goal
+from storage.teamhealth import queries as q
+from storage.kernel.db import session, write_unit
+from storage.kernel.deliveries import claim_inbound
+from storage.directory.queries import team_channel, teams_of
+from storage.directory.tables import Team
+from storage.kernel.tables import utcnow
+from storage.teamhealth.tables import Goal
+from bot.kernel.core import FormInvalid, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +145,6 @@ def goal_form(goal: Goal | None, team_slugs: list[str], today: date) -> Form:
 
 
 def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]]:
-    from bot.core import FormInvalid
-
     errors: dict[str, str] = {}
     title = " ".join(str(values.get("title") or "").split())
     if not title:
@@ -194,8 +195,6 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
 
 
 async def on_command(core, cmd: CommandInvoked):
-    from bot.core import Outcome
-
     words = cmd.raw_text.split()
     user = await access.caller(core, cmd)
     now = core.clock()
@@ -244,8 +243,6 @@ def _goal_from(s, label: str) -> Goal:
 
 
 async def on_form(core, submission: FormSubmitted):
-    from bot.core import Outcome
-
     user = await access.caller(core, submission)
     now = core.clock()
     with write_unit(core.engine) as s:
@@ -276,8 +273,6 @@ async def on_form(core, submission: FormSubmitted):
 
 def celebrations(core, now) -> list[Outbound]:
     """One channel post per team and goal period the first time a goal is reached."""
-    from bot.teamhealth.posts import render
-
     out: list[Outbound] = []
     with session(core.engine) as s:
         for goal in q.active_goals(s):

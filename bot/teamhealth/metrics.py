@@ -1,6 +1,6 @@
 """Team-health figures for one team and one calendar period, with the previous period for trend.
 
-SQL does the aggregation (storage/teamhealth.py); this module applies the suppression rule to
+SQL does the aggregation (storage/teamhealth/queries.py); this module applies the suppression rule to
 pulse atoms and turns sums into the figures people read.
 """
 
@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from bot.teamhealth.periods import Period, last_weeks
 from bot.teamhealth.suppression import enough, shown_atoms, shown_participation
 from bot.teamhealth.themes import sentiment_split, themes
-from storage import team_feedback as cx
-from storage import teamhealth as q
-from storage.pulses import participation_by_pulse
-from storage.tables import Team
+from storage.teamhealth import team_feedback as cx
+from storage.teamhealth import queries as q
+from storage.pulses.queries import participation_by_pulse
+from storage.directory.tables import Team
 
 QUIET_DAYS = 30
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.recognition_rules import zone
+from bot.kernel.when import zone
 
 KINDS = ("week", "month", "quarter")
 

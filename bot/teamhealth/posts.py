@@ -3,7 +3,7 @@
 Cron per team in the team's timezone (`teamhealth.post_day` / `post_hour`), defined in an
 on_startup hook that may run again on every replica hand-over: `Scheduler.cron` keeps an identical
 job as it is, and the outbox key carries the ISO week, so a re-run sends nothing new.
-Rendered with the recognition digest's safe line templates (bot/digest.py), overridable from
+Rendered with the recognition digest's safe line templates (bot/recognition/digest.py), overridable from
 `teamhealth.templates_dir`.
 """
 
@@ -14,29 +14,27 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.digest import render_blocks
-from bot.messages import Block, Message
-from bot.ports import ChannelPost, Outbound
+from bot.kernel.messages import Message
+from bot.kernel.ports import ChannelPost, Outbound
+from bot.teamhealth.rendering import render
 from bot.teamhealth import goals as goals_mod
 from bot.teamhealth.catalogue import fmt
 from bot.teamhealth.correlation import describe, lagged
 from bot.teamhealth.metrics import weekly
 from bot.teamhealth.periods import containing, today_in
-from bot.wins import outcome_text
+from bot.recognition.wins import outcome_text
 from bot.teamhealth.suppression import minimum
-from storage import team_feedback
-from storage import teamhealth as q
-from storage.db import session
-from storage.directory import team_channel
+from storage.teamhealth import team_feedback
+from storage.teamhealth import queries as q
+from storage.kernel.db import session
+from storage.directory.queries import team_channel
 
 log = logging.getLogger(__name__)
+
 
 JOB = "teamhealth.weekly"
 CORRELATION_WEEKS = 16  # 12 weeks shown + up to 4 weeks of lag
 
-
-def render(core, template: str, context: dict[str, Any]) -> tuple[Block, ...]:
-    return render_blocks(template, context, core.org.teamhealth.templates_dir)
 
 
 def link_line(core, s, team, now) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from storage.teamhealth import Atom
+from storage.teamhealth.queries import Atom
 
 NOT_ENOUGH = "not enough responses"
 

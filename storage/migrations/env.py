@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-from storage.tables import import_all_tables
+from storage.schema import import_all_tables
 
 import_all_tables()
 

@@ -1,0 +1,1 @@
+"""Data rights: export, retention of raw text, and erasure of a person (`pulsebridge user delete`)."""

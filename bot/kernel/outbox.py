@@ -1,0 +1,78 @@
+"""Sending through the outbox: each message has a stored key, so a retry never sends it twice.
+
+A row moves pending → sending → sent, or → failed (retried later with what it stored). A row left
+in `sending` by a crash is not resent automatically: the platform may already show it, and a
+duplicate celebration is the failure users notice most. Those rows stay visible for operators.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from bot.kernel.events import MessageHandle
+from bot.kernel.metrics import OUTBOX_MESSAGES
+from bot.kernel.ports import ChatAdapter, Outbound, describe, destination_platform, handle_to_ref
+from bot.kernel.serialize import destination_from_data, message_from_data, to_data
+from storage.kernel.db import session, write_unit
+from storage.kernel.deliveries import claim_outbox, finish_outbox, outbox_row, retryable_outbox
+from storage.kernel.tables import utcnow
+
+MAX_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, engine: Engine, adapters: Mapping[str, ChatAdapter]):
+        self.engine = engine
+        self.adapters = adapters
+
+    async def deliver(self, items: Iterable[Outbound]) -> dict[str, MessageHandle]:
+        """Send what has not been sent yet; returns where each message this call sent landed, by key."""
+        sent: dict[str, MessageHandle] = {}
+        for item in items:
+            handle = await self.deliver_one(item)
+            if handle is not None:
+                sent[item.key] = handle
+        return sent
+
+    async def deliver_one(self, item: Outbound) -> MessageHandle | None:
+        platform = destination_platform(item.destination)
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            log.warning("no adapter for platform %s; message %s left pending", platform, item.key)
+            return None
+        with write_unit(self.engine) as s:
+            payload = {"destination": to_data(item.destination), "message": to_data(item.message)}
+            row = outbox_row(s, item.key, platform, describe(item.destination), payload)
+            if row.status == "sent" or not claim_outbox(s, row.id):
+                return None
+            row_id = row.id
+        try:
+            handle = await adapter.send(item.destination, item.message)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried later
+            log.warning("sending %s to %s failed: %s", item.key, describe(item.destination), exc)
+            with write_unit(self.engine) as s:
+                finish_outbox(s, row_id, error=f"{type(exc).__name__}: {exc}")
+            OUTBOX_MESSAGES.labels(platform, "failed").inc()
+            return None
+        with write_unit(self.engine) as s:
+            finish_outbox(s, row_id, platform_ref=handle_to_ref(handle))
+        OUTBOX_MESSAGES.labels(platform, "sent").inc()
+        return handle
+
+    async def retry(self, *, pending_for: timedelta = timedelta(minutes=1)) -> int:
+        """Resend failed messages (up to MAX_ATTEMPTS) and ones a stopped process never sent; returns how many went out."""
+        with session(self.engine) as s:
+            rows = retryable_outbox(s, max_attempts=MAX_ATTEMPTS, pending_before=utcnow() - pending_for)
+            items = []
+            for row in rows:
+                try:
+                    items.append(Outbound(row.key, destination_from_data(row.payload["destination"]), message_from_data(row.payload["message"])))
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.error("outbox row %s cannot be decoded (%s); left as is", row.key, exc)
+        return len(await self.deliver(items))

@@ -1,0 +1,106 @@
+"""Scheduled work on APScheduler 3, with its job store in the bot's own database.
+
+APScheduler persists jobs by a textual reference to a module-level function, so every job
+runs through `run_job`, which looks the named handler up on the running core. Features
+register handlers with `PulseBridge.job(name, handler)` and schedule them by name.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
+
+from bot.kernel.metrics import SCHEDULER_JOBS
+
+if TYPE_CHECKING:
+    from bot.kernel.core import PulseBridge
+
+log = logging.getLogger(__name__)
+
+_running_core: PulseBridge | None = None
+
+
+async def run_job(name: str, **kwargs: Any) -> None:
+    core = _running_core
+    if core is None:
+        log.warning("job %s fired with no running core; skipped", name)
+        return
+    handler = core.jobs.get(name)
+    if handler is None:
+        log.warning("job %s has no handler (feature removed?); skipped", name)
+        return
+    if not core.inflight.accepting:
+        log.info("job %s not started: shutting down", name)
+        SCHEDULER_JOBS.labels(name, "skipped").inc()
+        return
+    async with core.inflight.track():
+        try:
+            await handler(core, **kwargs)
+        except Exception:
+            SCHEDULER_JOBS.labels(name, "error").inc()
+            raise
+    SCHEDULER_JOBS.labels(name, "ok").inc()
+
+
+def _same_trigger(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a.__getstate__() == b.__getstate__()
+
+
+class Scheduler:
+    # A job missed while the process was down runs once on start-up (coalesce), not once per miss.
+    JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 12 * 3600}
+
+    def __init__(self, core: PulseBridge, engine: Engine):
+        self.core = core
+        self.apscheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
+            job_defaults=self.JOB_DEFAULTS,
+            timezone=UTC,
+        )
+
+    def start(self) -> None:
+        global _running_core
+        _running_core = self.core
+        self.apscheduler.start()
+
+    def shutdown(self) -> None:
+        global _running_core
+        if self.apscheduler.running:
+            self.apscheduler.shutdown(wait=False)
+        if _running_core is self.core:
+            _running_core = None
+
+    def cron(self, job_id: str, name: str, *, timezone: str, kwargs: dict[str, Any] | None = None, **fields: Any) -> None:
+        """(Re)define a recurring job, e.g. `cron("pulse:support", "pulse.open", timezone="Europe/Berlin", day_of_week="tue", hour=10)`.
+
+        Re-defining a job exactly as stored keeps its next run time, so a run that fell due while no
+        scheduler was up (a restart, a replica taking over) still happens once (see JOB_DEFAULTS).
+        """
+        trigger = CronTrigger(timezone=timezone, **fields)
+        job_kwargs = {"name": name, **(kwargs or {})}
+        existing = self.apscheduler.get_job(job_id)
+        if existing is not None and existing.kwargs == job_kwargs and _same_trigger(existing.trigger, trigger):
+            return
+        self.apscheduler.add_job("bot.kernel.scheduler:run_job", trigger, id=job_id, replace_existing=True, kwargs=job_kwargs)
+
+    def every(self, job_id: str, name: str, *, seconds: int, kwargs: dict[str, Any] | None = None) -> None:
+        self.apscheduler.add_job(
+            "bot.kernel.scheduler:run_job", IntervalTrigger(seconds=seconds), id=job_id, replace_existing=True, kwargs={"name": name, **(kwargs or {})}
+        )
+
+    def once(self, job_id: str, name: str, at: datetime, kwargs: dict[str, Any] | None = None) -> None:
+        self.apscheduler.add_job(
+            "bot.kernel.scheduler:run_job", DateTrigger(run_date=at), id=job_id, replace_existing=True, kwargs={"name": name, **(kwargs or {})}
+        )
+
+    def remove(self, job_id: str) -> None:
+        if self.apscheduler.get_job(job_id) is not None:
+            self.apscheduler.remove_job(job_id)

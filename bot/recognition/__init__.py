@@ -1,0 +1,1 @@
+"""Recognition: /kudos, /win, and the weekly digest that ties peer recognition to customer wins."""

@@ -1,0 +1,1 @@
+"""Export, retention purge and erasure across every feature's tables."""

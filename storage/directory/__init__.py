@@ -1,0 +1,1 @@
+"""People, teams and memberships, and the queries features use to find them."""

@@ -1,0 +1,202 @@
+"""Users, teams and conversation references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, literal, or_, select
+from sqlmodel import Session
+
+from storage.directory.tables import ConversationRef, Team, TeamMember, User
+from storage.kernel.tables import utcnow
+
+
+def find_user(session: Session, platform: str, external_id: str) -> User | None:
+    return session.execute(
+        select(User).where(User.platform == platform, User.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def upsert_user(
+    session: Session,
+    *,
+    platform: str,
+    external_id: str,
+    display_name: str,
+    email: str | None = None,
+    timezone: str | None = None,
+    is_bot: bool = False,
+    active: bool = True,
+) -> User:
+    """Insert or refresh a user; fields the platform did not give (None) keep their stored value."""
+    user = find_user(session, platform, external_id)
+    if user is None:
+        user = User(platform=platform, external_id=external_id, display_name=display_name)
+        session.add(user)
+    apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
+    session.flush()
+    return user
+
+
+def apply_profile(user: User, *, display_name: str, email: str | None, timezone: str | None, is_bot: bool, active: bool) -> None:
+    if display_name:
+        user.display_name = display_name
+    if email:
+        user.email = email.lower()
+    if timezone:
+        user.timezone = timezone
+    user.is_bot = is_bot
+    user.active = active
+    user.updated_at = utcnow()
+
+
+def identifiers_of(user: User) -> list[str]:
+    idents = [f"{user.platform}:{user.external_id}"]
+    if user.email:
+        idents.append(user.email.lower())
+    return idents
+
+
+def teams_of(session: Session, user: User) -> list[Team]:
+    return list(
+        session.execute(
+            select(Team)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .where(TeamMember.identifier.in_(identifiers_of(user)))
+            .order_by(Team.slug)
+            .distinct()
+        ).scalars()
+    )
+
+
+def team_channel(team: Team, platform: str) -> str | None:
+    """The channel a team celebrates in on one platform (the playground gives every team one)."""
+    if platform == "slack":
+        return team.slack_channel
+    if platform == "teams":
+        return team.teams_channel
+    if platform == "playground":
+        return f"team:{team.slug}"
+    return None
+
+
+def sync_teams(session: Session, teams: Iterable[tuple[str, dict[str, Any], list[str], list[str]]]) -> None:
+    """Mirror the configured teams into the database: (slug, attributes, members, leads) per team."""
+    seen: set[str] = set()
+    for slug, attrs, members, leads in teams:
+        seen.add(slug)
+        team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
+        if team is None:
+            team = Team(slug=slug, **attrs)
+            session.add(team)
+        else:
+            for key, value in attrs.items():
+                setattr(team, key, value)
+        team.source = "config"  # the YAML wins over a platform group of the same name
+        session.flush()
+        session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+        wanted = dict.fromkeys(members, False)
+        wanted.update(dict.fromkeys(leads, True))
+        for ident, is_lead in wanted.items():
+            session.add(TeamMember(team_id=team.id, identifier=ident, is_lead=is_lead))
+    # Teams mapped from platform groups are kept in step by the directory sync, not by the YAML.
+    stale_query = select(Team).where(Team.source == "config")
+    stale = session.execute(stale_query.where(Team.slug.not_in(seen)) if seen else stale_query).scalars().all()
+    for team in stale:
+        session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+    session.flush()
+
+
+def save_conversation_ref(
+    session: Session,
+    *,
+    platform: str,
+    conversation_id: str,
+    kind: str,
+    reference: dict[str, Any],
+    user_id: int | None = None,
+) -> None:
+    row = session.execute(
+        select(ConversationRef).where(
+            ConversationRef.platform == platform, ConversationRef.conversation_id == conversation_id
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        row = ConversationRef(platform=platform, conversation_id=conversation_id, kind=kind, user_id=user_id)
+        session.add(row)
+    row.reference = reference
+    row.kind = kind
+    if user_id is not None:
+        row.user_id = user_id
+    row.updated_at = utcnow()
+    session.flush()
+
+
+def personal_conversation(session: Session, user_id: int) -> ConversationRef | None:
+    return session.execute(
+        select(ConversationRef)
+        .where(ConversationRef.user_id == user_id, ConversationRef.kind == "personal")
+        .order_by(ConversationRef.updated_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def conversation(session: Session, platform: str, conversation_id: str) -> ConversationRef | None:
+    return session.execute(
+        select(ConversationRef).where(
+            ConversationRef.platform == platform, ConversationRef.conversation_id == conversation_id
+        )
+    ).scalar_one_or_none()
+
+
+def latest_conversation(session: Session, platform: str, user_id: int | None = None) -> ConversationRef | None:
+    """The most recently seen conversation, preferring the user's own; carries service URL and tenant."""
+    query = select(ConversationRef).where(ConversationRef.platform == platform)
+    if user_id is not None:
+        query = query.order_by((ConversationRef.user_id == user_id).desc(), ConversationRef.updated_at.desc())
+    else:
+        query = query.order_by(ConversationRef.updated_at.desc())
+    return session.execute(query.limit(1)).scalar_one_or_none()
+
+
+def search_people(
+    session: Session,
+    platform: str,
+    text: str,
+    *,
+    skip: int = 0,
+    limit: int = 15,
+    exclude_external_id: str | None = None,
+    members_only: bool = False,
+    user_ids: set[int] | None = None,
+) -> list[User]:
+    """Active people on a platform whose name contains `text` (or whose email starts with it), by name.
+
+    For type-as-you-search pickers: one bounded page, never the whole directory. `members_only`
+    keeps people who belong to one of the org's teams; `user_ids` restricts to those ids (a tenant).
+    """
+    query = select(User).where(User.platform == platform, User.active.is_(True), User.is_bot.is_(False))
+    needle = " ".join(text.split()).lower()
+    if needle:
+        query = query.where(or_(func.lower(User.display_name).contains(needle, autoescape=True), func.lower(User.email).startswith(needle, autoescape=True)))
+    if exclude_external_id:
+        query = query.where(User.external_id != exclude_external_id)
+    if members_only:
+        identifiers = select(TeamMember.identifier)
+        query = query.where(or_(literal(f"{platform}:").concat(User.external_id).in_(identifiers), func.lower(User.email).in_(identifiers)))
+    if user_ids is not None:
+        query = query.where(User.id.in_(user_ids or {-1}))
+    return list(session.execute(query.order_by(User.display_name, User.id).offset(max(skip, 0)).limit(limit)).scalars())
+
+
+def users_seen_in_tenant(session: Session, platform: str, tenant_id: str) -> set[int]:
+    """Users whose own chat with the bot lives in a tenant (conversation references carry the tenant)."""
+    rows = session.execute(
+        select(ConversationRef.user_id, ConversationRef.reference).where(ConversationRef.platform == platform, ConversationRef.user_id.is_not(None))
+    ).all()
+    def tenant(reference) -> str | None:
+        conversation = (reference or {}).get("conversation") or {}
+        return conversation.get("tenantID") or conversation.get("tenantId")
+
+    return {user_id for user_id, reference in rows if tenant(reference) == tenant_id}

@@ -1,0 +1,59 @@
+"""The kernel's tables: deliveries already acted on, the outbox, and the scheduler lease.
+
+Times are timezone-aware UTC in Python; SQLModel's UTCDateTime gives SQLite and PostgreSQL the same values.
+Every table that records an inbound delivery or an outbound message carries a unique key:
+platforms retry, and a retry must land on the existing row instead of creating a new one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+
+class SchedulerLease(SQLModel, table=True):
+    """One row per lease name; the holder must renew before `expires_at` (database time) or lose it."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    acquired_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(default_factory=utcnow)
+
+
+class InboundDelivery(SQLModel, table=True):
+    """Keys of platform deliveries already acted on (Slack trigger/event ids, Teams activity ids)."""
+
+    __tablename__ = "inbound_deliveries"
+
+    key: str = Field(primary_key=True, max_length=256)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One row per message the bot means to send; the unique key makes sends at-most-once per key."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=256, unique=True)
+    platform: str = Field(max_length=16)
+    destination: str = Field(max_length=256)
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    attempts: int = 0
+    platform_ref: str | None = Field(default=None, max_length=256)
+    last_error: str | None = None
+    # What to send, so a failed or interrupted delivery can be retried after a restart.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Kudos, wins and their queries."""

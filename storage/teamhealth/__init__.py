@@ -1,0 +1,1 @@
+"""Goals and the queries behind /teamhealth."""
