@@ -422,7 +422,8 @@ async def test_goals_on_teams_card_form_and_refusal(database_url, fake_slack, fa
         assert count(server.engine, Goal) == 0
         server.connector.sent.clear()
         await server.teams_send(server.teams_submit(dict(bad, target="20")))
-        assert "Saved" in card_text((await server.connector.wait_for(1))[-1])
+        await settle(server)
+        assert "Saved" in card_text(server.connector.updated[-1])  # the form became its confirmation
         with session(server.engine) as s:
             goal = s.execute(select(Goal)).scalar_one()
             assert (goal.metric, goal.target, goal.period) == ("nps", 20.0, "month")

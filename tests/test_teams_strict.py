@@ -225,3 +225,91 @@ async def test_search_only_offers_people_of_the_askers_tenant(database_url, fake
     finally:
         await runner.cleanup()
         srv.engine.dispose()
+
+
+# -- install: welcome once, learn the roster at once ---------------------------------------------
+
+CHANNEL = {"conversationType": "channel", "tenantId": "tenant-1", "id": "19:general@thread.tacv2"}
+
+
+def installed(server, activity_id: str) -> dict:
+    activity = server.teams_activity("", conversation=CHANNEL, activity_id=activity_id)
+    for key in ("text", "entities"):
+        activity.pop(key, None)
+    activity.update(type="conversationUpdate", membersAdded=[{"id": activity["recipient"]["id"]}])
+    activity["channelData"] = {"tenant": {"id": "tenant-1"}, "team": {"id": "19:general@thread.tacv2"}, "eventType": "teamMemberAdded"}
+    return activity
+
+
+async def test_installing_the_app_posts_one_welcome_however_often_teams_says_so(server):
+    for activity_id in ("install-1", "install-1", "install-2"):  # a redelivery, then a reinstall event
+        assert (await server.teams_send(installed(server, activity_id)))[0] in (200, 201)
+    await settle(server)
+    welcomes = [s for s in server.connector.sent_to("19:general@thread.tacv2") if "Thanks for adding me" in card_text(s)]
+    assert len(welcomes) == 1 and "Here is what I can do" in card_text(welcomes[0])
+    one_message_each(server.connector)
+
+
+async def test_pickers_know_a_channels_members_from_the_first_contact_without_a_directory_sync(server):
+    assert await server.teams_search("", "people.directory") == ["29:ana"]  # only Ana, who is asking
+    await server.teams_send(installed(server, "install-1"))
+    await settle(server)
+    # The fake roster: Ana, Bob and Dan, none of whom ever wrote to the bot.
+    assert await server.teams_search("", "people.directory") == ["29:ana", "29:bob", "29:dan"]
+    pages = len(server.connector.member_pages)
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> help", conversation=CHANNEL))
+    await settle(server)
+    assert len(server.connector.member_pages) == pages  # the roster is read once per conversation, not per message
+
+
+# -- what concerns one person stays with that person ------------------------------------------------
+
+SUPPORT = {"conversationType": "channel", "tenantId": "tenant-1", "id": "19:support@thread.tacv2;messageid=1700000000001"}
+
+
+async def test_channel_and_tag_mentions_never_become_people(server):
+    from storage.directory.tables import User
+
+    activity = server.teams_activity("<at>pulsebridge</at> kudos <at>General</at> <at>Designers</at> for the launch", conversation=SUPPORT)
+    activity["entities"] += [
+        {"type": "mention", "text": "<at>General</at>", "mentioned": {"id": "19:general@thread.tacv2", "name": "General"}},
+        {"type": "mention", "text": "<at>Designers</at>", "mentioned": {"id": "MCMjMSMjdGFnLWlk", "name": "Designers", "type": "tag"}},
+    ]
+    await server.teams_send(activity)
+    await settle(server)
+    with session(server.engine) as s:
+        ids = set(s.execute(select(User.external_id)).scalars())
+    assert not ids & {"19:general@thread.tacv2", "MCMjMSMjdGFnLWlk"}
+    with session(server.engine) as s:
+        assert s.execute(select(Kudos)).scalars().all() == []
+    assert "General" not in [t for t, _ in await search(server, "", "people.directory")]
+
+
+async def test_a_refusal_in_a_channel_thread_goes_to_the_person_not_the_channel(server):
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos <at>Ana Lima</at> for me", mentions=[("29:ana", "Ana Lima")], conversation=SUPPORT))
+    await settle(server)
+    in_channel = "\n".join(card_text(s) for s in server.connector.sent if s.conversation_id.startswith("19:support"))
+    assert "yourself" not in in_channel
+    assert any("yourself" in card_text(s) for s in server.connector.sent_to("a:personal-29:ana"))
+
+
+async def test_give_kudos_under_a_win_opens_the_form_privately_and_a_submitted_form_becomes_its_confirmation(server):
+    # Bob and Dan become known with their emails (so their teams are known) through a kudos.
+    await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> <at>Dan Wu</at> for the docs",
+                                                  mentions=[("29:bob", "Bob Stone"), ("29:dan", "Dan Wu")], conversation=personal("29:ana")))
+    await settle(server)
+    server.connector.sent.clear()
+    win = {"form_id": "win.record", "metadata": "", "multi": ["contributors"], "customer": "Globex", "summary": "Renewal saved",
+           "won_on": "2026-11-18", "contributors": "29:bob"}
+    await server.teams_send(server.teams_submit(win, sender=("29:dan", "Dan Wu"), conversation=personal("29:dan"), reply_to_id="act-win-form"))
+    await settle(server)
+    assert [u.reply_to for u in server.connector.updated] == ["act-win-form"]  # the form turned into the confirmation
+    assert "Globex" in card_text(server.connector.updated[0]) and not server.connector.updated[0].card.get("actions")
+    post = next(s for s in server.connector.sent_to("19:support@thread.tacv2"))
+    server.connector.sent.clear()
+
+    click = server.teams_submit(post.card["actions"][0]["data"], sender=("29:ana", "Ana Lima"), conversation=SUPPORT, reply_to_id="act-win-post")
+    await server.teams_send(click)
+    await settle(server)
+    assert [s.conversation_id for s in server.connector.sent] == ["a:personal-29:ana"]  # not the channel
+    assert "Give kudos" in card_text(server.connector.sent[0])

@@ -196,8 +196,10 @@ async def test_teams_win_card_lists_directory_people_and_posts_to_team_channels(
     )
     await srv.teams_send(submit)
     await srv.teams_send(submit)  # redelivered: still one win, no second post
-    sent = await srv.connector.wait_for(5)
+    sent = await srv.connector.wait_for(4)  # two channel posts, two DMs; the confirmation replaces the form
     await settle(srv)
+    [confirmation] = srv.connector.updated
+    assert confirmation.reply_to == submit["replyToId"] and "Globex" in card_text(confirmation)
     channels = {s.conversation_id: s for s in srv.connector.sent if s.conversation_id.startswith("19:")}
     assert set(channels) == {"19:support@thread.tacv2", "19:platform@thread.tacv2"}
     assert len(srv.connector.sent_to("19:support@thread.tacv2")) == 1

@@ -225,7 +225,8 @@ def form_card(form: Form) -> dict[str, Any]:
                 "title": form.submit_label,
                 "style": "positive",
                 # Teams returns a multi-select as "a,b"; `multi` tells the translator which to split.
-                "data": {"form_id": form.form_id, "metadata": form.metadata, "multi": multi},
+                # Left out when empty: the Agents Playground silently drops a submit whose data holds [].
+                "data": {"form_id": form.form_id, "metadata": form.metadata, **({"multi": multi} if multi else {})},
             }
         ],
     }
