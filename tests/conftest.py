@@ -90,6 +90,30 @@ def _instant(text: str) -> datetime:
     return value
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Every distinct Adaptive Card the bot sent in this run, checked once with Microsoft's own
+    `adaptivecards` library (Node, installed by .ci/run into tests/agents_playground)."""
+    from tests.fakes.cards import SEEN, library_problems
+
+    cards = list(SEEN.values())
+    results = library_problems(cards)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if results is None:
+        if cards and os.environ.get("CI"):
+            session.exitstatus = 1
+            if reporter:
+                reporter.write_line("adaptivecards: Node or tests/agents_playground/node_modules missing: CI must check the cards", red=True)
+        return
+    bad = [(card, problems) for card, problems in zip(cards, results, strict=True) if problems]
+    if reporter:
+        reporter.write_line(f"adaptivecards: {len(cards)} distinct card(s) checked with Microsoft's library, {len(bad)} with problems")
+    if bad:
+        session.exitstatus = 1
+        for card, problems in bad[:5]:
+            if reporter:
+                reporter.write_line("; ".join(problems) + " in " + json.dumps(card)[:300], red=True)
+
+
 def pytest_report_header(config):
     start = getattr(config, "pulsebridge_clock", None)
     return f"clock: every test starts at {start.isoformat()}" if start else None

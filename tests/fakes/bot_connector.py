@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.cards import card_problems
+from tests.fakes.cards import card_problems, remember
 
 MAX_MESSAGE_BYTES = 100 * 1024
 MULTIPLE_ACTIVITIES = "Activity resulted into multiple skype activities"
@@ -40,6 +40,7 @@ class Sent:
     def card(self) -> dict[str, Any] | None:
         for attachment in self.activity.get("attachments") or []:
             if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                remember(attachment.get("content"))
                 return attachment["content"]
         return None
 
@@ -121,6 +122,7 @@ class FakeBotConnector:
         body = json.loads(raw)
         for attachment in body.get("attachments") or []:
             if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                remember(attachment.get("content"))
                 self.card_problems.extend(f"{request.method} {request.path}: {p}" for p in card_problems(attachment.get("content")))
         return body, None
 

@@ -82,3 +82,26 @@ def card_problems(card: Any) -> list[str]:
             if json.dumps(entity["text"])[1:-1] not in text:
                 problems.append(f"mention {entity['text']} is not in the card's text: nobody sees it")
     return problems
+
+
+# Every distinct card any fake connector received in this test session, for one batch check with
+# Microsoft's `adaptivecards` library at the end (tests/conftest.py pytest_sessionfinish).
+SEEN: dict[str, Any] = {}
+VALIDATOR = Path(__file__).resolve().parents[1] / "agents_playground" / "validate_cards.js"
+LIBRARY = Path(__file__).resolve().parents[1] / "agents_playground" / "node_modules" / "adaptivecards"
+
+
+def remember(card: Any) -> None:
+    SEEN.setdefault(json.dumps(card, sort_keys=True), card)
+
+
+def library_problems(cards: list[Any]) -> list[list[str]] | None:
+    """Problems Microsoft's adaptivecards library reports per card; None when Node or the library is missing."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if not node or not LIBRARY.is_dir() or not cards:
+        return None
+    done = subprocess.run([node, str(VALIDATOR)], input=json.dumps(cards), capture_output=True, text=True, timeout=300, check=True)
+    return json.loads(done.stdout)
