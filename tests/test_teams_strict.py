@@ -313,3 +313,14 @@ async def test_give_kudos_under_a_win_opens_the_form_privately_and_a_submitted_f
     await settle(server)
     assert [s.conversation_id for s in server.connector.sent] == ["a:personal-29:ana"]  # not the channel
     assert "Give kudos" in card_text(server.connector.sent[0])
+
+
+def test_a_row_longer_than_teams_shows_wraps_instead_of_hiding_buttons_in_a_menu():
+    from adapters.teams.render import card
+    from bot.kernel.messages import Actions, Button, Message
+
+    scale = Actions(tuple(Button(str(i), f"pulse.answer:{i}", str(i)) for i in range(11)))  # eNPS 0-10
+    rendered = card(Message(summary="q", blocks=(scale,)))
+    rows = [b["actions"] for b in rendered["body"] if b["type"] == "ActionSet"] + [rendered.get("actions", [])]
+    assert max(len(r) for r in rows) <= 6  # Teams' actions.maxActions
+    assert [a["title"] for r in rows for a in r] == [str(i) for i in range(11)]  # all there, in order

@@ -33,6 +33,8 @@ from bot.kernel.messages import (
 )
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+# Buttons Teams shows in one row (its host config's actions.maxActions); more go to a "…" menu.
+MAX_ACTIONS = 6
 _MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
@@ -122,11 +124,13 @@ def card(message: Message) -> dict[str, Any]:
                 elif button.style == "danger":
                     action["style"] = "destructive"
                 row.append(action)
-            if single_row:
+            if single_row and len(row) <= MAX_ACTIONS:
                 actions.extend(row)
-            elif row:
-                # Several rows (e.g. one per pulse question): each stays in place as an ActionSet.
-                body.append({"type": "ActionSet", "actions": row})
+            else:
+                # Several rows (e.g. one per pulse question) stay in place as ActionSets; a row longer
+                # than Teams shows (an eNPS 0-10 scale) wraps onto several, none in an overflow menu.
+                for start in range(0, len(row), MAX_ACTIONS):
+                    body.append({"type": "ActionSet", "actions": row[start : start + MAX_ACTIONS]})
     out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
     if actions:
         out["actions"] = actions

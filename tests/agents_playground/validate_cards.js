@@ -11,6 +11,8 @@ process.stdin.on("end", () => {
     const problems = [];
     const context = new AC.SerializationContext();
     const card = new AC.AdaptiveCard();
+    // Teams' host config shows 6 buttons in a row (the library's default is 5).
+    card.hostConfig = new AC.HostConfig({ actions: { maxActions: 6 } });
     card.parse(json, context);
     for (let i = 0; i < context.eventCount; i++) {
       const e = context.getEventAt(i);
