@@ -182,8 +182,13 @@ def directory() -> None:
 
 
 @directory.command("sync")
-def directory_sync() -> None:
-    """List everyone on the connected platforms now: upsert profiles, deactivate who left, map user groups."""
+@click.option("--force", is_flag=True, help="Apply the listing even when it would deactivate or re-id more people than directory.max_*_share allow.")
+def directory_sync(force: bool) -> None:
+    """List everyone on the connected platforms now: upsert profiles, deactivate who left, map user groups.
+
+    A listing that would deactivate more than directory.max_deactivate_share (20 %) of a platform's
+    active people, or re-id more than max_id_change_share (5 %), is refused (exit 1) unless --force.
+    """
     import asyncio
 
     from adapters.server import CORE, build_app
@@ -197,10 +202,12 @@ def directory_sync() -> None:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
-    reports = asyncio.run(sync_all(core))
+    reports = asyncio.run(sync_all(core, force=force))
     for report in reports:
         click.echo(report.line())
-    if any(r.error for r in reports):
+    if any(r.refused for r in reports):
+        click.echo("If the listing is right (people really left), run `pulsebridge directory sync --force`.", err=True)
+    if any(r.error or r.refused for r in reports):
         sys.exit(1)
 
 

@@ -26,6 +26,7 @@ from bot.app import parse_org_config
 from bot.kernel.settings import Settings
 from storage.kernel.db import make_engine
 from storage.kernel.migrate import upgrade
+from tests import blockkit_contract
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -200,8 +201,14 @@ def throwaway_schema(base: str) -> Iterator[str]:
         admin.dispose()
 
 
+def pytest_sessionfinish(session, exitstatus):
+    blockkit_contract.session_finish(session)
+
+
 @pytest.fixture
-async def fake_slack():
+async def fake_slack(request):
+    """The strict fake Slack Web API. A test fails when the bot sent something Slack would have
+    refused (unless it called `expect_refusals()`); what it sent is type-checked at the end."""
     fake = FakeSlackAPI()
     await fake.start()
     for uid, name, email in [
@@ -215,6 +222,11 @@ async def fake_slack():
     fake.add_user("U0ROBOT", "Deploy Bot", None, is_bot=True)
     yield fake
     await fake.stop()
+    for item in fake.payloads:
+        blockkit_contract.record(request.node.nodeid, item["method"], item["kind"], item["payload"])
+    unexpected = [r for r in fake.refusals if r[1] in ("invalid_blocks", "invalid_arguments", "used_url")]
+    if unexpected and not fake.refusals_expected:
+        pytest.fail(f"Slack would have refused {len(unexpected)} payload(s) from this test: {unexpected[:3]}", pytrace=False)
 
 
 @pytest.fixture
@@ -271,7 +283,7 @@ class Server:
             command=command,
             text=text,
             user_id=user_id,
-            trigger_id=f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}",
+            trigger_id=self.slack.issue_trigger(f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"),
             response_url=f"{self.slack.url}/response/{uuid.uuid4().hex}",
         )
         fields.update(overrides)
@@ -288,12 +300,28 @@ class Server:
     async def slack_interaction(self, payload: dict[str, Any]) -> tuple[int, str]:
         """An interactivity request (block_actions, view_submission) exactly as Slack sends it: form field `payload`."""
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return await self.slack_raw(body)
+        status, text_ = await self.slack_raw(body)
+        self._record_ack(text_)
+        return status, text_
+
+    def _record_ack(self, text_: str) -> None:
+        """A view the bot returned in the HTTP ack (response_action update/push) is a payload Slack checks too."""
+        try:
+            answer = json.loads(text_) if text_ else None
+        except ValueError:
+            return
+        if isinstance(answer, dict) and isinstance(answer.get("view"), dict):
+            from tests.fakes.blockkit import view_problems
+
+            self.slack.payloads.append({"method": "view_submission ack", "kind": "view", "payload": answer["view"]})
+            problems = view_problems(answer["view"])
+            if problems:
+                self.slack.refusals.append(("view_submission ack", "invalid_arguments", problems))
 
     def block_actions(self, action_id: str, value: str, *, user_id: str = "U0ANA", channel: str = "D0ANA", message_ts: str = "1700000000.000001") -> dict[str, Any]:
         payload = fixture_json("slack/block_actions.json")
         payload["user"] = {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": "T0001"}
-        payload["trigger_id"] = f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"
+        payload["trigger_id"] = self.slack.issue_trigger(f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}")
         payload["response_url"] = f"{self.slack.url}/response/{uuid.uuid4().hex}"
         payload["container"].update(channel_id=channel, message_ts=message_ts)
         payload["channel"] = {"id": channel, "name": "directmessage"}
@@ -305,7 +333,7 @@ class Server:
         """`values` maps field id → Slack's state for it, e.g. {"type": "plain_text_input", "value": "x"}."""
         payload = fixture_json("slack/view_submission.json")
         payload["user"] = {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": "T0001"}
-        payload["trigger_id"] = f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"
+        payload["trigger_id"] = self.slack.issue_trigger(f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}")
         view = payload["view"]
         view["id"] = "V" + uuid.uuid4().hex[:10].upper()
         view["hash"] = uuid.uuid4().hex[:16]
@@ -370,12 +398,13 @@ def connector_host(connector: FakeBotConnector) -> str:
     return f"{parts.hostname}:{parts.port}"
 
 
-async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML, *, teams_credentials=None):
+async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML, *, teams_credentials=None, playground: bool = False):
     """The app on 127.0.0.1. Unless the test chose its own allow-list, the Bot Framework hosts the bot may
-    call are exactly the fake connector's host:port (so any other loopback port is refused)."""
+    call are exactly the fake connector's host:port (so any other loopback port is refused). `playground`
+    also mounts the demo playground's routes (adapters/playground) on the same app."""
     if "PULSEBRIDGE_TEAMS_SERVICE_HOSTS" not in settings.model_fields_set:
         settings = Settings(**{**settings.model_dump(exclude_unset=True), "_env_file": None, "PULSEBRIDGE_TEAMS_SERVICE_HOSTS": connector_host(connector)})
-    app = build_app(settings, org=parse_org_config(org_yaml), bind_host="127.0.0.1", teams_credentials=teams_credentials)
+    app = build_app(settings, org=parse_org_config(org_yaml), bind_host="127.0.0.1", teams_credentials=teams_credentials, playground=playground)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -87,7 +87,7 @@ async def test_private_kudos_can_be_turned_off(database_url, fake_slack, fake_co
         assert "Private kudos are turned off" in await kudos(server, "<@U0BOB|bob> for the fix --private")
         assert count(server.engine, Kudos) == 0
         await server.slack_command("/kudos", "")
-        view = (await server.slack.wait_for("views.open"))[0].params["view"]
+        view = (await server.slack.wait_for_form("kudos.give"))[0]
         assert "visibility" not in [b.get("block_id") for b in view["blocks"]]
 
 
@@ -123,7 +123,7 @@ async def test_leaderboard_when_enabled_counts_public_kudos_only(database_url, f
 async def test_kudos_without_arguments_opens_a_form_and_the_form_gives_kudos(server):
     server.core.clock = lambda: NOW
     await server.slack_command("/kudos", "", user_id="U0DAN")
-    view = (await server.slack.wait_for("views.open"))[0].params["view"]
+    view = (await server.slack.wait_for_form("kudos.give"))[0]
     assert view["callback_id"] == "kudos.give"
     assert [b.get("block_id") for b in view["blocks"] if b["type"] == "input"] == ["recipients", "reason", "value", "visibility"]
 

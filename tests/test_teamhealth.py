@@ -283,8 +283,8 @@ def view_values(title="More kudos", metric="kudos_given", target="10", period="m
 async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack, fake_connector):
     async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
         await server.slack_command("/goals", "new", user_id="U0ANA")
-        view = (await server.slack.wait_for("views.open"))[0]
-        assert "New team goal" in str(view.params)
+        view = (await server.slack.wait_for_form("goals.edit"))[0]
+        assert "New team goal" in str(view)
         status, body = await server.slack_interaction(server.view_submission("goals.edit", view_values(), private_metadata="new"))
         assert status == 200 and "errors" not in body
         saved = (await server.slack.wait_for("chat.postMessage"))[0]
@@ -311,6 +311,8 @@ async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack,
     "values, field, message",
     [
         (view_values(metric="csat", target="7"), "target", "CSAT target must be between 1 and 5"),
+        # A modal's max_length is the client's courtesy: a longer title reached the 120-character column.
+        (view_values(title="Delighted customers " * 10), "title", "at most 120 characters"),
         (view_values(target="lots"), "target", "The target must be a number"),
         (view_values(teams="marketing"), "teams", "I don't know a team called"),
         (view_values(teams="platform"), "teams", "Only the leads of Platform"),

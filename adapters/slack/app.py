@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -19,14 +20,19 @@ from adapters.slack import translate
 from adapters.slack.responders import CommandResponder, ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
 from bot.kernel.core import PulseBridge
+from bot.kernel.personal import on_direct_message, on_home_opened
 from bot.directory.lookup import store_profile
 from bot.kernel.settings import Settings
 from storage.kernel.db import session
 
 log = logging.getLogger(__name__)
 
+# Slack waits 3 s for a view_submission's ack; this leaves room for the network both ways.
+VIEW_ACK_SECONDS = 2.0
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError)
-COMMANDS = re.compile(r"^/(kudos|win|pulse|teamhealth|goals)$")
+# Every slash command Slack sends (only those manifest.yml declares) goes to the core, which knows the
+# registered ones and answers any other with its help: a feature's new command needs no edit here.
+COMMANDS = re.compile(r"^/")
 
 
 def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter]:
@@ -59,20 +65,45 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
             return
         # Ack at once: the core may call users.info (and wait out a 429) before it can answer.
         await ack()
-        await core.handle_command(cmd, CommandResponder(client, respond, body.get("trigger_id")))
+        responder = CommandResponder(client, respond, body.get("trigger_id"), user_id=cmd.actor.external_id)
+        try:
+            await core.handle_command(cmd, responder)
+        finally:
+            await responder.finish()
 
     @app.action(re.compile(".*"))
     async def on_action(ack, body, respond):
         await ack()
         action = translate.block_action(body)
-        await core.handle_action(action, CommandResponder(client, respond, body.get("trigger_id"), action.message))
+        await core.handle_action(action, CommandResponder(client, respond, body.get("trigger_id"), action.message, user_id=action.actor.external_id))
 
     @app.view(re.compile(".*"))
     async def on_view(ack, body):
-        # No early ack: field errors can only be shown through the ack of this very request.
+        # No early ack: field errors can only be shown through the ack of this very request. But
+        # Slack shows an error after 3 s, so a handler still busy (looking people up, waiting out
+        # a 429) by VIEW_ACK_SECONDS gets the modal closed and answers by DM from then on.
         responder = ViewResponder(client, ack, body["user"]["id"])
-        await core.handle_form(translate.view_submission(body), responder)
+        handled = asyncio.ensure_future(core.handle_form(translate.view_submission(body), responder))
+        try:
+            await asyncio.wait_for(asyncio.shield(handled), VIEW_ACK_SECONDS)
+        except TimeoutError:
+            await responder.ack()
+            await handled
         await responder.ack()
+
+    @app.event("message")
+    async def on_message(body, context):
+        # Only a person's own new DM to the bot is answered (with help); channel messages, edits,
+        # bot posts and the bot's own messages are ignored. Retries share the event_id.
+        event = translate.direct_message(body, context.get("bot_user_id"))
+        if event is not None:
+            await on_direct_message(core, event)
+
+    @app.event("app_home_opened")
+    async def on_home(body):
+        event = translate.home_opened(body)
+        if event is not None:
+            await on_home_opened(core, event, adapter.publish_home)
 
     @app.event("user_change")
     @app.event("team_join")

@@ -494,7 +494,7 @@ class TeamsBot(ActivityHandler):
             for e in translate.mentions(activity)
             if e["mentioned"]["id"] != bot_id
         ]
-        cmd = translate.command(activity, actor, tuple(mentioned))
+        cmd = translate.command(activity, actor, tuple(mentioned), (*self.core.commands, "help"))
         responder = TeamsResponder(turn_context, adapter=self.core.adapters.get(translate.PLATFORM), actor=cmd.actor if cmd else None)
         if cmd is None:
             await responder.reply(self.core.help_message())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 from typing import Any
 
 from botbuilder.schema import Activity
@@ -23,7 +24,6 @@ from bot.kernel.events import (
 from bot.kernel.messages import UserRef
 
 PLATFORM = "teams"
-COMMAND_NAMES = ("kudos", "win", "pulse", "teamhealth", "goals", "help")
 _AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 
 
@@ -79,14 +79,15 @@ def parse_text(activity: Activity) -> tuple[CommandPart, ...]:
     return tuple(merged)
 
 
-def split_command(parts: tuple[CommandPart, ...]) -> tuple[str, tuple[CommandPart, ...]] | None:
-    """`kudos …` or `/kudos …` → ("kudos", rest); None for chatter that is not a command."""
+def split_command(parts: tuple[CommandPart, ...], names: Collection[str]) -> tuple[str, tuple[CommandPart, ...]] | None:
+    """`kudos …` or `/kudos …` → ("kudos", rest) when "kudos" is in `names` (the core's commands and
+    "help"); None for chatter that is not a command."""
     if not parts or not isinstance(parts[0], Token):
         return None
     first = parts[0].text.lstrip()
     word, _, rest = first.partition(" ")
     name = word.lstrip("/").lower()
-    if name not in COMMAND_NAMES:
+    if name not in names:
         return None
     remainder = ((Token(" " + rest),) if rest else ()) + parts[1:]
     return name, remainder
@@ -103,8 +104,8 @@ def profile(account: TeamsChannelAccount | None, fallback_id: str, fallback_name
     )
 
 
-def command(activity: Activity, actor: Profile, mentioned: tuple[Profile, ...]) -> CommandInvoked | None:
-    split = split_command(parse_text(activity))
+def command(activity: Activity, actor: Profile, mentioned: tuple[Profile, ...], names: Collection[str]) -> CommandInvoked | None:
+    split = split_command(parse_text(activity), names)
     if split is None:
         return None
     name, rest = split

@@ -23,6 +23,7 @@ from bot.kernel.messages import Context, Form, Message, Paragraph, Strong
 from bot.kernel.feature import Feature
 from bot.kernel.orgconfig import OrgConfig
 from bot.kernel.outbox import Outbox
+from bot.kernel.personal import not_in_channel_notice
 from bot.kernel.ports import ChatAdapter, Outbound, Responder
 from bot.kernel.scheduler import Scheduler
 from bot.kernel.settings import Settings
@@ -61,6 +62,9 @@ class CommandSpec:
     summary: str
     usage: str
     handler: CommandHandler
+    # True for invocations that answer with a form after work that may be slow (a profile look-up):
+    # the responder may then keep the platform's short-lived form trigger alive (Slack: a loading modal).
+    opens_form: Callable[[CommandInvoked], bool] | None = None
 
 
 # What a person sees when their acknowledged click or form could not be stored (the unit rolled back).
@@ -96,17 +100,29 @@ class PulseBridge:
         self.scheduler: Scheduler | None = None
         # Handlers and jobs running now; a shutdown drains them (see adapters/server.py).
         self.inflight = InFlight()
+        self.outbox.on_not_in_channel = self._not_in_channel
+        # Tells the organisation's admins something once per key (`await notifier(key, message)`);
+        # the directory feature provides it, since only it knows who the admins are as people.
+        self.admin_notifier: Callable[[str, Message], Awaitable[int]] | None = None
+        # Sections of the Home tab, by order (see bot/kernel/personal.py).
+        self.home_sections: list = []
         self.job("outbox.retry", _retry_outbox)
         self.on_startup(lambda core: core.scheduler and core.scheduler.every("outbox-retry", "outbox.retry", seconds=60))
         for feature in features:
             feature.register(self)
 
+    async def _not_in_channel(self, exc, item: Outbound) -> None:
+        if self.admin_notifier is None:
+            return
+        dest = item.destination
+        await self.admin_notifier(f"not_in_channel:{dest.platform}:{exc.channel_id}", not_in_channel_notice(self, dest, for_admin=True))
+
     # -- registration -----------------------------------------------------------------------------
     def register(self, adapter: ChatAdapter) -> None:
         self.adapters[adapter.platform] = adapter
 
-    def command(self, name: str, summary: str, usage: str, handler: CommandHandler) -> None:
-        self.commands[name] = CommandSpec(name, summary, usage, handler)
+    def command(self, name: str, summary: str, usage: str, handler: CommandHandler, opens_form: Callable[[CommandInvoked], bool] | None = None) -> None:
+        self.commands[name] = CommandSpec(name, summary, usage, handler, opens_form)
 
     def action(self, action_id: str, handler: ActionHandler) -> None:
         """`action_id` is matched against the part of a button's action id before the first ':'."""
@@ -154,6 +170,9 @@ class PulseBridge:
         if cmd.raw_text.lower() == "help":
             await responder.reply(Message(summary=spec.usage, blocks=(Paragraph((spec.summary,)), Context((spec.usage,)))))
             return
+        hold = getattr(responder, "hold_form", None)
+        if spec.opens_form is not None and hold is not None and spec.opens_form(cmd):
+            await hold()
         await self._run(lambda: spec.handler(self, cmd), responder, "command", spec.name)
 
     async def handle_action(self, action: ActionInvoked, responder: Responder) -> None:
@@ -228,7 +247,10 @@ class PulseBridge:
         if outcome.reply is not None:
             await responder.reply(outcome.reply)
         if outcome.followups:
-            await self.outbox.deliver(outcome.followups)
+            refused: list = []
+            await self.outbox.deliver(outcome.followups, refused)
+            for item, _exc in refused:
+                await responder.reply(not_in_channel_notice(self, item.destination, for_admin=False))
 
 
 async def _retry_outbox(core: PulseBridge) -> None:

@@ -471,6 +471,6 @@ async def on_command(core, cmd: CommandInvoked):
 
 
 def register(core) -> None:
-    core.command("kudos", "thank colleagues for what they did", USAGE, on_command)
+    core.command("kudos", "thank colleagues for what they did", USAGE, on_command, opens_form=lambda cmd: not cmd.raw_text.strip())
     core.form(FORM_ID, on_form)
     core.action(GIVE_KUDOS_ACTION, on_give_for_win)

@@ -8,9 +8,25 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from alembic.script.revision import RevisionError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+# Tables in the bot's database that Alembic does not own: APScheduler's SQLAlchemyJobStore creates
+# `apscheduler_jobs` itself when the scheduler starts (the data migrations may still rewrite its rows).
+NOT_OURS = frozenset({"apscheduler_jobs"})
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    return not (type_ == "table" and name in NOT_OURS)
+
+
+# How autogenerate compares the database with the models: env.py (`alembic revision --autogenerate`)
+# and tests/test_migrations.py (no drift) use the same options.
+AUTOGENERATE_OPTIONS = {"include_name": include_name, "compare_type": True, "compare_server_default": True}
 
 
 def alembic_config(url: str) -> Config:
@@ -21,8 +37,39 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def forget_redundant_versions(connection: Connection) -> set[str]:
+    """Delete alembic_version rows that another row already implies (its ancestors); returns them.
+
+    Before 0008, `alembic heads` listed 0002 and 0004 beside 0007 (which depends on both), and
+    `alembic stamp` of all five listed heads writes all five rows. They say nothing more than the
+    others do, but Alembic refuses to upgrade from rows that overlap ("Requested revision 0007
+    overlaps with other requested revisions 0004, 0002"). Rows naming unknown revisions are left
+    for Alembic to report.
+    """
+    script = ScriptDirectory(str(MIGRATIONS))
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    implied: set[str] = set()
+    for rev in current:
+        try:
+            implied.update(r.revision for r in script.iterate_revisions(rev, "base") if r.revision != rev)
+        except RevisionError:
+            continue
+    redundant = current & implied
+    for rev in sorted(redundant):
+        connection.execute(text("DELETE FROM alembic_version WHERE version_num = :rev"), {"rev": rev})
+    return redundant
+
+
 def upgrade(url: str, engine: Engine | None = None) -> None:
     cfg = alembic_config(url)
+    own = engine is None
+    migrator = create_engine(url, poolclass=NullPool) if own else engine
+    try:
+        with migrator.begin() as connection:
+            forget_redundant_versions(connection)
+    finally:
+        if own:
+            migrator.dispose()
     if engine is not None:
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection

@@ -1,9 +1,10 @@
-"""Alembic environment: metadata comes from storage.tables; a caller may hand in an open connection."""
+"""Alembic environment: metadata is every feature's tables (storage.schema); a caller may hand in an open connection."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+from storage.kernel.migrate import AUTOGENERATE_OPTIONS
 from storage.schema import import_all_tables
 
 import_all_tables()
@@ -17,6 +18,7 @@ def run_migrations(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        **AUTOGENERATE_OPTIONS,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,7 +1,7 @@
 """teamhealth: shared goals, goal teams, feedback index for per-team CX figures
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-22
 """
 from alembic import op
@@ -9,10 +9,13 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0001'
+# The feedback index needs the feedback table, so 0006 comes after 0004. It was released as
+# `down_revision = '0001'` with `depends_on = ('0004',)`: the same ancestors (0001, 0004), so every
+# database the old form upgraded means the same thing now; but a dependency leaves 0004 an
+# "effective head", and no merge revision can be written over one (see 0008).
+down_revision = '0004'
 branch_labels = None
-# The feedback index needs the feedback table (0004, a sibling branch off 0001).
-depends_on = ('0004',)
+depends_on = None
 
 
 def upgrade() -> None:

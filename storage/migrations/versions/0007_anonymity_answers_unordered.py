@@ -9,17 +9,18 @@ its pulse's cycle date, and on SQLite the table is rebuilt WITHOUT ROWID, so its
 that of the random primary key.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0006, 0002
 Create Date: 2026-12-01
 """
 from alembic import op
 
 
 revision = '0007'
-down_revision = '0006'
+# pulse_answers is created by 0002, so 0007 merges 0006 and 0002. It was released as
+# `down_revision = '0006'` with `depends_on = ('0002',)`: the same ancestors, see 0006 and 0008.
+down_revision = ('0006', '0002')
 branch_labels = None
-# pulse_answers is created by 0002 (a sibling branch off 0001).
-depends_on = ('0002',)
+depends_on = None
 
 COLUMNS = "pulse_id, question_id, respondent, value, text, comment, polarity"
 
