@@ -91,7 +91,7 @@ def _instant(text: str) -> datetime:
     return value
 
 
-def pytest_sessionfinish(session, exitstatus):
+def check_adaptive_cards(session) -> None:
     """Every distinct Adaptive Card the bot sent in this run, checked once with Microsoft's own
     `adaptivecards` library (Node, installed by .ci/run into tests/agents_playground)."""
     from tests.fakes.cards import SEEN, library_problems
@@ -203,6 +203,7 @@ def throwaway_schema(base: str) -> Iterator[str]:
 
 def pytest_sessionfinish(session, exitstatus):
     blockkit_contract.session_finish(session)
+    check_adaptive_cards(session)
 
 
 @pytest.fixture
