@@ -92,6 +92,30 @@ def _instant(text: str) -> datetime:
     return value
 
 
+def check_adaptive_cards(session) -> None:
+    """Every distinct Adaptive Card the bot sent in this run, checked once with Microsoft's own
+    `adaptivecards` library (Node, installed by .ci/run into tests/agents_playground)."""
+    from tests.fakes.cards import SEEN, library_problems
+
+    cards = list(SEEN.values())
+    results = library_problems(cards)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if results is None:
+        if cards and os.environ.get("CI"):
+            session.exitstatus = 1
+            if reporter:
+                reporter.write_line("adaptivecards: Node or tests/agents_playground/node_modules missing: CI must check the cards", red=True)
+        return
+    bad = [(card, problems) for card, problems in zip(cards, results, strict=True) if problems]
+    if reporter:
+        reporter.write_line(f"adaptivecards: {len(cards)} distinct card(s) checked with Microsoft's library, {len(bad)} with problems")
+    if bad:
+        session.exitstatus = 1
+        for card, problems in bad[:5]:
+            if reporter:
+                reporter.write_line("; ".join(problems) + " in " + json.dumps(card)[:300], red=True)
+
+
 def pytest_report_header(config):
     start = getattr(config, "pulsebridge_clock", None)
     return f"clock: every test starts at {start.isoformat()}" if start else None
@@ -129,6 +153,14 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
 
 def fixture_json(relative: str) -> Any:
     return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
+
+
+def teams_card_schema() -> dict[str, Any]:
+    """Adaptive Card 1.5 plus the Teams host extensions the bot uses (msteams.entities, choices.data)."""
+    from tests.fakes.cards import teams_card_schema as schema
+
+    shared_schema("adaptive-card-1.5.schema.json")  # skips when ../shared/schemas is missing
+    return schema()
 
 
 def shared_schema(name: str) -> dict[str, Any]:
@@ -172,6 +204,7 @@ def throwaway_schema(base: str) -> Iterator[str]:
 
 def pytest_sessionfinish(session, exitstatus):
     blockkit_contract.session_finish(session)
+    check_adaptive_cards(session)
 
 
 @pytest.fixture
@@ -210,6 +243,8 @@ async def fake_connector():
         fake.add_member(mid, name, email)
     yield fake
     await fake.stop()
+    # Every card the bot sent during the test must render in Teams (schema + Teams extensions).
+    assert not fake.card_problems, "cards Teams would not render as sent:\n" + "\n".join(fake.card_problems[:10])
 
 
 class Server:
@@ -335,6 +370,23 @@ class Server:
         activity["value"] = value
         activity["replyToId"] = reply_to_id
         return activity
+
+    async def teams_search(self, text_: str, dataset: str | dict[str, Any], *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), tenant: str = "tenant-1", top: int = 15) -> list[str]:
+        """What a typeahead people picker offers: the `application/search` invoke Teams sends as
+        someone types. `dataset` is the name or the card's ChoiceSet; returns the offered ids."""
+        if isinstance(dataset, dict):
+            dataset = dataset["choices.data"]["dataset"]
+        activity = self.teams_activity("", sender=sender, conversation={"conversationType": "personal", "tenantId": tenant, "id": f"a:personal-{sender[0]}"})
+        activity.pop("text", None)
+        activity["entities"] = []
+        activity["channelData"] = {"tenant": {"id": tenant}}
+        activity.update(type="invoke", name="application/search", value={"queryText": text_, "dataset": dataset, "queryOptions": {"skip": 0, "top": top}})
+        status, body = await self.teams_send(activity)
+        assert status == 200, body
+        answer = json.loads(body)
+        assert answer["type"] == "application/vnd.microsoft.search.searchResponse"
+        self.last_search = [(r["title"], r["value"]) for r in answer["value"]["results"]]
+        return [value for _, value in self.last_search]
 
     async def teams_send(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, str]:
         return await self.post("/api/messages", json.dumps(activity).encode(), {"Content-Type": "application/json", **(headers or {})})

@@ -19,7 +19,7 @@ from bot.teamhealth.themes import themes
 from storage.kernel.db import session
 from storage.kernel.tables import InboundDelivery, OutboxMessage
 from storage.teamhealth.tables import Goal, GoalTeam
-from tests.conftest import ORG_YAML, shared_schema
+from tests.conftest import ORG_YAML, teams_card_schema
 from tests.datarights_support import cli
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts
 from tests.teamhealth_support import seed_feedback, seed_kudos, seed_pulse, user
@@ -183,7 +183,7 @@ async def test_only_leads_on_teams_and_channel_requests_go_to_the_personal_chat(
         elsewhere = [x for x in sent if not x.conversation_id.startswith("19:support")]
         assert len(in_channel) == 1 and "personal chat" in card_text(in_channel[0])
         assert len(elsewhere) == 1 and "Team health: Customer Support" in card_text(elsewhere[0])
-        jsonschema.validate(elsewhere[0].card, shared_schema("adaptive-card-1.5.schema.json"))
+        jsonschema.validate(elsewhere[0].card, teams_card_schema())
 
 
 def test_sparkline_correlation_and_themes():
@@ -420,7 +420,7 @@ async def test_goals_on_teams_card_form_and_refusal(database_url, fake_slack, fa
         server.connector.sent.clear()
         await server.teams_send(server.teams_activity("<at>pulsebridge</at> goals new"))
         card = (await server.connector.wait_for(1))[-1].card
-        jsonschema.validate(card, shared_schema("adaptive-card-1.5.schema.json"))
+        jsonschema.validate(card, teams_card_schema())
         assert "New team goal" in str(card) and "Input.ChoiceSet" in str(card)
         server.connector.sent.clear()
         bad = {"form_id": "goals.edit", "metadata": "new", "title": "Kind words", "metric": "nps", "target": "150", "period": "month", "teams": "support"}
@@ -429,7 +429,8 @@ async def test_goals_on_teams_card_form_and_refusal(database_url, fake_slack, fa
         assert count(server.engine, Goal) == 0
         server.connector.sent.clear()
         await server.teams_send(server.teams_submit(dict(bad, target="20")))
-        assert "Saved" in card_text((await server.connector.wait_for(1))[-1])
+        await settle(server)
+        assert "Saved" in card_text(server.connector.updated[-1])  # the form became its confirmation
         with session(server.engine) as s:
             goal = s.execute(select(Goal)).scalar_one()
             assert (goal.metric, goal.target, goal.period) == ("nps", 20.0, "month")

@@ -32,13 +32,21 @@ def conversation_kind(activity: Activity) -> str:
     return {"personal": "personal", "channel": "channel"}.get(kind, "group")
 
 
-def mentions(activity: Activity) -> list[dict[str, Any]]:
+def is_person(mentioned: dict[str, Any]) -> bool:
+    """A mention of a person, not of a channel ("@General": a 19:… conversation id), a team or a
+    tag ("@Designers": mentioned.type "tag"). Only people may become directory users."""
+    kind = mentioned.get("type")
+    return (kind in (None, "", "person", "user")) and not str(mentioned.get("id", "")).startswith("19:")
+
+
+def mentions(activity: Activity, *, people_only: bool = True) -> list[dict[str, Any]]:
     out = []
     for entity in activity.entities or []:
         # msrest keeps the mention fields (text, mentioned) in additional_properties, not in serialize().
         data = {**(getattr(entity, "additional_properties", None) or {}), "type": entity.type}
         if data.get("type") == "mention" and isinstance(data.get("mentioned"), dict) and data["mentioned"].get("id"):
-            out.append(data)
+            if not people_only or is_person(data["mentioned"]):
+                out.append(data)
     return out
 
 
@@ -126,9 +134,13 @@ def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmit
     if isinstance(value.get("form_id"), str):
         multi = value.get("multi") if isinstance(value.get("multi"), list) else []
         inputs = {k: v for k, v in value.items() if k not in ("form_id", "metadata", "multi")}
-        for key in multi:
-            raw = inputs.get(key)
-            inputs[key] = [p for p in raw.split(",") if p] if isinstance(raw, str) else []
+        # `name`, not `key`: the delivery key above must survive this loop (a reused name once made
+        # every form deduplicated under "recipients", so only the first person's kudos counted).
+        for name in multi:
+            if not isinstance(name, str):
+                continue
+            raw = inputs.get(name)
+            inputs[name] = [p for p in raw.split(",") if p] if isinstance(raw, str) else []
         return FormSubmitted(
             platform=PLATFORM,
             form_id=value["form_id"],
