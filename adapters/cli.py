@@ -24,6 +24,26 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def _serve(app: web.Application, host: str, port: int, started: str, **kwargs) -> None:
+    """web.run_app, with the start-up failures an admin can fix as one line each instead of a traceback."""
+    import errno
+
+    from adapters.slack.socket_mode import SocketModeUnavailable
+
+    try:
+        web.run_app(app, host=host, port=port, print=lambda _: click.echo(started), **kwargs)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is already in use (another pulsebridge?): stop it or pass --port")
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+            _fail(f"cannot listen on {host}:{port} ({exc.strerror})")
+        raise
+    except SocketModeUnavailable as exc:
+        _fail(str(exc))
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
 def _settings(**overrides):
     """Settings (environment, `.env`, then `overrides`), with every secret registered for log redaction."""
     from sqlalchemy.engine import make_url
@@ -48,6 +68,7 @@ def _settings(**overrides):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pulsebridge", prog_name="pulsebridge", message="%(prog)s %(version)s")
 def main() -> None:
     """pulsebridge: pulses, kudos and customer wins in Slack and Microsoft Teams."""
     from bot.kernel import logs
@@ -62,10 +83,10 @@ def main() -> None:
 @click.option("--migrate", is_flag=True, help="Apply pending database migrations before starting.")
 def run(host: str, port: int, migrate: bool) -> None:
     """Serve Slack (/slack/events), Teams (/api/messages) and /healthz from one process."""
-    from aiohttp import web
     from sqlalchemy.exc import OperationalError
 
-    from adapters.server import build_app
+    from adapters.check import log_features
+    from adapters.server import CORE, build_app
     from storage.kernel.db import make_engine
     from storage.kernel.migrate import pending_heads, upgrade
 
@@ -81,13 +102,8 @@ def run(host: str, port: int, migrate: bool) -> None:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]})", 1)
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        shutdown_timeout=settings.PULSEBRIDGE_SHUTDOWN_GRACE,
-        print=lambda _: click.echo(f"pulsebridge listening on http://{host}:{port}"),
-    )
+    log_features(settings, app[CORE].org)
+    _serve(app, host, port, f"pulsebridge listening on http://{host}:{port}", shutdown_timeout=settings.PULSEBRIDGE_SHUTDOWN_GRACE)
 
 
 @main.command()
@@ -101,7 +117,6 @@ def run(host: str, port: int, migrate: bool) -> None:
               help="A Host header name the playground accepts besides loopback and --host (repeatable).")
 def demo(host: str, port: int, database_url: str, reset: bool, public: bool, allowed_hosts: tuple[str, ...]) -> None:
     """Try pulsebridge in the browser: a seeded organisation and a playground chat, no Slack or Teams needed."""
-    from aiohttp import web
 
     from bot.kernel.settings import is_loopback
 
@@ -114,8 +129,8 @@ def demo(host: str, port: int, database_url: str, reset: bool, public: bool, all
         if not public:
             _fail(f"refusing --host {host}: pass --i-know-this-is-public if you mean it (or use 127.0.0.1)")
     app = demo_app(database_url, reset=reset, bind_host=host, allowed_hosts=allowed_hosts)
-    url = f"http://{host}:{port}/playground"
-    web.run_app(app, host=host, port=port, print=lambda _: click.echo(f"pulsebridge demo: open {url}"))
+    url = f"http://{host}:{port}/"
+    _serve(app, host, port, f"pulsebridge demo: open {url}")
 
 
 def demo_app(database_url: str, *, reset: bool = False, bind_host: str = "127.0.0.1", allowed_hosts: tuple[str, ...] = ()) -> web.Application:
@@ -188,14 +203,51 @@ def _reset(url: str) -> None:
     engine.dispose()
 
 
+@main.command()
+def check() -> None:
+    """Check the configuration: settings, database, Slack token, scopes and channels, Teams, org file; list the features on and off.
+
+    Exit status 1 when a check fails or a configured feature lacks something it needs."""
+    import asyncio
+
+    from adapters.check import FAILED, run_checks
+    from bot.kernel.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(f"  {FAILED:<4}  {'settings':<16} {exc}")
+        click.echo("pulsebridge check: the settings are invalid; nothing else was checked", err=True)
+        sys.exit(1)
+    _settings()  # registers the secrets for log redaction
+    results, feats = asyncio.run(run_checks(settings))
+    click.echo("checks")
+    for result in results:
+        click.echo(result.line())
+    click.echo("features")
+    for feature in feats:
+        click.echo(feature.line())
+    failed = [r for r in results if r.status == FAILED]
+    missing = [f for f in feats if f.missing]
+    if failed or missing:
+        click.echo(f"pulsebridge check: {len(failed)} check(s) failed, {len(missing)} feature(s) missing something", err=True)
+        sys.exit(1)
+    click.echo("pulsebridge check: all good")
+
+
 @main.group()
 def directory() -> None:
     """People and teams from Slack and Teams."""
 
 
 @directory.command("sync")
-def directory_sync() -> None:
-    """List everyone on the connected platforms now: upsert profiles, deactivate who left, map user groups."""
+@click.option("--force", is_flag=True, help="Apply the listing even when it would deactivate or re-id more people than directory.max_*_share allow.")
+def directory_sync(force: bool) -> None:
+    """List everyone on the connected platforms now: upsert profiles, deactivate who left, map user groups.
+
+    A listing that would deactivate more than directory.max_deactivate_share (20 %) of a platform's
+    active people, or re-id more than max_id_change_share (5 %), is refused (exit 1) unless --force.
+    """
     import asyncio
 
     from sqlalchemy.exc import OperationalError
@@ -211,10 +263,12 @@ def directory_sync() -> None:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__})", 1)
-    reports = asyncio.run(sync_all(core))
+    reports = asyncio.run(sync_all(core, force=force))
     for report in reports:
         click.echo(report.line())
-    if any(r.error for r in reports):
+    if any(r.refused for r in reports):
+        click.echo("If the listing is right (people really left), run `pulsebridge directory sync --force`.", err=True)
+    if any(r.error or r.refused for r in reports):
         sys.exit(1)
 
 
@@ -222,14 +276,19 @@ def directory_sync() -> None:
 @click.option("--app-id", required=True, help="The bot's Microsoft App ID (a GUID), as in MICROSOFT_APP_ID.")
 @click.option("--out", default="pulsebridge-teams.zip", show_default=True, type=click.Path(dir_okay=False), help="Where to write the zip.")
 @click.option("--version", "app_version", default=None, help="App package version (x.y.z); raise it for every update you upload. [default: pulsebridge's version]")
-@click.option("--website", default="https://pulsebridge.example.com", show_default=True, help="Your https:// site; /privacy and /terms are linked below it.")
+@click.option("--website", required=True, help="Your https:// site: the package links <website>/privacy and <website>/terms, which Teams shows everyone who installs it.")
 def teams_package(app_id: str, out: str, app_version: str | None, website: str) -> None:
     """Write the Microsoft Teams app package to upload to your tenant (Teams admin center or Developer Portal)."""
     from importlib.metadata import version
     from pathlib import Path
 
+    from urllib.parse import urlsplit
+
     from adapters.teams.package import write_package
 
+    host = (urlsplit(website.strip()).hostname or "").lower()
+    if any(host == d or host.endswith("." + d) for d in ("example.com", "example.org", "example.net")) or host.endswith(".example"):
+        _fail(f"--website {website} is an example domain: give your own site, whose /privacy and /terms pages the Teams app links to")
     try:
         path = write_package(Path(out), app_id.strip(), version=app_version or version("pulsebridge"), website=website)
     except ValueError as exc:
@@ -267,21 +326,34 @@ def feedback() -> None:
 @click.option("--input-format", "kind", type=click.Choice(["csv", "jsonl"]), help="Default: csv for *.csv, else JSON Lines.")
 @click.option("--source", "default_source", help="Source name for rows that have none (generic format).")
 @click.option("--dry-run", is_flag=True, help="Print where each record would go, one JSON line each; store nothing.")
-def feedback_import(file: Path, kind: str | None, default_source: str | None, dry_run: bool) -> None:
+@click.option("--encoding", default=None, metavar="NAME",
+              help="The file's text encoding, e.g. cp1252 or latin-1. [default: UTF-8; a CSV that is not UTF-8 is read as Windows-1252, as Excel writes it]")
+def feedback_import(file: Path, kind: str | None, default_source: str | None, dry_run: bool, encoding: str | None) -> None:
     """Import a CSV or JSON Lines export of customer feedback (no messages are sent for imports)."""
+    import codecs
     import json
     from datetime import UTC, datetime
 
-    from bot.feedback.importer import Summary, file_kind, process, read_lines, snapshot
     from bot.app import load_org_config
+    from bot.feedback.importer import Summary, csv_encoding, file_kind, process, read_lines, snapshot
 
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            _fail(f"--encoding {encoding}: unknown encoding (try utf-8, cp1252 or latin-1)")
     settings = _settings()
     try:
         config = load_org_config(settings.PULSEBRIDGE_CONFIG).feedback
     except ConfigError as exc:
         _fail(str(exc))
+    kind = file_kind(file, kind)
+    if encoding is None and kind == "csv":
+        encoding = csv_encoding(file)
+        if encoding is not None:
+            click.echo(f"{file} is not UTF-8: reading it as {encoding} (as Excel writes CSV); pass --encoding to choose another", err=True)
     engine = _migrated_engine(settings)
-    lines = list(read_lines(file, file_kind(file, kind), default_source))
+    lines = list(read_lines(file, kind, default_source, encoding))
     summary = Summary()
     now = datetime.now(UTC)
     directory = snapshot(engine, config)
@@ -346,12 +418,28 @@ def export(team_slug: str, fmt: str, period: str, count: int, until: datetime | 
     from bot.datarights.export import team_rows, to_csv
     from storage.kernel.db import session
 
+    from bot.app import build_core
+    from bot.directory.sync import sync_org_teams
+    from bot.pulses.bank import active_questions, builtin_bank
+
     settings = _settings()
     org = _org(settings)
     engine = _migrated_engine(settings)
+    # Before the first `run` the database knows no teams: mirror the org file as `run` does at start.
+    # Only then: an export must not change the memberships a running bot keeps.
+    if team_slug in org.teams:
+        from sqlalchemy import select
+
+        from storage.directory.tables import Team
+
+        with session(engine) as s:
+            known = s.execute(select(Team.id).where(Team.slug == team_slug)).first() is not None
+        if not known:
+            sync_org_teams(build_core(engine, org, settings=settings))
+    drivers = tuple(sorted({q.driver for q in [*builtin_bank().values(), *active_questions(org.pulses).values()] if q.scale in ("likert", "mood")}))
     try:
         with session(engine) as s:
-            columns, rows = team_rows(s, team_slug, period, count, until.date() if until else None, org.pulses.min_group_size, now=datetime.now(UTC))
+            columns, rows = team_rows(s, team_slug, period, count, until.date() if until else None, org.pulses.min_group_size, now=datetime.now(UTC), drivers=drivers)
     except UserFacingError as exc:
         _fail(exc.text)
     finally:

@@ -197,6 +197,9 @@ def _socket_mode(bolt, app_token: str):
     async def ctx(_app: web.Application):
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+        from adapters.slack.socket_mode import ensure_connectable
+
+        await ensure_connectable(bolt.client, app_token)
         handler = AsyncSocketModeHandler(bolt, app_token)
         await handler.connect_async()
         log.info("Slack Socket Mode connected")

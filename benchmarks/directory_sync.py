@@ -45,7 +45,7 @@ async def main(users: int, database: str | None) -> None:
         url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     try:
         upgrade(url)
-        app = build_app(make_settings(url, fake.url), org=OrgConfig())
+        app = build_app(make_settings(url, fake.url), org=OrgConfig(), bind_host="127.0.0.1")
         core = app[CORE]
         for label in ("first sync (all new)", "second sync (no changes)"):
             fake.calls.clear()
@@ -58,6 +58,12 @@ async def main(users: int, database: str | None) -> None:
         start = time.perf_counter()
         report = await sync_platform(core, "slack")
         print(f"{core.engine.dialect.name:10} {users:6} users  {'one person left':26} {time.perf_counter() - start:6.2f} s  ({report.line()})")
+        # A listing that succeeds with the wrong answer (a mis-scoped token): the guard refuses it.
+        for uid in list(fake.users)[3:]:
+            del fake.users[uid]
+        start = time.perf_counter()
+        report = await sync_platform(core, "slack")
+        print(f"{core.engine.dialect.name:10} {users:6} users  {'only 3 listed (refused)':26} {time.perf_counter() - start:6.2f} s  ({report.line()[:90]})")
         core.engine.dispose()
     finally:
         await fake.stop()

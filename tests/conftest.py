@@ -26,6 +26,7 @@ from bot.app import parse_org_config
 from bot.kernel.settings import Settings
 from storage.kernel.db import make_engine
 from storage.kernel.migrate import upgrade
+from tests import blockkit_contract
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -75,6 +76,7 @@ _travelling = False  # a test is running on the moved clock
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_clock(reason): run on the real clock even under --clock")
+    config.addinivalue_line("markers", "slow: takes minutes (tests/test_fresh_clone.py installs a fresh clone); deselect with -m \"not slow\"")
     instant = config.getoption("--clock")
     if instant:
         config.pulsebridge_clock = _instant(instant)
@@ -88,6 +90,30 @@ def _instant(text: str) -> datetime:
     if value.tzinfo is None:
         raise pytest.UsageError(f"--clock {text!r} needs a UTC offset (e.g. +01:00 or Z): a local time alone is ambiguous on DST days")
     return value
+
+
+def check_adaptive_cards(session) -> None:
+    """Every distinct Adaptive Card the bot sent in this run, checked once with Microsoft's own
+    `adaptivecards` library (Node, installed by .ci/run into tests/agents_playground)."""
+    from tests.fakes.cards import SEEN, library_problems
+
+    cards = list(SEEN.values())
+    results = library_problems(cards)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if results is None:
+        if cards and os.environ.get("CI"):
+            session.exitstatus = 1
+            if reporter:
+                reporter.write_line("adaptivecards: Node or tests/agents_playground/node_modules missing: CI must check the cards", red=True)
+        return
+    bad = [(card, problems) for card, problems in zip(cards, results, strict=True) if problems]
+    if reporter:
+        reporter.write_line(f"adaptivecards: {len(cards)} distinct card(s) checked with Microsoft's library, {len(bad)} with problems")
+    if bad:
+        session.exitstatus = 1
+        for card, problems in bad[:5]:
+            if reporter:
+                reporter.write_line("; ".join(problems) + " in " + json.dumps(card)[:300], red=True)
 
 
 def pytest_report_header(config):
@@ -129,6 +155,14 @@ def fixture_json(relative: str) -> Any:
     return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
 
 
+def teams_card_schema() -> dict[str, Any]:
+    """Adaptive Card 1.5 plus the Teams host extensions the bot uses (msteams.entities, choices.data)."""
+    from tests.fakes.cards import teams_card_schema as schema
+
+    shared_schema("adaptive-card-1.5.schema.json")  # skips when ../shared/schemas is missing
+    return schema()
+
+
 def shared_schema(name: str) -> dict[str, Any]:
     path = SHARED_SCHEMAS / name
     if not path.is_file():
@@ -168,8 +202,15 @@ def throwaway_schema(base: str) -> Iterator[str]:
         admin.dispose()
 
 
+def pytest_sessionfinish(session, exitstatus):
+    blockkit_contract.session_finish(session)
+    check_adaptive_cards(session)
+
+
 @pytest.fixture
-async def fake_slack():
+async def fake_slack(request):
+    """The strict fake Slack Web API. A test fails when the bot sent something Slack would have
+    refused (unless it called `expect_refusals()`); what it sent is type-checked at the end."""
     fake = FakeSlackAPI()
     await fake.start()
     for uid, name, email in [
@@ -183,6 +224,11 @@ async def fake_slack():
     fake.add_user("U0ROBOT", "Deploy Bot", None, is_bot=True)
     yield fake
     await fake.stop()
+    for item in fake.payloads:
+        blockkit_contract.record(request.node.nodeid, item["method"], item["kind"], item["payload"])
+    unexpected = [r for r in fake.refusals if r[1] in ("invalid_blocks", "invalid_arguments", "used_url")]
+    if unexpected and not fake.refusals_expected:
+        pytest.fail(f"Slack would have refused {len(unexpected)} payload(s) from this test: {unexpected[:3]}", pytrace=False)
 
 
 @pytest.fixture
@@ -197,6 +243,8 @@ async def fake_connector():
         fake.add_member(mid, name, email)
     yield fake
     await fake.stop()
+    # Every card the bot sent during the test must render in Teams (schema + Teams extensions).
+    assert not fake.card_problems, "cards Teams would not render as sent:\n" + "\n".join(fake.card_problems[:10])
 
 
 class Server:
@@ -237,7 +285,7 @@ class Server:
             command=command,
             text=text,
             user_id=user_id,
-            trigger_id=f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}",
+            trigger_id=self.slack.issue_trigger(f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"),
             response_url=f"{self.slack.url}/response/{uuid.uuid4().hex}",
         )
         fields.update(overrides)
@@ -254,12 +302,28 @@ class Server:
     async def slack_interaction(self, payload: dict[str, Any]) -> tuple[int, str]:
         """An interactivity request (block_actions, view_submission) exactly as Slack sends it: form field `payload`."""
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return await self.slack_raw(body)
+        status, text_ = await self.slack_raw(body)
+        self._record_ack(text_)
+        return status, text_
+
+    def _record_ack(self, text_: str) -> None:
+        """A view the bot returned in the HTTP ack (response_action update/push) is a payload Slack checks too."""
+        try:
+            answer = json.loads(text_) if text_ else None
+        except ValueError:
+            return
+        if isinstance(answer, dict) and isinstance(answer.get("view"), dict):
+            from tests.fakes.blockkit import view_problems
+
+            self.slack.payloads.append({"method": "view_submission ack", "kind": "view", "payload": answer["view"]})
+            problems = view_problems(answer["view"])
+            if problems:
+                self.slack.refusals.append(("view_submission ack", "invalid_arguments", problems))
 
     def block_actions(self, action_id: str, value: str, *, user_id: str = "U0ANA", channel: str = "D0ANA", message_ts: str = "1700000000.000001") -> dict[str, Any]:
         payload = fixture_json("slack/block_actions.json")
         payload["user"] = {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": "T0001"}
-        payload["trigger_id"] = f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"
+        payload["trigger_id"] = self.slack.issue_trigger(f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}")
         payload["response_url"] = f"{self.slack.url}/response/{uuid.uuid4().hex}"
         payload["container"].update(channel_id=channel, message_ts=message_ts)
         payload["channel"] = {"id": channel, "name": "directmessage"}
@@ -271,7 +335,7 @@ class Server:
         """`values` maps field id → Slack's state for it, e.g. {"type": "plain_text_input", "value": "x"}."""
         payload = fixture_json("slack/view_submission.json")
         payload["user"] = {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": "T0001"}
-        payload["trigger_id"] = f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}"
+        payload["trigger_id"] = self.slack.issue_trigger(f"{uuid.uuid4().int % 10**13}.{uuid.uuid4().hex}")
         view = payload["view"]
         view["id"] = "V" + uuid.uuid4().hex[:10].upper()
         view["hash"] = uuid.uuid4().hex[:16]
@@ -307,6 +371,23 @@ class Server:
         activity["replyToId"] = reply_to_id
         return activity
 
+    async def teams_search(self, text_: str, dataset: str | dict[str, Any], *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), tenant: str = "tenant-1", top: int = 15) -> list[str]:
+        """What a typeahead people picker offers: the `application/search` invoke Teams sends as
+        someone types. `dataset` is the name or the card's ChoiceSet; returns the offered ids."""
+        if isinstance(dataset, dict):
+            dataset = dataset["choices.data"]["dataset"]
+        activity = self.teams_activity("", sender=sender, conversation={"conversationType": "personal", "tenantId": tenant, "id": f"a:personal-{sender[0]}"})
+        activity.pop("text", None)
+        activity["entities"] = []
+        activity["channelData"] = {"tenant": {"id": tenant}}
+        activity.update(type="invoke", name="application/search", value={"queryText": text_, "dataset": dataset, "queryOptions": {"skip": 0, "top": top}})
+        status, body = await self.teams_send(activity)
+        assert status == 200, body
+        answer = json.loads(body)
+        assert answer["type"] == "application/vnd.microsoft.search.searchResponse"
+        self.last_search = [(r["title"], r["value"]) for r in answer["value"]["results"]]
+        return [value for _, value in self.last_search]
+
     async def teams_send(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, str]:
         return await self.post("/api/messages", json.dumps(activity).encode(), {"Content-Type": "application/json", **(headers or {})})
 
@@ -319,12 +400,13 @@ def connector_host(connector: FakeBotConnector) -> str:
     return f"{parts.hostname}:{parts.port}"
 
 
-async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML, *, teams_credentials=None):
+async def start_server(settings: Settings, slack: FakeSlackAPI, connector: FakeBotConnector, org_yaml: str = ORG_YAML, *, teams_credentials=None, playground: bool = False):
     """The app on 127.0.0.1. Unless the test chose its own allow-list, the Bot Framework hosts the bot may
-    call are exactly the fake connector's host:port (so any other loopback port is refused)."""
+    call are exactly the fake connector's host:port (so any other loopback port is refused). `playground`
+    also mounts the demo playground's routes (adapters/playground) on the same app."""
     if "PULSEBRIDGE_TEAMS_SERVICE_HOSTS" not in settings.model_fields_set:
         settings = Settings(**{**settings.model_dump(exclude_unset=True), "_env_file": None, "PULSEBRIDGE_TEAMS_SERVICE_HOSTS": connector_host(connector)})
-    app = build_app(settings, org=parse_org_config(org_yaml), bind_host="127.0.0.1", teams_credentials=teams_credentials)
+    app = build_app(settings, org=parse_org_config(org_yaml), bind_host="127.0.0.1", teams_credentials=teams_credentials, playground=playground)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -98,6 +98,12 @@ def posts_text(browser) -> str:
     return browser.find_element(By.ID, "posts").text
 
 
+def post_texts(browser) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [p.text for p in browser.find_elements(By.CSS_SELECTOR, "#posts .post")]
+
+
 def act_as(browser, handle: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -143,16 +149,23 @@ def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
     browser.find_element(By.ID, "sample-feedback").click()
     wait_until(lambda: "Customer kudos!" in posts_text(browser), browser=browser)
 
-    # Time travel: this week's recognition digest for her team, built from the seeded month, now.
-    digest = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "recognition digest · support" in b.text)
+    # Time travel: this week's recognition digest for her team, built from the seeded month, now. The
+    # button says where it goes; the step must add a post, not pass on text that was already on the page.
+    digest = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "support's weekly recognition digest" in b.text)
+    assert "its leads get it by DM" in digest.text
+    before = post_texts(browser)
+    assert not any("Quiet contributors" in p for p in before)
     digest.click()
-    wait_until(lambda: "Acme Corp" in posts_text(browser), browser=browser)
+    wait_until(lambda: len(post_texts(browser)) == len(before) + 1, browser=browser)
+    newest = post_texts(browser)[-1]
+    assert "Acme Corp" in newest and "Quiet contributors" in newest
+    wait_until(lambda: browser.find_element(By.ID, "status").text.startswith("Done: Send support's weekly recognition digest"), browser=browser)
     screenshot(browser, "playground-lead.png")
 
     # Time travel again: the team's next scheduled pulse goes out now.
-    pulse = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "next pulse · support" in b.text)
+    pulse = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "support's next pulse" in b.text)
     pulse.click()
-    wait_until(lambda: "Ran next pulse · support" in browser.find_element(By.ID, "status").text, browser=browser)
+    wait_until(lambda: browser.find_element(By.ID, "status").text.startswith("Done: Send support's next pulse now"), browser=browser)
 
     # The recipient sees the kudos and the pulse in his DM, and answers the pulse with one click.
     act_as(browser, "bob")
@@ -180,3 +193,24 @@ def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
 
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_a_phone_sized_window_shows_everything_without_sideways_scrolling(demo_server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(360, 780)
+    browser.get(demo_server.removesuffix("playground"))  # "/" goes to the playground
+    assert browser.current_url.endswith("/playground")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#who option"), browser=browser)
+    act_as(browser, "ana")
+    type_command(browser, "/kudos @bob for testing on a phone #craft")
+    wait_until(lambda: "Kudos sent to" in posts_text(browser), browser=browser)
+    width = browser.execute_script("return window.innerWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    box = browser.execute_script("""
+        const r = (id) => document.getElementById(id).getBoundingClientRect();
+        return {welcome: r("welcome"), posts: r("posts"), text: r("text"), jobs: r("jobs")};""")
+    assert box["welcome"]["bottom"] <= box["posts"]["top"] + 1  # the introduction sits above the messages, never over them
+    for name in ("posts", "text", "jobs"):
+        assert box[name]["width"] > 0 and box[name]["left"] >= 0 and box[name]["right"] <= width + 1, (name, box)
+    screenshot(browser, "playground-360.png")

@@ -10,7 +10,7 @@ import pytest
 
 from bot.kernel.errors import ConfigError
 from bot.app import parse_org_config
-from tests.conftest import shared_schema, wait_for_scheduler
+from tests.conftest import teams_card_schema, wait_for_scheduler
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts, win_state, with_recognition
 
 DIGEST_YAML = with_recognition("", {"support": "recognition_posts: digest"})
@@ -67,7 +67,7 @@ async def test_digest_for_a_seeded_week(database_url, fake_slack, fake_connector
 
         teams_post = server.connector.sent_to("19:support@thread.tacv2")
         assert len(teams_post) == 1
-        jsonschema.validate(teams_post[0].card, shared_schema("adaptive-card-1.5.schema.json"))
+        jsonschema.validate(teams_post[0].card, teams_card_schema())
         assert "Acme Corp" in card_text(teams_post[0]) and "secret" not in card_text(teams_post[0])
 
         lead = slack_texts(posts["U0ANA"])

@@ -139,6 +139,8 @@ async def test_teams_roster_pages_through_installed_teams_and_keeps_references(s
     await server.teams_send(server.teams_activity("<at>pulsebridge</at> help", conversation=CHANNEL))
     await server.teams_send(server.teams_activity("<at>pulsebridge</at> help", sender=("29:bob", "Bob Stone")))
     await server.connector.wait_for(2)
+    assert len(server.connector.member_pages) == 4  # first contact with the channel already learned its 4 members
+    server.connector.member_pages.clear()
 
     await server.core.jobs[SYNC](server.core)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 from tests.feedback_support import customer_kudos, generic, post_feedback, seed_directory, start_feedback_server
 
 NASTY_NAME = "<at>Dan Wu</at> [win](https://evil.example)"
@@ -22,10 +22,11 @@ async def test_teams_relay_keeps_customer_words_inert(database_url, fake_slack, 
         assert status == 201 and body["relay"] == "relayed"
         assert srv.connector.created[-1]["members"][0]["id"] == "29:bob"  # Bob's DM, on Teams: Slack is off
         [post] = await srv.connector.wait_for(1, conversation_id="19:support@thread.tacv2")
-        activity = post.activity
-        assert [e["mentioned"]["id"] for e in activity["entities"]] == ["29:bob"]  # only the real mention notifies
-        assert "<at>Dan" not in activity["text"] and "](https" not in activity["text"]
-        jsonschema.validate(post.card, shared_schema("adaptive-card-1.5.schema.json"))
+        assert "text" not in post.activity  # text + card would become two posts in Teams
+        assert [e["mentioned"]["id"] for e in post.card["msteams"]["entities"]] == ["29:bob"]  # only the real mention notifies
+        mention_text = next(b["text"] for b in post.card["body"] if b["type"] == "TextBlock" and "<at>" in b["text"])
+        assert "<at>Dan" not in mention_text and "](https" not in mention_text
+        jsonschema.validate(post.card, teams_card_schema())
         runs = [run["text"] for block in post.card["body"] if block["type"] == "Container" for item in block["items"] for run in item["inlines"]]
         assert runs == [NASTY_TEXT]  # a TextRun shows it literally
         assert customer_kudos(srv.engine)[0].user_id is not None

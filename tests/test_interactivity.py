@@ -6,7 +6,7 @@ import jsonschema
 
 from bot.kernel.core import FormInvalid, Outcome
 from bot.kernel.messages import Form, Message, Paragraph, TextInput, UserSelect
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 
 FORM = Form(
     form_id="test.form",
@@ -73,7 +73,7 @@ async def test_forms_render_as_valid_modal_and_adaptive_card(server):
     from adapters.slack.render import modal
     from adapters.teams.render import form_card
 
-    jsonschema.validate(form_card(FORM), shared_schema("adaptive-card-1.5.schema.json"))
+    jsonschema.validate(form_card(FORM), teams_card_schema())
     view = modal(FORM)
     assert view["callback_id"] == "test.form" and view["private_metadata"] == "ctx-42"
     assert [b["block_id"] for b in view["blocks"]] == ["what", "who"]

@@ -12,7 +12,7 @@ from storage.recognition.tables import KudosContext
 from storage.directory.tables import User
 from storage.kernel.tables import InboundDelivery
 from storage.recognition.tables import Kudos, KudosRecipient
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 from tests.recognition_support import NOW, card_text, count, custom_server, settle, slack_texts, static, text_input, users, with_recognition
 
 
@@ -87,7 +87,7 @@ async def test_private_kudos_can_be_turned_off(database_url, fake_slack, fake_co
         assert "Private kudos are turned off" in await kudos(server, "<@U0BOB|bob> for the fix --private")
         assert count(server.engine, Kudos) == 0
         await server.slack_command("/kudos", "")
-        view = (await server.slack.wait_for("views.open"))[0].params["view"]
+        view = (await server.slack.wait_for_form("kudos.give"))[0]
         assert "visibility" not in [b.get("block_id") for b in view["blocks"]]
 
 
@@ -123,7 +123,7 @@ async def test_leaderboard_when_enabled_counts_public_kudos_only(database_url, f
 async def test_kudos_without_arguments_opens_a_form_and_the_form_gives_kudos(server):
     server.core.clock = lambda: NOW
     await server.slack_command("/kudos", "", user_id="U0DAN")
-    view = (await server.slack.wait_for("views.open"))[0].params["view"]
+    view = (await server.slack.wait_for_form("kudos.give"))[0]
     assert view["callback_id"] == "kudos.give"
     assert [b.get("block_id") for b in view["blocks"] if b["type"] == "input"] == ["recipients", "reason", "value", "visibility"]
 
@@ -163,9 +163,9 @@ async def test_teams_kudos_card_and_private_kudos_on_teams(server):
     server.connector.sent.clear()
     await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos"))
     form = (await server.connector.wait_for(1))[0].card
-    jsonschema.validate(form, shared_schema("adaptive-card-1.5.schema.json"))
+    jsonschema.validate(form, teams_card_schema())
     recipients = next(i for i in form["body"] if i.get("id") == "recipients")
-    assert [c["value"] for c in recipients["choices"]] == ["29:bob"]
+    assert await server.teams_search("", recipients) == ["29:bob"]  # searched as you type; not Ana herself
 
 
 async def test_allowance_and_pair_limit_reset_at_the_givers_local_midnight(database_url, fake_slack, fake_connector):

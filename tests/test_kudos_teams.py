@@ -7,7 +7,7 @@ from sqlalchemy import select
 from storage.kernel.db import session
 from storage.directory.tables import ConversationRef, User
 from storage.recognition.tables import Kudos
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 
 
 def card_text(sent) -> str:
@@ -47,9 +47,11 @@ async def test_kudos_from_teams_replies_with_card_dms_recipient_and_posts_to_cha
     assert len(dm) == 1
     assert "gave you kudos" in card_text(dm[0])
     assert server.connector.created[0]["members"] == [{"id": "29:bob"}]
-    entity = dm[0].activity["entities"][0]
+    # The mention lives inside the card, so Teams keeps it one message (text + card would be two posts).
+    assert "text" not in dm[0].activity and "entities" not in dm[0].activity
+    entity = dm[0].card["msteams"]["entities"][0]
     assert entity == {"type": "mention", "text": "<at>Ana Lima</at>", "mentioned": {"id": "29:ana", "name": "Ana Lima"}}
-    assert "<at>Ana Lima</at> gave you kudos" in dm[0].activity["text"]
+    assert "<at>Ana Lima</at> gave you kudos" in card_text(dm[0])
 
     channel = [s for s in sent if s.conversation_id == "19:support@thread.tacv2"]
     assert len(channel) == 1
@@ -69,7 +71,7 @@ async def test_kudos_from_teams_replies_with_card_dms_recipient_and_posts_to_cha
 async def test_cards_validate_against_adaptive_card_schema(server):
     import jsonschema
 
-    schema = shared_schema("adaptive-card-1.5.schema.json")
+    schema = teams_card_schema()
     activity = server.teams_activity(
         "<at>pulsebridge</at> kudos <at>Bob Stone</at> for [clicking](https://evil.example) **here** <at>Everyone</at>",
         mentions=[("29:bob", "Bob Stone")],

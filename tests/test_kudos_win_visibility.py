@@ -27,7 +27,7 @@ def win_options(view) -> list[str]:
 
 async def open_form(srv, user_id: str, n: int):
     await srv.slack_command("/kudos", "", user_id=user_id)
-    return (await srv.slack.wait_for("views.open", n))[-1].params["view"]
+    return (await srv.slack.wait_for_form("kudos.give", n))[-1]
 
 
 async def test_the_form_lists_a_win_to_its_team_and_not_to_another_team(srv):

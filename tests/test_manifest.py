@@ -31,7 +31,9 @@ def test_manifest_declares_commands_interactivity_events_and_minimal_scopes():
     assert manifest["features"]["bot_user"]["display_name"] == "pulsebridge"
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"team_join", "user_change"}
+    # message.im: a DM to the bot (the Messages tab) is answered with help; app_home_opened: the Home tab.
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"team_join", "user_change", "message.im", "app_home_opened"}
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True and manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "chat:write", "commands", "im:history", "im:write", "usergroups:read", "users:read", "users:read.email",
         "channels:read", "groups:read",  # conversations.members: who may route praise from the triage channel

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 import pytest
@@ -181,9 +182,12 @@ async def test_time_travel_lists_feature_jobs_and_runs_the_weekly_digest_now(pla
     jobs = {j["id"]: j for j in ana["jobs"]}
     assert {"recognition-digest:support", "recognition-digest:platform"} <= set(jobs)
     assert "outbox-retry" not in jobs  # housekeeping is not something to try
-    assert jobs["recognition-digest:support"]["label"] == "recognition digest · support"
+    # In words: what it does for this team (six people get a post per kudos, so the channel gets no digest) and when.
+    label = jobs["recognition-digest:support"]["label"]
+    assert label.startswith("Send support's weekly recognition digest now: its leads get it by DM; #support gets a post per kudos instead")
+    assert "(next: Fri " in label and "16:00 (Europe/Berlin))" in label
     status, answer = await post(playground, "/playground/api/tick", {"job_id": "recognition-digest:support"})
-    assert status == 200 and answer["ran"] == "recognition.digest"
+    assert status == 200 and answer["ran"] == label
     # Ana leads support: the lead digest reaches her privately, built from the seeded month.
     dm = conversation(await state(playground, "ana"), "dm:ana")["posts"]
     assert len(dm) == 1 and "Acme Corp" in dm[0]["html"] and "kudos from customers" in dm[0]["html"]
@@ -260,10 +264,11 @@ async def test_a_failing_job_is_reported_to_the_page(playground, monkeypatch):
 async def test_time_travel_opens_the_next_scheduled_pulse_and_an_employee_answers_it(playground):
     ana = await state(playground, "ana")
     shortcut = next(j for j in ana["jobs"] if j["id"] == "demo:pulse:support")
-    assert shortcut["label"] == "next pulse · support" and "pulses.tick" not in {j["name"] for j in ana["jobs"]}
+    assert shortcut["label"].startswith("Send support's next pulse now, due Tue ") and "at 10:00 each member's time" in shortcut["label"]
+    assert "pulses.tick" not in {j["name"] for j in ana["jobs"]}
     before = counts(playground.core)
     status, answer = await post(playground, "/playground/api/tick", {"job_id": "demo:pulse:support"})
-    assert status == 200 and answer["ran"] == "next pulse · support"
+    assert status == 200 and answer["ran"] == shortcut["label"]
     after = counts(playground.core)
     assert after["Pulse"] == before["Pulse"] + 1 and after["PulseDelivery"] == before["PulseDelivery"] + 6
     # The shortcut now points at the following week.
@@ -351,3 +356,40 @@ async def test_the_demo_first_screen_has_data_whatever_the_date(database_url, fa
         finally:
             await runner.cleanup()
             app[CORE].engine.dispose()
+
+
+async def test_praise_that_names_nobody_waits_in_the_triage_channel_and_a_triager_routes_it(playground):
+    ana = await state(playground, "ana")
+    triage = conversation(ana, "triage:cx")
+    assert triage["title"] == "#cx-triage" and triage["mine"] and triage["posts"] == []
+    assert not conversation(await state(playground, "bob"), "triage:cx")["mine"]  # Bob is no triager
+    status, answer = await post(playground, "/playground/api/sample-feedback", {"as": "bob", "triage": True})
+    assert status == 200 and answer["webhook"]["relay"] == "triage", answer
+    [waiting] = conversation(await state(playground, "ana"), "triage:cx")["posts"]
+    assert "could not attribute to anyone" in waiting["html"] and "2 a.m." in waiting["html"]
+    action_id = re.search(r'data-action-id="(feedback\.route:\d+)"', waiting["html"]).group(1)
+
+    # Bob is not a triager: his pick changes nothing. Ana's pick relays the praise to Carla.
+    await post(playground, "/playground/api/action", {"as": "bob", "post": waiting["id"], "action_id": action_id, "value": "carla", "client_id": "t-1"})
+    assert not any("2 a.m." in p["html"] for p in conversation(await state(playground, "carla"), "dm:carla")["posts"])
+    status, _ = await post(playground, "/playground/api/action", {"as": "ana", "post": waiting["id"], "action_id": action_id, "value": "carla", "client_id": "t-2"})
+    assert status == 200
+    carla = conversation(await state(playground, "carla"), "dm:carla")["posts"]
+    assert any("2 a.m." in p["html"] for p in carla)
+    routed = next(p for p in conversation(await state(playground, "ana"), "triage:cx")["posts"] if p["id"] == waiting["id"])
+    assert "sent to" in routed["html"] and "Carla" in routed["html"]  # the triage post itself now says who got it
+
+
+async def test_the_goal_form_picks_teams_from_a_list(playground):
+    await post(playground, "/playground/api/command", {"as": "ana", "text": "/goals new", "client_id": "gp-1"})
+    form = next(p for p in conversation(await state(playground, "ana"), "dm:ana")["posts"] if "New team goal" in p["html"])
+    picker = re.search(r'<select id="f-teams"[^>]*>(.*?)</select>', form["html"], re.S)
+    assert picker and "multiple" in picker.group(0) and 'data-multi="1"' in picker.group(0)
+    assert re.findall(r'<option value="([^"]+)" selected>', picker.group(1)) == ["support"]  # Ana leads support
+    before = counts(playground.core)["Goal"]
+    status, answer = await post(playground, "/playground/api/form", {
+        "as": "ana", "post": form["id"], "client_id": "gp-2",
+        "values": {"title": "Thank each other", "metric": "kudos_given", "target": "20", "period": "month", "due": "", "teams": ["support"]},
+    })
+    assert status == 200 and answer == {"ok": True}
+    assert counts(playground.core)["Goal"] == before + 1

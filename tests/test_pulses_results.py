@@ -64,7 +64,7 @@ async def test_lead_sends_adhoc_pulse_and_only_they_see_results(pulse_server):
     assert "Only team leads" in await reply_text(srv, 1)
 
     await srv.slack_command("/pulse", "send", user_id="U0ANA")
-    view = (await srv.slack.wait_for("views.open"))[0].params["view"]
+    view = (await srv.slack.wait_for_form("pulse.send"))[0]
     assert view["callback_id"] == "pulse.send"
     blocks = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
     assert {"team", "question", "custom", "scale", "close"} <= set(blocks)

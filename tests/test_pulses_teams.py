@@ -9,7 +9,7 @@ import pytest
 
 from storage.kernel.db import session
 from storage.pulses.queries import questions_of
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 from tests.pulse_helpers import TUESDAY, answers, deliveries, pulse_server_for, seed_people, tick
 
 TEAMS_YAML = """
@@ -48,7 +48,7 @@ def card_texts(card) -> str:
 
 async def test_teams_pulse_card_answer_change_and_comment(teams_pulse):
     srv = teams_pulse
-    schema = shared_schema("adaptive-card-1.5.schema.json")
+    schema = teams_card_schema()
     await srv.teams_send(srv.teams_activity("help"))  # the bot has been installed: it knows a service URL and tenant
     await srv.connector.wait_for(1)
     await tick(srv, TUESDAY + timedelta(hours=1))  # 10:00 Tokyo: Ana only
@@ -91,8 +91,9 @@ async def test_teams_pulse_card_answer_change_and_comment(teams_pulse):
     await srv.teams_send(srv.teams_submit({**submit, "comment": "Workload is terrible and stressful"}, sender=bob, conversation=conversation))
     (answer,) = answers(srv.engine)
     assert answer.comment == "Workload is terrible and stressful" and answer.polarity < 0
-    assert "comment saved" in card_texts(srv.connector.updated[-1].activity["attachments"][0]["content"])
-    assert srv.connector.updated[-1].reply_to == dm_id
+    dm = [u for u in srv.connector.updated if u.reply_to == dm_id][-1]  # the pulse DM says so
+    assert "comment saved" in card_texts(dm.activity["attachments"][0]["content"])
+    assert srv.connector.updated[-1].reply_to == "act-1"  # and the comment form became its confirmation
 
 
 async def test_teams_forged_value_is_refused(teams_pulse):

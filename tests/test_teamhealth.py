@@ -19,7 +19,7 @@ from bot.teamhealth.themes import themes
 from storage.kernel.db import session
 from storage.kernel.tables import InboundDelivery, OutboxMessage
 from storage.teamhealth.tables import Goal, GoalTeam
-from tests.conftest import ORG_YAML, shared_schema
+from tests.conftest import ORG_YAML, teams_card_schema
 from tests.datarights_support import cli
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts
 from tests.teamhealth_support import seed_feedback, seed_kudos, seed_pulse, user
@@ -89,7 +89,7 @@ async def test_hand_computed_month_for_a_lead(database_url, fake_slack, fake_con
         user(server.engine, "slack", "U0DAN", "Dan Wu", "dan@example.com")
         seed_hand_computed(server)
         text = await ask(server, "support month")
-        assert "Team health: Customer Support · 2026-11" in text
+        assert "Team health: Customer Support · November 2026" in text
         assert "80/100 ↑ (+30 vs previous)" in text
         assert "+40" in text
         assert "83%" in text  # 5 of 6 asked answered
@@ -133,7 +133,7 @@ async def test_too_few_answers_and_subtraction_are_suppressed(database_url, fake
         seed_pulse(server.engine, "support", date(2026, 11, 10), {("growth", "likert"): [5, 5, 5, 5, 5]})
         seed_pulse(server.engine, "support", date(2026, 11, 17), {("growth", "likert"): [5, 5, 1]})
         week = await ask(server, "support week")  # NOW is in week 47
-        assert "2026-W47" in week and "not enough responses" in week
+        assert "week of 16 Nov" in week and "not enough responses" in week
         month = await ask(server, "support month")
         # The month must not include week 47's three answers: otherwise month − week 46 reveals them.
         assert "100/100" in month
@@ -183,7 +183,7 @@ async def test_only_leads_on_teams_and_channel_requests_go_to_the_personal_chat(
         elsewhere = [x for x in sent if not x.conversation_id.startswith("19:support")]
         assert len(in_channel) == 1 and "personal chat" in card_text(in_channel[0])
         assert len(elsewhere) == 1 and "Team health: Customer Support" in card_text(elsewhere[0])
-        jsonschema.validate(elsewhere[0].card, shared_schema("adaptive-card-1.5.schema.json"))
+        jsonschema.validate(elsewhere[0].card, teams_card_schema())
 
 
 def test_sparkline_correlation_and_themes():
@@ -276,15 +276,20 @@ def view_values(title="More kudos", metric="kudos_given", target="10", period="m
         "target": {"type": "plain_text_input", "value": target},
         "period": select_(period),
         "due": {"type": "datepicker", "selected_date": due},
-        "teams": {"type": "plain_text_input", "value": teams},
+        # The team picker (multi_static_select): Slack sends the chosen options' values.
+        "teams": {"type": "multi_static_select", "selected_options": [{"value": slug} for slug in teams.split(",") if slug]},
     }
 
 
 async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack, fake_connector):
     async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
         await server.slack_command("/goals", "new", user_id="U0ANA")
-        view = (await server.slack.wait_for("views.open"))[0]
-        assert "New team goal" in str(view.params)
+        view = (await server.slack.wait_for_form("goals.edit"))[0]
+        assert "New team goal" in str(view)
+        # Teams are picked from a list (the teams Ana leads, hers preselected), not typed as keys.
+        [picker] = [b["element"] for b in view["blocks"] if b.get("block_id") == "teams"]
+        assert picker["type"] == "multi_static_select" and [o["value"] for o in picker["initial_options"]] == ["support"]
+        assert [o["value"] for o in picker["options"]] == ["support"]
         status, body = await server.slack_interaction(server.view_submission("goals.edit", view_values(), private_metadata="new"))
         assert status == 200 and "errors" not in body
         saved = (await server.slack.wait_for("chat.postMessage"))[0]
@@ -311,6 +316,8 @@ async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack,
     "values, field, message",
     [
         (view_values(metric="csat", target="7"), "target", "CSAT target must be between 1 and 5"),
+        # A modal's max_length is the client's courtesy: a longer title reached the 120-character column.
+        (view_values(title="Delighted customers " * 10), "title", "at most 120 characters"),
         (view_values(target="lots"), "target", "The target must be a number"),
         (view_values(teams="marketing"), "teams", "I don't know a team called"),
         (view_values(teams="platform"), "teams", "Only the leads of Platform"),
@@ -373,7 +380,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
         await server.core.jobs["teamhealth.weekly"](server.core, team="support")
         await settle(server)
-        weekly = [c for c in server.slack.calls_to("chat.postMessage") if "week 2026-W47" in c.params.get("text", "")]
+        weekly = [c for c in server.slack.calls_to("chat.postMessage") if "week of 16 Nov" in c.params.get("text", "")]
         assert len(weekly) == 1 and weekly[0].params["channel"] == "C0SUPPORT"
         text = slack_texts(weekly[0])
         assert "Delighted customers" in text and "Kudos: 1 to" in text and "#ownership" in text and "EX↔CX" in text
@@ -413,7 +420,7 @@ async def test_goals_on_teams_card_form_and_refusal(database_url, fake_slack, fa
         server.connector.sent.clear()
         await server.teams_send(server.teams_activity("<at>pulsebridge</at> goals new"))
         card = (await server.connector.wait_for(1))[-1].card
-        jsonschema.validate(card, shared_schema("adaptive-card-1.5.schema.json"))
+        jsonschema.validate(card, teams_card_schema())
         assert "New team goal" in str(card) and "Input.ChoiceSet" in str(card)
         server.connector.sent.clear()
         bad = {"form_id": "goals.edit", "metadata": "new", "title": "Kind words", "metric": "nps", "target": "150", "period": "month", "teams": "support"}
@@ -422,7 +429,8 @@ async def test_goals_on_teams_card_form_and_refusal(database_url, fake_slack, fa
         assert count(server.engine, Goal) == 0
         server.connector.sent.clear()
         await server.teams_send(server.teams_submit(dict(bad, target="20")))
-        assert "Saved" in card_text((await server.connector.wait_for(1))[-1])
+        await settle(server)
+        assert "Saved" in card_text(server.connector.updated[-1])  # the form became its confirmation
         with session(server.engine) as s:
             goal = s.execute(select(Goal)).scalar_one()
             assert (goal.metric, goal.target, goal.period) == ("nps", 20.0, "month")

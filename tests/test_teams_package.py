@@ -14,6 +14,7 @@ import jsonschema
 from tests.conftest import shared_schema
 
 APP_ID = "1a2b3c4d-0000-4000-8000-00000000abcd"
+WEBSITE = "https://pulse.acme-corp.io"
 
 
 def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
@@ -44,7 +45,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int, int]]]:
 
 
 def test_package_validates_and_carries_bot_commands_and_icons(tmp_path):
-    result = run_cli("teams-package", "--app-id", APP_ID, "--out", str(tmp_path / "app.zip"), "--version", "1.4.0", cwd=tmp_path)
+    result = run_cli("teams-package", "--app-id", APP_ID, "--website", WEBSITE, "--out", str(tmp_path / "app.zip"), "--version", "1.4.0", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
     with zipfile.ZipFile(tmp_path / "app.zip") as zf:
@@ -72,13 +73,13 @@ def test_package_validates_and_carries_bot_commands_and_icons(tmp_path):
 
 
 def test_bad_app_id_is_refused_and_nothing_written(tmp_path):
-    result = run_cli("teams-package", "--app-id", "pulsebridge-bot", "--out", str(tmp_path / "app.zip"), cwd=tmp_path)
+    result = run_cli("teams-package", "--app-id", "pulsebridge-bot", "--website", WEBSITE, "--out", str(tmp_path / "app.zip"), cwd=tmp_path)
     assert result.returncode == 2
     assert "--app-id must be the bot's Microsoft App ID, a GUID" in result.stderr
     assert not (tmp_path / "app.zip").exists()
 
 
 def test_default_output_name(tmp_path):
-    result = run_cli("teams-package", "--app-id", APP_ID, cwd=tmp_path)
+    result = run_cli("teams-package", "--app-id", APP_ID, "--website", WEBSITE, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert zipfile.is_zipfile(tmp_path / "pulsebridge-teams.zip")

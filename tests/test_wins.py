@@ -13,7 +13,7 @@ from storage.recognition.tables import KudosContext, Win, WinContributor
 from storage.directory.tables import User
 from storage.kernel.tables import InboundDelivery
 from storage.recognition.tables import Kudos
-from tests.conftest import shared_schema
+from tests.conftest import teams_card_schema
 from tests.recognition_support import NOW, card_text, count, settle, slack_texts, static, text_input, users, win_state
 
 
@@ -176,9 +176,9 @@ async def test_teams_win_card_lists_directory_people_and_posts_to_team_channels(
     activity = srv.teams_activity("<at>pulsebridge</at> win")
     await srv.teams_send(activity)
     form = (await srv.connector.wait_for(1))[0].card
-    jsonschema.validate(form, shared_schema("adaptive-card-1.5.schema.json"))
+    jsonschema.validate(form, teams_card_schema())
     picker = next(i for i in form["body"] if i.get("id") == "contributors")
-    assert {c["value"] for c in picker["choices"]} >= {"29:bob", "29:dan"} and picker["isMultiSelect"] is True
+    assert set(await srv.teams_search("", picker)) >= {"29:bob", "29:dan"} and picker["isMultiSelect"] is True
     assert form["actions"][0]["data"]["multi"] == ["contributors"]
     srv.connector.sent.clear()
 
@@ -196,13 +196,15 @@ async def test_teams_win_card_lists_directory_people_and_posts_to_team_channels(
     )
     await srv.teams_send(submit)
     await srv.teams_send(submit)  # redelivered: still one win, no second post
-    sent = await srv.connector.wait_for(5)
+    sent = await srv.connector.wait_for(4)  # two channel posts, two DMs; the confirmation replaces the form
     await settle(srv)
+    [confirmation] = srv.connector.updated
+    assert confirmation.reply_to == submit["replyToId"] and "Globex" in card_text(confirmation)
     channels = {s.conversation_id: s for s in srv.connector.sent if s.conversation_id.startswith("19:")}
     assert set(channels) == {"19:support@thread.tacv2", "19:platform@thread.tacv2"}
     assert len(srv.connector.sent_to("19:support@thread.tacv2")) == 1
     post = channels["19:support@thread.tacv2"]
-    jsonschema.validate(post.card, shared_schema("adaptive-card-1.5.schema.json"))
+    jsonschema.validate(post.card, teams_card_schema())
     with session(srv.engine) as s:
         win = s.execute(select(Win)).scalar_one()
     assert f"W-{win.id}" in card_text(post) and "Globex" in card_text(post)
@@ -213,10 +215,10 @@ async def test_teams_win_card_lists_directory_people_and_posts_to_team_channels(
     srv.connector.sent.clear()
     await srv.teams_send(srv.teams_submit({"action_id": "kudos.win", "value": str(win.id)}, sender=("29:dan", "Dan Wu")))
     form = (await srv.connector.wait_for(1))[0].card
-    jsonschema.validate(form, shared_schema("adaptive-card-1.5.schema.json"))
+    jsonschema.validate(form, teams_card_schema())
     assert next(i for i in form["body"] if i.get("id") == "win")["value"] == f"W-{win.id}"
     recipients = next(i for i in form["body"] if i.get("id") == "recipients")
-    assert "29:dan" not in {c["value"] for c in recipients["choices"]}  # no self-kudos offered
+    assert "29:dan" not in await srv.teams_search("", recipients, sender=("29:dan", "Dan Wu"))  # no self-kudos offered
 
 
 async def test_teams_win_with_empty_customer_is_rejected_and_nothing_stored(srv):

@@ -120,6 +120,12 @@ def conversations(core: PulseBridge, viewer: str) -> list[dict[str, Any]]:
         mine_ids = {t.id for t in teams_of(s, user)} if user is not None else set()
     channels = [{"id": f"team:{t.slug}", "title": f"#{t.slug}", "subtitle": t.name, "mine": t.id in mine_ids} for t in teams]
     channels.sort(key=lambda c: not c["mine"])
+    triage = core.org.feedback.triage_channels.get(PLATFORM)
+    if triage:
+        triagers = set(core.org.feedback.triagers)
+        email = user.email if user is not None else None
+        channels.append({"id": triage, "title": "#cx-triage", "subtitle": "customer praise nobody could be matched to",
+                         "mine": bool(email and email in triagers)})
     return [{"id": f"dm:{viewer}", "title": "pulsebridge", "subtitle": "direct messages with the bot", "mine": True}] + channels
 
 
@@ -128,10 +134,36 @@ def conversations(core: PulseBridge, viewer: str) -> list[dict[str, Any]]:
 HOUSEKEEPING_JOBS = {"outbox.retry", "directory.sync", "pulses.tick"}
 
 
-def job_label(name: str, kwargs: dict[str, Any]) -> str:
-    """`recognition.digest` + {"team": "support"} → "recognition digest · support"."""
+def _when(at: datetime | None, tz: str | None) -> str:
+    """"Fri 4 Dec 16:00 (Europe/Berlin)": when a job would run by itself, in the team's time."""
+    if at is None:
+        return "not scheduled"
+    from bot.kernel.when import zone
+
+    local = at.astimezone(zone(tz))
+    return f"{local:%a} {local.day} {local:%b %H:%M} ({tz or 'UTC'})"
+
+
+def job_label(core: PulseBridge, name: str, kwargs: dict[str, Any], at: datetime | None = None) -> str:
+    """A time-travel button in words: what running the job now does, and when it would run anyway."""
+    slug = kwargs.get("team")
+    team = core.org.teams.get(slug) if isinstance(slug, str) else None
+    tz = team.timezone if team else "UTC"
+    if name == "recognition.digest" and team is not None:
+        from bot.recognition.config import posts_per_kudos
+
+        if posts_per_kudos(team, core.org.recognition):
+            return (f"Send {slug}'s weekly recognition digest now: its leads get it by DM; #{slug} gets a post per kudos "
+                    f"instead, so nothing is posted there (next: {_when(at, tz)})")
+        return f"Post {slug}'s weekly recognition digest to #{slug} and its leads now (next: {_when(at, tz)})"
+    if name == "teamhealth.weekly" and team is not None:
+        return f"Post {slug}'s weekly team-health update to #{slug} now (next: {_when(at, tz)})"
+    if name == "teamhealth.goals_check":
+        return "Check every goal now and celebrate the ones just reached (runs every 15 minutes)"
+    if name == "retention.purge":
+        return f"Blank text older than {core.org.retention.days} days now (runs daily, {_when(at, 'UTC')})"
     details = [str(v) for k, v in kwargs.items() if k != "name" and isinstance(v, str | int)]
-    return " · ".join([name.replace(".", " ").replace("_", " "), *details])
+    return " · ".join([name.replace(".", " ").replace("_", " "), *details]) + f" (next: {_when(at, tz)})"
 
 
 def scheduled_jobs(core: PulseBridge) -> list[dict[str, Any]]:
@@ -140,7 +172,7 @@ def scheduled_jobs(core: PulseBridge) -> list[dict[str, Any]]:
         return []
     never = datetime.max.replace(tzinfo=UTC)
     entries = [
-        {"id": j.id, "name": j.kwargs.get("name", j.id), "label": job_label(j.kwargs.get("name", j.id), j.kwargs), "at": j.next_run_time}
+        {"id": j.id, "name": j.kwargs.get("name", j.id), "label": job_label(core, j.kwargs.get("name", j.id), j.kwargs, j.next_run_time), "at": j.next_run_time}
         for j in core.scheduler.apscheduler.get_jobs()
         if j.kwargs.get("name") not in HOUSEKEEPING_JOBS
     ]
@@ -244,6 +276,11 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         client_id = data.get("client_id")
         return f"playground:{client_id if isinstance(client_id, str) and client_id else uuid.uuid4().hex}"
 
+    @r.get("/")
+    async def root(_request: web.Request) -> web.Response:
+        # The demo prints http://127.0.0.1:8000/: the playground is the only page it has.
+        raise web.HTTPFound("/playground")
+
     @r.get("/playground")
     async def page(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE)
@@ -346,7 +383,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         except Exception:
             log.exception("time travel: job %s failed", job.id)
             return web.json_response({"error": f"{job.kwargs.get('name')} failed: see the server log"}, status=500)
-        return web.json_response({"ok": True, "ran": job.kwargs.get("name")})
+        return web.json_response({"ok": True, "ran": job_label(core, job.kwargs.get("name", job.id), job.kwargs, job.next_run_time)})
 
     @r.post("/playground/api/sample-feedback")
     async def sample(request: web.Request) -> web.Response:
@@ -361,7 +398,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         if not secret:
             raise web.HTTPConflict(text='{"error": "set FEEDBACK_WEBHOOK_SECRET to post feedback"}', content_type="application/json")
         person = next(p for p in people(core) if p["id"] == ref.external_id)
-        payload = json.dumps(demo.sample_feedback(person, store.version)).encode()
+        payload = json.dumps(demo.sample_feedback(person, store.version, needs_triage=data.get("triage") is True)).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, payload)}
         # Our own listening socket, never the Host header: that one the browser (or an attacker) chose.

@@ -95,6 +95,12 @@ def _field(field, people: list[UserRef], error: str | None) -> Markup:
             control = Markup('<input id="f-{}" name="{}" value="{}"{}{}{}>').format(
                 field.id, field.id, field.initial or "", maxlen, placeholder, Markup(required)
             )
+    elif isinstance(field, Select) and field.multiple:
+        options = Markup("").join(
+            Markup('<option value="{}"{}>{}</option>').format(v, Markup(" selected") if v in field.initial_values else "", label_) for v, label_ in field.options
+        )
+        control = Markup('<select id="f-{}" name="{}" data-multi="1" multiple{}>{}</select>').format(field.id, field.id, Markup(required), options)
+        hint = Markup('<span class="hint">Ctrl- or ⌘-click to pick several.</span>')
     elif isinstance(field, Select):
         options = Markup("").join(
             Markup('<option value="{}"{}>{}</option>').format(v, Markup(" selected") if v == field.initial else "", label_) for v, label_ in field.options

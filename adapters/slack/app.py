@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -10,23 +11,29 @@ import time
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
 from adapters.bodies import read_limited
 from adapters.slack import translate
-from adapters.slack.responders import ViewResponder
+from adapters.slack.responders import CommandResponder, ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
 from bot.kernel.core import Busy, PulseBridge
+from bot.kernel.personal import on_direct_message, on_home_opened
 from bot.directory.lookup import store_profile
 from bot.kernel.settings import Settings
 from storage.kernel.db import write_unit
 
 log = logging.getLogger(__name__)
 
+# Slack waits 3 s for a view_submission's ack; this leaves room for the network both ways.
+VIEW_ACK_SECONDS = 2.0
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError)
-COMMANDS = re.compile(r"^/(kudos|win|pulse|teamhealth|goals)$")
+# Every slash command Slack sends (only those manifest.yml declares) goes to the core, which knows the
+# registered ones and answers any other with its help: a feature's new command needs no edit here.
+COMMANDS = re.compile(r"^/")
 
 
 def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter]:
@@ -38,6 +45,14 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
         logger=logging.getLogger("pulsebridge.slack.bolt"),
     )
     adapter = SlackAdapter(client)
+
+    def make_responder(state: dict, event):
+        """response_url (valid 30 minutes, so still usable after a restart), views.open with the trigger_id."""
+        respond = AsyncRespond(response_url=state.get("response_url"), proxy=client.proxy, ssl=client.ssl)
+        actor = getattr(event, "actor", None)
+        return CommandResponder(client, respond, state.get("trigger_id"), getattr(event, "message", None), user_id=actor.external_id if actor else None)
+
+    adapter.make_responder = make_responder
     core.register(adapter)
 
     @app.error
@@ -78,10 +93,31 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
 
     @app.view(re.compile(".*"))
     async def on_view(ack, body):
-        # No early ack: field errors can only be shown through the ack of this very request.
+        # No early ack: field errors can only be shown through the ack of this very request. But
+        # Slack shows an error after 3 s, so a handler still busy (looking people up, waiting out
+        # a 429) by VIEW_ACK_SECONDS gets the modal closed and answers by DM from then on.
         responder = ViewResponder(client, ack, body["user"]["id"])
-        await core.handle_form(translate.view_submission(body), responder)
+        handled = asyncio.ensure_future(core.handle_form(translate.view_submission(body), responder))
+        try:
+            await asyncio.wait_for(asyncio.shield(handled), VIEW_ACK_SECONDS)
+        except TimeoutError:
+            await responder.ack()
+            await handled
         await responder.ack()
+
+    @app.event("message")
+    async def on_message(body, context):
+        # Only a person's own new DM to the bot is answered (with help); channel messages, edits,
+        # bot posts and the bot's own messages are ignored. Retries share the event_id.
+        event = translate.direct_message(body, context.get("bot_user_id"))
+        if event is not None:
+            await on_direct_message(core, event)
+
+    @app.event("app_home_opened")
+    async def on_home(body):
+        event = translate.home_opened(body)
+        if event is not None:
+            await on_home_opened(core, event, adapter.publish_home)
 
     @app.event("user_change")
     @app.event("team_join")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -13,9 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
 from bot.kernel.events import MessageHandle, Profile
-from bot.kernel.metrics import RATE_LIMITED, outbound_call
-from bot.kernel.messages import Message
-from bot.kernel.ports import ChannelPost, Destination, DirectMessage, RateLimited, Roster, SendFailed
+from bot.kernel.metrics import RATE_LIMITED, REFUSED, outbound_call
+from bot.kernel.messages import Message, UserRef
+from bot.kernel.ports import ChannelPost, Destination, DirectMessage, NotInChannel, RateLimited, Roster, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,36 @@ class _CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
         return await super()._can_retry_async(state=state, request=request, response=response, error=error)
 
 
+_ERROR_CODE = re.compile(r"[a-z0-9_]{1,60}")
+
+
+def error_code(error: object) -> str:
+    """A Slack error code fit for a metric label: Slack's own codes are short snake_case words."""
+    text = str(error or "").strip()
+    return text if _ERROR_CODE.fullmatch(text) else "other"
+
+
+def refused(method: str, error: object, detail: object = None) -> str:
+    """Log and count one refusal by Slack; returns the error code."""
+    code = error_code(error)
+    REFUSED.labels("slack", method, code).inc()
+    log.warning("Slack refused %s: %s%s", method, code, f" ({str(detail)[:300]})" if detail else "")
+    return code
+
+
 class MeteredWebClient(AsyncWebClient):
-    """Counts every Web API call (after retries) by method and outcome for /metrics."""
+    """Counts every Web API call (after retries) by method and outcome for /metrics, and every
+    refusal (`ok: false`) by method and Slack's error code, with a log line naming both."""
 
     async def api_call(self, api_method: str, **kwargs):
         with outbound_call("slack", api_method, _slack_status):
-            return await super().api_call(api_method, **kwargs)
+            try:
+                return await super().api_call(api_method, **kwargs)
+            except SlackApiError as exc:
+                data = exc.response.data if isinstance(exc.response.data, dict) else {}
+                if exc.response.status_code != 429:
+                    refused(api_method, data.get("error"), (data.get("response_metadata") or {}).get("messages"))
+                raise
 
 
 def _slack_status(exc: BaseException) -> int | None:
@@ -75,15 +100,14 @@ class SlackAdapter:
     async def send(self, destination: Destination, message: Message) -> MessageHandle:
         return await self.send_marked(destination, message, None)
 
+    # Set by adapters/slack/app.py (the responders module imports this one): builds the answer
+    # channel of an accepted command or click from what was stored with it (bot/kernel/core.py accept).
+    make_responder = None
+
     def responder(self, state: dict, event: object):
-        """The answer channel of an accepted command or click (bot/core.py `accept`): response_url
-        (valid 30 minutes, so still usable after a restart), views.open with the trigger_id."""
-        from slack_bolt.context.respond.async_respond import AsyncRespond
-
-        from adapters.slack.responders import CommandResponder
-
-        respond = AsyncRespond(response_url=state.get("response_url"), proxy=self.client.proxy, ssl=self.client.ssl)
-        return CommandResponder(self.client, respond, state.get("trigger_id"), getattr(event, "message", None))
+        if self.make_responder is None:
+            raise RuntimeError("SlackAdapter.make_responder is not set (adapters/slack/app.py build)")
+        return self.make_responder(state, event)
 
     async def send_marked(self, destination: Destination, message: Message, marker: str | None) -> MessageHandle:
         """Send with an idempotency marker in the message metadata, so `find_marked` can tell later whether it landed.
@@ -96,22 +120,34 @@ class SlackAdapter:
             channel = destination.channel_id
         else:  # pragma: no cover - the Destination union is closed
             raise TypeError(destination)
-        extra = {"metadata": {"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}} if marker else {}
         client = self.bulk_client if marker else self.client
-        try:
-            response = await client.chat_postMessage(
-                channel=channel, unfurl_links=False, unfurl_media=False, **render.message_kwargs(message), **extra
-            )
-        except SlackApiError as exc:
-            if exc.response.status_code == 429:
-                headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
-                try:
-                    retry_after = float(headers.get("retry-after", 1))
-                except (TypeError, ValueError):
-                    retry_after = 1.0
-                raise RateLimited(f"chat.postMessage to {channel}: ratelimited", retry_after) from exc
-            raise SendFailed(f"chat.postMessage to {channel}: {exc.response.get('error')}") from exc
-        return MessageHandle(self.platform, response["channel"], response["ts"])
+        pages = render.pages(message)
+        first: MessageHandle | None = None
+        for number, page in enumerate(pages, start=1):
+            # Every part carries the marker; `find_marked` counts a long message as landed only
+            # when its last part did (parts go out in order).
+            payload = {"marker": marker} if len(pages) == 1 else {"marker": marker, "part": number, "parts": len(pages)}
+            extra = {"metadata": {"event_type": MARKER_EVENT, "event_payload": payload}} if marker else {}
+            try:
+                response = await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **page, **extra)
+            except SlackApiError as exc:
+                if exc.response.status_code == 429:
+                    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+                    try:
+                        retry_after = float(headers.get("retry-after", 1))
+                    except (TypeError, ValueError):
+                        retry_after = 1.0
+                    raise RateLimited(f"chat.postMessage to {channel}: ratelimited", retry_after) from exc
+                error = exc.response.get("error")
+                if client is self.bulk_client:
+                    refused("chat.postMessage", error)  # the bulk client is not metered
+                if error in ("not_in_channel", "channel_not_found") and isinstance(destination, ChannelPost):
+                    raise NotInChannel(f"chat.postMessage to {channel}: {error}", channel) from exc
+                raise SendFailed(f"chat.postMessage to {channel}: {error}") from exc
+            if first is None:
+                first = MessageHandle(self.platform, response["channel"], response["ts"])
+        assert first is not None
+        return first
 
     async def find_marked(self, destination: Destination, marker: str) -> MessageHandle | None:
         """The message sent with `marker` among the newest in that DM/channel, or None if it never landed."""
@@ -121,11 +157,24 @@ class SlackAdapter:
         else:
             channel = destination.channel_id
         history = await self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
+        found: dict[int, str] = {}
+        parts = 1
         for item in history.get("messages") or []:
             metadata = item.get("metadata") or {}
-            if metadata.get("event_type") == MARKER_EVENT and (metadata.get("event_payload") or {}).get("marker") == marker:
-                return MessageHandle(self.platform, channel, item["ts"])
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == MARKER_EVENT and payload.get("marker") == marker:
+                parts = int(payload.get("parts") or 1)
+                found[int(payload.get("part") or 1)] = item["ts"]
+        if 1 in found and parts in found:
+            return MessageHandle(self.platform, channel, found[1])
         return None
+
+    async def publish_home(self, user: UserRef, message: Message) -> None:
+        """The person's App Home tab (views.publish; needs no scope beyond the bot token)."""
+        try:
+            await self.client.views_publish(user_id=user.external_id, view=render.home(message))
+        except SlackApiError as exc:
+            raise SendFailed(f"views.publish for {user.external_id}: {exc.response.get('error')}") from exc
 
     async def update(self, handle: MessageHandle, message: Message) -> None:
         try:

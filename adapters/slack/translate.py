@@ -10,6 +10,8 @@ from bot.kernel.events import (
     CommandInvoked,
     CommandPart,
     Conversation,
+    DirectMessageReceived,
+    HomeOpened,
     FormSubmitted,
     MentionToken,
     MessageHandle,
@@ -157,3 +159,29 @@ def view_submission(body: dict[str, Any]) -> FormSubmitted:
         # A view's hash changes with every update, so id+hash names one submission of one state.
         delivery_key=f"slack:{_team(body)}:view:{view.get('id')}:{view.get('hash', '')}",
     )
+
+
+# Message subtypes that are not a person writing something new: edits, deletions, bot posts, joins…
+# (a person's own new message has no subtype; file shares and thread broadcasts are still theirs).
+_PERSON_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+def direct_message(body: dict[str, Any], bot_user_id: str | None) -> DirectMessageReceived | None:
+    """A person's new message in their DM with the bot, or None for anything to ignore."""
+    event = body.get("event") or {}
+    user = event.get("user")
+    if event.get("channel_type") != "im" or event.get("subtype") not in _PERSON_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
+        return None
+    if not user or user == bot_user_id or user == "USLACKBOT":
+        return None
+    # event_id is the same on every retry of one delivery; the message ts is the fallback.
+    key = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+    return DirectMessageReceived(PLATFORM, UserRef(PLATFORM, user), event.get("text") or "", f"slack:{_team(body)}:event:{key}")
+
+
+def home_opened(body: dict[str, Any]) -> HomeOpened | None:
+    event = body.get("event") or {}
+    if not event.get("user"):
+        return None
+    key = body.get("event_id") or f"{event.get('user')}:{event.get('event_ts')}"
+    return HomeOpened(PLATFORM, UserRef(PLATFORM, event["user"]), event.get("tab") or "home", f"slack:{_team(body)}:event:{key}")

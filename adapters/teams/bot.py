@@ -6,7 +6,7 @@ import logging
 from types import SimpleNamespace
 
 from aiohttp import web
-from botbuilder.core import ActivityHandler, TurnContext, serializer_helper
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
@@ -18,14 +18,14 @@ from botbuilder.schema import (
     Mention,
 )
 
-from adapters.teams import render, translate
+from adapters.teams import render, search, translate
 from adapters.teams.security import GuardedAuthentication, Refused, ServiceUrls
 from bot.kernel.core import PulseBridge, error_message
 from bot.directory.lookup import store_profile
 from bot.kernel.events import ActionInvoked, MessageHandle, Profile
 from bot.kernel.metrics import outbound_call
-from bot.kernel.messages import Form, Message
-from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Roster, SendFailed
+from bot.kernel.messages import Form, Message, Paragraph, UserRef
+from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Outbound, Roster, SendFailed
 from bot.kernel.settings import Settings
 from storage.kernel.db import session, write_unit
 from storage.directory.sync import personal_conversations, shared_conversations
@@ -295,29 +295,74 @@ class TeamsAdapter:
         return ok
 
 
-class TeamsResponder:
-    """Answers go into the conversation the activity came from; updates replace the card that was clicked."""
+def is_refusal(message: Message) -> bool:
+    """The core's error_message(): one paragraph starting with the warning sign."""
+    first = message.blocks[0] if message.blocks else None
+    return len(message.blocks) == 1 and isinstance(first, Paragraph) and bool(first.parts) and first.parts[0] == "⚠️ "
 
-    def __init__(self, turn_context: TurnContext, handle: MessageHandle | None = None):
+
+class TeamsResponder:
+    """Answers go into the conversation the activity came from; updates replace the card that was clicked.
+
+    In a channel or group chat, what concerns only the person who acted goes to their 1:1 chat
+    with the bot instead (Teams has no messages only one person sees): refusals and forms. A
+    submitted form is replaced by its confirmation, so it cannot be submitted twice.
+    """
+
+    def __init__(self, turn_context: TurnContext, handle: MessageHandle | None = None, *, adapter: TeamsAdapter | None = None,
+                 actor: UserRef | None = None, replace_form: bool = False):
         self.turn_context = turn_context
         self.handle = handle
+        shared = translate.conversation_kind(turn_context.activity) != "personal"
+        self.private_to = actor if shared and adapter is not None else None
+        self.adapter = adapter
+        self.form_handle = MessageHandle(translate.PLATFORM, turn_context.activity.conversation.id, turn_context.activity.reply_to_id) \
+            if replace_form and turn_context.activity.reply_to_id else None
+
+    async def _private(self, activity: Activity) -> bool:
+        if self.private_to is None:
+            return False
+        try:
+            await self.adapter.send_activity(DirectMessage(self.private_to), activity)
+            return True
+        except Exception as exc:  # noqa: BLE001 - no 1:1 chat possible: say it where they are, minimally
+            log.info("could not answer a Teams user privately (%s); answering in the conversation", type(exc).__name__)
+            return False
 
     async def reply(self, message: Message) -> None:
+        if is_refusal(message):
+            if await self._private(_activity(message)):
+                return
+            if self.private_to is not None:  # in the channel: nothing that reveals what was refused
+                message = Message(summary="I couldn't do that", blocks=(Paragraph(("⚠️ I couldn't do that; I've tried to tell you why in our 1:1 chat.",)),))
+        elif self.form_handle is not None:
+            handle, self.form_handle = self.form_handle, None
+            try:
+                await self._update(handle, message)  # the form becomes its confirmation: no second submit
+                return
+            except Exception as exc:  # noqa: BLE001 - the confirmation still gets through as a new message
+                log.info("could not replace a submitted Teams form (%s); replying instead", type(exc).__name__)
         with outbound_call("teams", "send_activity", _connector_status):
             await self.turn_context.send_activity(_activity(message))
 
     async def open_form(self, form: Form) -> None:
+        activity = _to_activity(render.form_payload(form))
+        if await self._private(activity):
+            return
         with outbound_call("teams", "send_activity", _connector_status):
-            await self.turn_context.send_activity(_to_activity(render.form_payload(form)))
+            await self.turn_context.send_activity(activity)
+
+    async def _update(self, handle: MessageHandle, message: Message) -> None:
+        activity = _activity(message)
+        activity.id = handle.message_id
+        with outbound_call("teams", "update_activity", _connector_status):
+            await self.turn_context.update_activity(activity)
 
     async def update(self, message: Message) -> None:
         if self.handle is None:
             await self.reply(message)
             return
-        activity = _activity(message)
-        activity.id = self.handle.message_id
-        with outbound_call("teams", "update_activity", _connector_status):
-            await self.turn_context.update_activity(activity)
+        await self._update(self.handle, message)
 
     async def form_errors(self, errors: dict[str, str]) -> None:
         await self.reply(error_message(" ".join(errors.values())))
@@ -328,16 +373,60 @@ class TeamsBot(ActivityHandler):
         self.core = core
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        self._remember(turn_context)
+        if self._remember(turn_context):
+            await self._learn_roster(turn_context)
         await super().on_turn(turn_context)
 
-    def _remember(self, turn_context: TurnContext) -> None:
-        """Keep the ConversationReference of every conversation the bot hears from, for proactive messages."""
+    async def _learn_roster(self, turn_context: TurnContext) -> None:
+        """First contact with a team or group chat: store its members at once, so pickers and pulses
+        know them before the nightly directory sync. A failure only waits for that sync."""
+        people: list[Profile] = []
+        try:
+            token = None
+            while True:
+                with outbound_call("teams", "get_paged_members", _connector_status):
+                    page = await TeamsInfo.get_paged_members(turn_context, token, MEMBERS_PAGE)
+                people.extend(translate.profile(m, m.id, m.name or "") for m in page.members or [] if m.id)
+                token = page.continuation_token
+                if not token:
+                    break
+        except Exception as exc:  # noqa: BLE001 - the turn itself must go on
+            log.warning("listing the members of a new Teams conversation failed: %s", type(exc).__name__)
+            return
+        with write_unit(self.core.engine) as s:
+            for person in people:
+                store_profile(s, person)
+        log.info("learned %d member(s) of a new Teams conversation", len(people))
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        """Installed (the bot is among membersAdded): one welcome per conversation, however often
+        Teams redelivers the event or the app is reinstalled (the outbox key is the conversation)."""
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not any(m.id == bot_id for m in activity.members_added or []):
+            return
+        conversation_id = activity.conversation.id.split(";", 1)[0]
+        welcome = self.core.help_message()
+        welcome = Message(
+            summary="Thanks for adding pulsebridge! " + welcome.summary,
+            blocks=(Paragraph(("👋 Thanks for adding me! I help your team recognise each other and stay healthy.",)), *welcome.blocks),
+        )
+        await self.core.outbox.deliver([Outbound(f"teams:welcome:{conversation_id}", ChannelPost(translate.PLATFORM, conversation_id), welcome)])
+
+    def _remember(self, turn_context: TurnContext) -> bool:
+        """Keep the ConversationReference of every conversation the bot hears from, for proactive messages.
+
+        Returns True the first time a team channel or group chat is heard from (its members are
+        then worth listing). A channel thread ("19:…;messageid=…") also stores its channel's reference."""
         activity = turn_context.activity
         if not activity.conversation or not activity.conversation.id or not activity.service_url:
-            return
+            return False
         kind = translate.conversation_kind(activity)
         reference = TurnContext.get_conversation_reference(activity)
+        # botbuilder reads the tenant from "tenantID" while Teams sends conversation.tenantId and
+        # channelData.tenant.id: keep it on the reference (new 1:1 chats and searches need it).
+        if reference.conversation is not None and not reference.conversation.tenant_id:
+            reference.conversation.tenant_id = search.tenant_of(activity)
         with write_unit(self.core.engine) as s:
             user_id = None
             sender = activity.from_property
@@ -346,6 +435,8 @@ class TeamsBot(ActivityHandler):
                     s, Profile(translate.PLATFORM, sender.id, sender.name or "")
                 )
                 user_id = user.id
+            base_id = activity.conversation.id.split(";", 1)[0]
+            first = kind != "personal" and conversation(s, translate.PLATFORM, base_id) is None
             save_conversation_ref(
                 s,
                 platform=translate.PLATFORM,
@@ -354,6 +445,17 @@ class TeamsBot(ActivityHandler):
                 reference=reference.serialize(),
                 user_id=user_id,
             )
+            if base_id != activity.conversation.id:
+                channel = reference.serialize()
+                channel["conversation"] = {**channel.get("conversation", {}), "id": base_id}
+                save_conversation_ref(s, platform=translate.PLATFORM, conversation_id=base_id, kind=kind, reference=channel)
+        return first
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name == search.INVOKE_NAME:
+            return InvokeResponse(status=200, body=search.answer(self.core.engine, self.core.settings.teams_tenants, activity))
+        return await super().on_invoke_activity(turn_context)
 
     async def _profile(self, turn_context: TurnContext, member_id: str, name: str) -> Profile:
         try:
@@ -371,7 +473,13 @@ class TeamsBot(ActivityHandler):
             event = translate.submission(activity, actor)
             if event is None:
                 return
-            responder = TeamsResponder(turn_context, event.message if isinstance(event, ActionInvoked) else None)
+            responder = TeamsResponder(
+                turn_context,
+                event.message if isinstance(event, ActionInvoked) else None,
+                adapter=self.core.adapters.get(translate.PLATFORM),
+                actor=event.actor,
+                replace_form=not isinstance(event, ActionInvoked),
+            )
             if isinstance(event, ActionInvoked):
                 await self.core.handle_action(event, responder)
             else:
@@ -386,8 +494,8 @@ class TeamsBot(ActivityHandler):
             for e in translate.mentions(activity)
             if e["mentioned"]["id"] != bot_id
         ]
-        cmd = translate.command(activity, actor, tuple(mentioned))
-        responder = TeamsResponder(turn_context)
+        cmd = translate.command(activity, actor, tuple(mentioned), (*self.core.commands, "help"))
+        responder = TeamsResponder(turn_context, adapter=self.core.adapters.get(translate.PLATFORM), actor=cmd.actor if cmd else None)
         if cmd is None:
             await responder.reply(self.core.help_message())
             return
@@ -450,7 +558,8 @@ def http_handler(cloud: CloudAdapter, bot: TeamsBot):
         except Refused as refused:
             return web.json_response({"error": refused.reason}, status=refused.status)
         if invoke:
-            return web.json_response(serializer_helper(invoke.body), status=invoke.status)
+            body = invoke.body if isinstance(invoke.body, dict | list | None) else serializer_helper(invoke.body)
+            return web.json_response(body, status=invoke.status)
         return web.Response(status=201)
 
     return handle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 from typing import Any
 
 from botbuilder.schema import Activity
@@ -23,7 +24,6 @@ from bot.kernel.events import (
 from bot.kernel.messages import UserRef
 
 PLATFORM = "teams"
-COMMAND_NAMES = ("kudos", "win", "pulse", "teamhealth", "goals", "help")
 _AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 
 
@@ -32,13 +32,21 @@ def conversation_kind(activity: Activity) -> str:
     return {"personal": "personal", "channel": "channel"}.get(kind, "group")
 
 
-def mentions(activity: Activity) -> list[dict[str, Any]]:
+def is_person(mentioned: dict[str, Any]) -> bool:
+    """A mention of a person, not of a channel ("@General": a 19:… conversation id), a team or a
+    tag ("@Designers": mentioned.type "tag"). Only people may become directory users."""
+    kind = mentioned.get("type")
+    return (kind in (None, "", "person", "user")) and not str(mentioned.get("id", "")).startswith("19:")
+
+
+def mentions(activity: Activity, *, people_only: bool = True) -> list[dict[str, Any]]:
     out = []
     for entity in activity.entities or []:
         # msrest keeps the mention fields (text, mentioned) in additional_properties, not in serialize().
         data = {**(getattr(entity, "additional_properties", None) or {}), "type": entity.type}
         if data.get("type") == "mention" and isinstance(data.get("mentioned"), dict) and data["mentioned"].get("id"):
-            out.append(data)
+            if not people_only or is_person(data["mentioned"]):
+                out.append(data)
     return out
 
 
@@ -71,14 +79,15 @@ def parse_text(activity: Activity) -> tuple[CommandPart, ...]:
     return tuple(merged)
 
 
-def split_command(parts: tuple[CommandPart, ...]) -> tuple[str, tuple[CommandPart, ...]] | None:
-    """`kudos …` or `/kudos …` → ("kudos", rest); None for chatter that is not a command."""
+def split_command(parts: tuple[CommandPart, ...], names: Collection[str]) -> tuple[str, tuple[CommandPart, ...]] | None:
+    """`kudos …` or `/kudos …` → ("kudos", rest) when "kudos" is in `names` (the core's commands and
+    "help"); None for chatter that is not a command."""
     if not parts or not isinstance(parts[0], Token):
         return None
     first = parts[0].text.lstrip()
     word, _, rest = first.partition(" ")
     name = word.lstrip("/").lower()
-    if name not in COMMAND_NAMES:
+    if name not in names:
         return None
     remainder = ((Token(" " + rest),) if rest else ()) + parts[1:]
     return name, remainder
@@ -95,8 +104,8 @@ def profile(account: TeamsChannelAccount | None, fallback_id: str, fallback_name
     )
 
 
-def command(activity: Activity, actor: Profile, mentioned: tuple[Profile, ...]) -> CommandInvoked | None:
-    split = split_command(parse_text(activity))
+def command(activity: Activity, actor: Profile, mentioned: tuple[Profile, ...], names: Collection[str]) -> CommandInvoked | None:
+    split = split_command(parse_text(activity), names)
     if split is None:
         return None
     name, rest = split
@@ -125,9 +134,13 @@ def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmit
     if isinstance(value.get("form_id"), str):
         multi = value.get("multi") if isinstance(value.get("multi"), list) else []
         inputs = {k: v for k, v in value.items() if k not in ("form_id", "metadata", "multi")}
-        for key in multi:
-            raw = inputs.get(key)
-            inputs[key] = [p for p in raw.split(",") if p] if isinstance(raw, str) else []
+        # `name`, not `key`: the delivery key above must survive this loop (a reused name once made
+        # every form deduplicated under "recipients", so only the first person's kudos counted).
+        for name in multi:
+            if not isinstance(name, str):
+                continue
+            raw = inputs.get(name)
+            inputs[name] = [p for p in raw.split(",") if p] if isinstance(raw, str) else []
         return FormSubmitted(
             platform=PLATFORM,
             form_id=value["form_id"],

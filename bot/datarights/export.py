@@ -125,11 +125,14 @@ def _pulse_cells(pulses: list[PulseFigures], floor: int, drivers: list[str]) -> 
 
 
 def team_rows(
-    s: Session, slug: str, kind: PeriodKind, count: int, until: date | None, min_group_size: int, *, now: datetime
+    s: Session, slug: str, kind: PeriodKind, count: int, until: date | None, min_group_size: int, *, now: datetime,
+    drivers: tuple[str, ...] = (),
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Rows for the CSV, the last period being the one `until` (default: today in the team's timezone) is in.
 
-    `min_group_size` is the organisation's current minimum (a pulse's own, if higher, wins).
+    `min_group_size` is the organisation's current minimum (a pulse's own, if higher, wins). `drivers`
+    (those of the question bank) always get their `avg_<driver>` column, so the columns are the same
+    whatever the data; a driver only the stored answers know is added after them.
     """
     team = s.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
     if team is None:
@@ -140,7 +143,8 @@ def team_rows(
     owners = team_feedback.owners(s, team.id)
     spans = periods(kind, count, today)
     pulses = {p: closed_team_pulses(s, team.id, p.start, p.end) for p in spans}
-    drivers = sorted({q.driver for figures in pulses.values() for f in figures for q in f.questions if q.scale in AVERAGED})
+    answered = {q.driver for figures in pulses.values() for f in figures for q in f.questions if q.scale in AVERAGED}
+    drivers = [*dict.fromkeys(sorted(drivers)), *sorted(answered - set(drivers))]
     rows = []
     for period in spans:
         start, end = period.bounds(team.timezone)

@@ -24,6 +24,7 @@ from bot.feedback.record import Agent, FeedbackRecord
 from bot.feedback.relay import build_directory, ingest
 from bot.app import parse_org_config
 from bot.kernel.orgconfig import OrgConfig
+from bot.kernel.when import zone
 from bot.pulses.anonymity import polarity, respondent_key
 from bot.pulses.bank import active_questions
 from bot.pulses.fanout import fan_out
@@ -148,8 +149,17 @@ SAMPLE_FEEDBACK = [
 ]
 
 
-def sample_feedback(person: dict, n: int) -> dict:
-    """A generic-format webhook body praising `person`, as a support tool would send it."""
+# Praise that names nobody and comes without an agent: routing cannot tell who earned it, so it goes to triage.
+UNATTRIBUTED_FEEDBACK = ("Hannah Ortiz", "Northwind", 5, "Whoever picked up our chat at 2 a.m. saved our launch. Please thank them!")
+
+
+def sample_feedback(person: dict, n: int, *, needs_triage: bool = False) -> dict:
+    """A generic-format webhook body praising `person`, as a support tool would send it (or, with
+    `needs_triage`, praising nobody the bot can name)."""
+    if needs_triage:
+        customer, account, score, text = UNATTRIBUTED_FEEDBACK
+        return {"source": "playground", "id": f"sample-{uuid.uuid4().hex[:12]}", "customer": {"name": customer, "account": account},
+                "score": score, "scale": "csat5", "text": text}
     customer, account, score, text = SAMPLE_FEEDBACK[n % len(SAMPLE_FEEDBACK)]
     return {
         "source": "playground",
@@ -378,5 +388,8 @@ def time_travel(core) -> list[Shortcut]:
             open_due_cycles(core, at)
             await fan_out(core, at)
 
-        shortcuts.append(Shortcut(f"demo:pulse:{slug}", f"next pulse · {slug}", at, run))
+        team = core.org.teams[slug]
+        local = at.astimezone(zone(team.timezone))  # the last member's delivery time; its day is the cycle's day
+        label = f"Send {slug}'s next pulse now, due {local:%a} {local.day} {local:%b} at {team.pulse.time} each member's time: its members get the DMs"
+        shortcuts.append(Shortcut(f"demo:pulse:{slug}", label, at, run))
     return shortcuts

@@ -68,7 +68,8 @@ class FeedbackConfig(BaseModel):
     @field_validator("triage_channels")
     @classmethod
     def _channels(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = [p for p in value if p not in ("slack", "teams")]
+        # "playground" is the demo's browser surface (`pulsebridge demo`); a real deployment names slack or teams.
+        unknown = [p for p in value if p not in ("slack", "teams", "playground")]
         if unknown:
             raise ValueError(f"unknown platform {unknown[0]!r} (expected slack or teams)")
         return value

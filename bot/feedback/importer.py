@@ -65,11 +65,16 @@ def _undecodable(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
-def read_lines(path: Path, kind: str, default_source: str | None) -> Iterator[Line]:
-    """Payloads from a file; `kind` is csv or jsonl. Unreadable lines come back with an error instead."""
+def read_lines(path: Path, kind: str, default_source: str | None, encoding: str | None = None) -> Iterator[Line]:
+    """Payloads from a file; `kind` is csv or jsonl. Unreadable lines come back with an error instead.
+
+    `encoding` None means UTF-8 (a BOM is skipped); for a CSV that is not UTF-8 use `csv_encoding`
+    first (Excel writes Windows-1252)."""
     # surrogateescape: a line with bytes that are not UTF-8 is rejected on its own instead of ending the read.
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+    with path.open(encoding=encoding or "utf-8-sig", errors="surrogateescape", newline="") as handle:
         if kind == "csv":
+            open_quote = unterminated_quote_line(handle.read())
+            handle.seek(0)
             reader = csv.DictReader(handle)
             missing = [c for c in ("id",) if c not in (reader.fieldnames or [])]
             if missing:
@@ -77,6 +82,7 @@ def read_lines(path: Path, kind: str, default_source: str | None) -> Iterator[Li
                 return
             rows = iter(reader)
             while True:
+                start = reader.line_num + 1
                 try:
                     row = next(rows)
                 except StopIteration:
@@ -84,6 +90,10 @@ def read_lines(path: Path, kind: str, default_source: str | None) -> Iterator[Li
                 except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit; the reader goes on
                     yield Line(reader.line_num, None, f"unreadable CSV ({exc})")
                     continue
+                if open_quote is not None and reader.line_num >= open_quote:
+                    # csv hands back the rest of the file as one field of this row: say so, never store it.
+                    yield Line(start, None, f"unterminated quote: the quoted field opened on line {open_quote} never closes, so nothing from there to the end of the file was imported")
+                    return
                 if any(_undecodable(v) for v in row.values() if isinstance(v, str)):
                     yield Line(reader.line_num, None, "not valid UTF-8")
                     continue
@@ -105,6 +115,48 @@ def read_lines(path: Path, kind: str, default_source: str | None) -> Iterator[Li
             if isinstance(payload, dict) and default_source and "source" not in payload and "id" in payload:
                 payload["source"] = default_source
             yield Line(number, payload)
+
+
+def unterminated_quote_line(text: str) -> int | None:
+    """The line on which a quoted CSV field opens and never closes, or None (the csv module's own
+    rules: a quote opens a field only at its start, and "" inside it is a literal quote)."""
+    line, in_quote, at_field_start, opened, i = 1, False, True, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if in_quote:
+            if ch == '"':
+                if text.startswith('"', i + 1):
+                    i += 1
+                else:
+                    in_quote = False
+            elif ch == "\n":
+                line += 1
+        elif ch == '"' and at_field_start:
+            in_quote, opened = True, line
+        if not in_quote:
+            if ch == "\n":
+                line += 1
+            at_field_start = ch in ",\r\n"
+        else:
+            at_field_start = False
+        i += 1
+    return opened if in_quote else None
+
+
+def csv_encoding(path: Path) -> str | None:
+    """None when the file is UTF-8; else the encoding an Excel CSV export most likely has: Windows-1252,
+    or Latin-1 when it holds a byte Windows-1252 leaves undefined."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
 
 
 def file_kind(path: Path, given: str | None) -> str:

@@ -20,7 +20,7 @@ from bot.feedback.routing import TRIAGE, Decision, Directory, Employee, route
 from bot.kernel.messages import Actions, Context, Mention, Message, Paragraph, Quote, UserPicker
 from bot.kernel.ports import ChannelPost, DirectMessage, Outbound
 from storage.directory.queries import team_channel, teams_of
-from storage.feedback.queries import add_customer_kudos, customer_kudos_of, directory_users, feedback_by_key, insert_feedback, team_people_on
+from storage.feedback.queries import add_customer_kudos, customer_kudos_of, directory_users, feedback_by_key, insert_feedback
 from storage.feedback.tables import CustomerKudos, Feedback
 from storage.directory.tables import User
 
@@ -232,14 +232,14 @@ def relay_messages(s: Session, row: Feedback, config: FeedbackConfig) -> list[Ou
 
 
 def triage_message(s: Session, row: Feedback, config: FeedbackConfig, platform: str) -> Message:
-    choices = tuple(user_ref(u) for u in team_people_on(s, platform)) if platform == "teams" else ()
     return Message(
         summary=f"Customer praise from {customer_label(row, config)} needs a person",
         blocks=(
             Paragraph(("💬 Praise from ", customer_label(row, config), " that I could not attribute to anyone. Who earned it?")),
             *_quote(row),
             Context((score_text(row), f" · {row.route_detail}" if row.route_detail else "")),
-            Actions((UserPicker(f"{ROUTE_ACTION}:{row.id}", "Choose the employee", choices=choices),)),
+            # Teams searches members of the org's teams as you type: no list that grows with the company.
+            Actions((UserPicker(f"{ROUTE_ACTION}:{row.id}", "Choose the employee", people="team_members"),)),
         ),
     )
 

@@ -29,6 +29,7 @@ from bot.kernel.messages import Context, Form, Message, Paragraph, Strong
 from bot.kernel.feature import Feature
 from bot.kernel.orgconfig import OrgConfig
 from bot.kernel.outbox import Outbox
+from bot.kernel.personal import not_in_channel_notice
 from bot.kernel.ports import ChatAdapter, Outbound, Responder
 from bot.kernel.scheduler import Scheduler
 from bot.kernel.serialize import event_from_data, to_data
@@ -71,6 +72,9 @@ class CommandSpec:
     summary: str
     usage: str
     handler: CommandHandler
+    # True for invocations that answer with a form after work that may be slow (a profile look-up):
+    # the responder may then keep the platform's short-lived form trigger alive (Slack: a loading modal).
+    opens_form: Callable[[CommandInvoked], bool] | None = None
 
 
 # What a person sees when their acknowledged click or form could not be stored (the unit rolled back).
@@ -289,17 +293,29 @@ class PulseBridge:
         self.scheduler: Scheduler | None = None
         # Handlers and jobs running now; a shutdown drains them (see adapters/server.py).
         self.inflight = InFlight()
+        self.outbox.on_not_in_channel = self._not_in_channel
+        # Tells the organisation's admins something once per key (`await notifier(key, message)`);
+        # the directory feature provides it, since only it knows who the admins are as people.
+        self.admin_notifier: Callable[[str, Message], Awaitable[int]] | None = None
+        # Sections of the Home tab, by order (see bot/kernel/personal.py).
+        self.home_sections: list = []
         self.job("outbox.retry", _retry_outbox)
         self.on_startup(lambda core: core.scheduler and core.scheduler.every("outbox-retry", "outbox.retry", seconds=60))
         for feature in features:
             feature.register(self)
 
+    async def _not_in_channel(self, exc, item: Outbound) -> None:
+        if self.admin_notifier is None:
+            return
+        dest = item.destination
+        await self.admin_notifier(f"not_in_channel:{dest.platform}:{exc.channel_id}", not_in_channel_notice(self, dest, for_admin=True))
+
     # -- registration -----------------------------------------------------------------------------
     def register(self, adapter: ChatAdapter) -> None:
         self.adapters[adapter.platform] = _OnLoop(adapter, self.pool)  # type: ignore[assignment]
 
-    def command(self, name: str, summary: str, usage: str, handler: CommandHandler) -> None:
-        self.commands[name] = CommandSpec(name, summary, usage, handler)
+    def command(self, name: str, summary: str, usage: str, handler: CommandHandler, opens_form: Callable[[CommandInvoked], bool] | None = None) -> None:
+        self.commands[name] = CommandSpec(name, summary, usage, handler, opens_form)
 
     def action(self, action_id: str, handler: ActionHandler) -> None:
         """`action_id` is matched against the part of a button's action id before the first ':'."""
@@ -388,6 +404,11 @@ class PulseBridge:
         if call is None:
             await responder.reply(instead)
             return
+        if kind == "command":
+            spec = self.commands[name]
+            hold = getattr(responder, "hold_form", None)
+            if spec.opens_form is not None and hold is not None and spec.opens_form(event):
+                await hold()  # slow work before a form: keep the trigger_id alive (a loading modal)
         await self._answer(call, responder, kind, name)
 
     # -- accepted requests: recorded before the ack, processed once, resumed after a crash ----------
@@ -439,7 +460,13 @@ class PulseBridge:
             adapter = self.adapters.get(event.platform)
             if adapter is None:
                 raise RuntimeError(f"no adapter for platform {event.platform}")
-            await self._dispatch(kind, event, adapter.responder(responder_state, event))
+            responder = adapter.responder(responder_state, event)
+            try:
+                await self._dispatch(kind, event, responder)
+            finally:
+                finish = getattr(responder, "finish", None)
+                if finish is not None:
+                    await finish()  # e.g. a loading modal nothing replaced says something went wrong
         except Exception as exc:  # noqa: BLE001 - recorded on the row for operators, not retried
             log.exception("%s %s: processing failed", kind, getattr(event, "delivery_key", "?"))
             error = f"{type(exc).__name__}: {exc}"
@@ -527,7 +554,10 @@ class PulseBridge:
                 await responder.reply(outcome.reply)
         finally:
             if outcome.followups:
-                await self.outbox.deliver(outcome.followups)
+                refused: list = []
+                await self.outbox.deliver(outcome.followups, refused)
+                for item, _exc in refused:
+                    await responder.reply(not_in_channel_notice(self, item.destination, for_admin=False))
 
 
 async def _retry_outbox(core: PulseBridge) -> None:

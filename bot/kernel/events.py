@@ -105,3 +105,27 @@ class FormSubmitted:
     delivery_key: str
     conversation: Conversation | None = None
     actor_profile: Profile | None = None
+
+
+@dataclass(frozen=True)
+class DirectMessageReceived:
+    """A person wrote to the bot in their 1:1 chat (Slack's Messages tab). Not a command: the bot answers with help.
+
+    Adapters hand over only people's own new messages: never bots', never edits, never the bot's own.
+    """
+
+    platform: str
+    actor: UserRef
+    text: str
+    delivery_key: str
+
+
+@dataclass(frozen=True)
+class HomeOpened:
+    """A person opened the bot's Home tab (or its Messages tab: `tab` is "home" or "messages")."""
+
+    platform: str
+    actor: UserRef
+    tab: str
+    delivery_key: str
+    actor_profile: Profile | None = None

@@ -70,6 +70,11 @@ class Button:
     style: str | None = None  # primary | danger | None
 
 
+# The people a searching picker offers: everyone active in the directory; everyone but the person
+# searching (no self-kudos); only members of the org's teams (a triage pick, shown to a channel).
+PEOPLE_SETS = ("directory", "others", "team_members")
+
+
 @dataclass(frozen=True)
 class UserPicker:
     """Pick one person, acted on at once (no form). The picked user's id arrives as ActionInvoked.value.
@@ -82,6 +87,8 @@ class UserPicker:
     placeholder: str
     choices: tuple[UserRef, ...] = ()
     submit_label: str = "Send"
+    # Which people a platform that searches as you type (Teams) offers: see PEOPLE_SETS.
+    people: str = "directory"
 
 
 @dataclass(frozen=True)
@@ -142,22 +149,29 @@ class TextInput:
 
 @dataclass(frozen=True)
 class Select:
+    """A choice among `options`; with `multiple`, any number of them (`initial_values` preselected),
+    and the submitted value is a list."""
+
     id: str
     label: str
     options: tuple[tuple[str, str], ...]  # (value, label)
     optional: bool = False
     initial: str | None = None
+    multiple: bool = False
+    initial_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UserSelect:
-    """People picker. Slack uses its own user list; Teams shows `choices` (the directory's people there)."""
+    """People picker. Slack uses its own user list; Teams searches the directory as you type
+    (`people` names which set, see PEOPLE_SETS) and shows `choices` only as pre-selected people."""
 
     id: str
     label: str
     multiple: bool = True
     optional: bool = False
     choices: tuple[UserRef, ...] = ()
+    people: str = "directory"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ HANDLER_LATENCY = Histogram(
 OUTBOUND_CALLS = Counter(
     "pulsebridge_outbound_api_calls_total", "Calls to platform APIs (Slack Web API, Bot Connector), by outcome", ["platform", "method", "outcome"]
 )
+# Answers where the platform said no (Slack `ok: false`, a response_url error): `error` is the
+# platform's own error code (invalid_blocks, not_in_channel, expired_trigger_id), never free text.
+REFUSED = Counter("pulsebridge_outbound_refused_total", "Platform API calls the platform refused, by method and error code", ["platform", "method", "error"])
 RATE_LIMITED = Counter("pulsebridge_outbound_rate_limited_total", "HTTP 429 answers from platform APIs", ["platform", "method"])
 SCHEDULER_JOBS = Counter("pulsebridge_scheduler_jobs_total", "Scheduled job runs, by job name and outcome", ["job", "outcome"])
 SCHEDULER_LEADER = Gauge("pulsebridge_scheduler_leader", "1 while this process runs the scheduler, else 0")

@@ -8,14 +8,14 @@ duplicate celebration is the failure users notice most. Those rows stay visible 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
 from bot.kernel.events import MessageHandle
 from bot.kernel.metrics import OUTBOX_MESSAGES
-from bot.kernel.ports import ChatAdapter, Outbound, describe, destination_platform, handle_to_ref
+from bot.kernel.ports import ChatAdapter, NotInChannel, Outbound, describe, destination_platform, handle_to_ref
 from bot.kernel.serialize import destination_from_data, message_from_data, to_data
 from storage.kernel.db import WriteFailed, run_write, session, write_unit
 from storage.kernel.deliveries import claim_outbox, finish_outbox, outbox_row, retryable_outbox
@@ -30,6 +30,8 @@ class Outbox:
     def __init__(self, engine: Engine, adapters: Mapping[str, ChatAdapter]):
         self.engine = engine
         self.adapters = adapters
+        # Called when a channel refuses a post because the bot is not in it (the core tells admins).
+        self.on_not_in_channel: Callable[[NotInChannel, Outbound], Awaitable[None]] | None = None
 
     def store(self, items: Iterable[Outbound]) -> None:
         """Record messages as pending, all in one write unit, before anything else is attempted: a
@@ -49,16 +51,19 @@ class Outbox:
         except WriteFailed as exc:  # deliver() stores each row again as it sends it
             log.warning("could not store %d outbound message(s) ahead of sending: %s", len(rows), exc)
 
-    async def deliver(self, items: Iterable[Outbound]) -> dict[str, MessageHandle]:
-        """Send what has not been sent yet; returns where each message this call sent landed, by key."""
+    async def deliver(self, items: Iterable[Outbound], refused: list[tuple[Outbound, NotInChannel]] | None = None) -> dict[str, MessageHandle]:
+        """Send what has not been sent yet; returns where each message this call sent landed, by key.
+
+        Channel posts refused because the bot is not in the channel are added to `refused`.
+        """
         sent: dict[str, MessageHandle] = {}
         for item in items:
-            handle = await self.deliver_one(item)
+            handle = await self.deliver_one(item, refused)
             if handle is not None:
                 sent[item.key] = handle
         return sent
 
-    async def deliver_one(self, item: Outbound) -> MessageHandle | None:
+    async def deliver_one(self, item: Outbound, refused: list[tuple[Outbound, NotInChannel]] | None = None) -> MessageHandle | None:
         platform = destination_platform(item.destination)
         adapter = self.adapters.get(platform)
         if adapter is None:
@@ -77,6 +82,14 @@ class Outbox:
             with write_unit(self.engine) as s:
                 finish_outbox(s, row_id, error=f"{type(exc).__name__}: {exc}")
             OUTBOX_MESSAGES.labels(platform, "failed").inc()
+            if isinstance(exc, NotInChannel):
+                if refused is not None:
+                    refused.append((item, exc))
+                if self.on_not_in_channel is not None:
+                    try:
+                        await self.on_not_in_channel(exc, item)
+                    except Exception:  # noqa: BLE001 - a notice that fails must not hide the original failure
+                        log.exception("could not tell admins about %s", describe(item.destination))
             return None
         with write_unit(self.engine) as s:
             finish_outbox(s, row_id, platform_ref=handle_to_ref(handle))

@@ -69,6 +69,17 @@ class SendFailed(Exception):
     """The platform refused the message for good (not a transient error the client already retried)."""
 
 
+class NotInChannel(SendFailed):
+    """A channel post the platform refused because the bot is not a member of that channel.
+
+    Retrying cannot help until someone invites the bot; the sender tells people what to do.
+    """
+
+    def __init__(self, message: str, channel_id: str):
+        super().__init__(message)
+        self.channel_id = channel_id
+
+
 class RateLimited(SendFailed):
     """The platform said "too many requests; retry after N seconds" and the adapter did not wait itself.
 

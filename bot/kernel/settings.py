@@ -163,6 +163,8 @@ class Settings(BaseSettings):
     @field_validator("PULSEBRIDGE_CONFIG")
     @classmethod
     def _config_path(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError(f"expected a readable YAML file, but {value} is a directory (name the file in it, e.g. {value / 'org.yaml'})")
         if value is not None and not value.is_file():
             raise ValueError(f"expected a readable YAML file, but {value} does not exist")
         return value

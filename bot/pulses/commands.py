@@ -133,10 +133,12 @@ async def send_form(core, cmd: CommandInvoked) -> Outcome:
 async def on_send_form(core, submission: FormSubmitted) -> Outcome:
     secret_of(core)
     config = core.org.pulses
-    values = submission.values
+    # Selects arrive as strings from our forms; anything else (a list, an object) is a crafted request
+    # and counts as no choice, rather than failing as an unhashable dict key.
+    values = {k: v if isinstance(v, str) else None for k, v in submission.values.items()}
     bank = active_questions(config)
     chosen = values.get("question") or None
-    custom = clean(values.get("custom")) if isinstance(values.get("custom"), str) else ""
+    custom = clean(values.get("custom") or "")
     scale = values.get("scale") or "likert"
     errors = {}
     if chosen is not None and chosen not in bank:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from bot.kernel.feature import Feature
-from bot.pulses import answers, commands, schedule
+from bot.kernel.personal import home_section
+from bot.pulses import answers, commands, home, schedule
 from bot.pulses.config import PulseConfig, TeamPulseSchedule
 
 
 def register(core) -> None:
-    core.command("pulse", "answer quick anonymous questions; leads can ask their team", commands.USAGE, commands.on_command)
+    core.command("pulse", "answer quick anonymous questions; leads can ask their team", commands.USAGE, commands.on_command,
+                 opens_form=lambda cmd: cmd.raw_text.strip().lower() == "send")
     core.action("pulse.answer", answers.on_answer)
     core.action("pulse.comment", answers.on_comment_button)
     core.action("pulse.text", answers.on_text_button)
@@ -18,6 +20,7 @@ def register(core) -> None:
     core.job(schedule.TICK_JOB, schedule.tick)
     core.job(commands.FANOUT_JOB, commands.fanout_job)
     core.on_startup(schedule.schedule_tick)
+    home_section(core, 10, home.section)
 
 
 FEATURE = Feature(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.kernel.feature import Feature
-from bot.recognition import digest, kudos, wins
+from bot.kernel.personal import home_section
+from bot.recognition import digest, home, kudos, wins
 from bot.recognition.config import PostMode, RecognitionConfig
 
 
@@ -11,6 +12,7 @@ def register(core) -> None:
     kudos.register(core)
     wins.register(core)
     digest.register(core)
+    home_section(core, 20, home.section)
 
 
 FEATURE = Feature(

@@ -28,7 +28,6 @@ from storage.kernel.deliveries import claim_inbound
 from storage.directory.queries import find_user, identifiers_of, team_channel, teams_of
 from storage.recognition.kudos import insert_kudos, kudos_by_source, recipients_of, values_of
 from storage.recognition.queries import (
-    directory_people,
     kudos_context,
     leaderboard,
     pair_counts_since,
@@ -334,15 +333,13 @@ async def viewer(core, platform: str, actor: UserRef, given: Profile | None = No
 def kudos_form(core, platform: str, actor_id: str, seen_by: set[str], win: Win | None = None) -> Form:
     org: OrgConfig = core.org
     with session(core.engine) as s:
-        people = (
-            tuple(user_ref(u) for u in directory_people(s, platform) if u.external_id != actor_id) if platform != "slack" else ()
-        )
         # Only wins this person could see already: the list names customers of other teams otherwise.
         wins = visible_wins(s, seen_by, recent_wins(s, core.clock() - timedelta(days=30)))
     if win is not None and all(w.id != win.id for w in wins):
         wins.insert(0, win)
     fields: list = [
-        UserSelect("recipients", "Who do you want to thank?", multiple=True, choices=people),
+        # No list of people in the form: Teams searches the directory as you type (everyone but you).
+        UserSelect("recipients", "Who do you want to thank?", multiple=True, people="others"),
         TextInput("reason", "What did they do?", multiline=True, max_length=MAX_REASON),
     ]
     if org.values:
@@ -474,6 +471,6 @@ async def on_command(core, cmd: CommandInvoked):
 
 
 def register(core) -> None:
-    core.command("kudos", "thank colleagues for what they did", USAGE, on_command)
+    core.command("kudos", "thank colleagues for what they did", USAGE, on_command, opens_form=lambda cmd: not cmd.raw_text.strip())
     core.form(FORM_ID, on_form)
     core.action(GIVE_KUDOS_ACTION, on_give_for_win)

@@ -35,7 +35,7 @@ from bot.kernel.text import clean
 from storage.kernel.db import session, write_unit
 from storage.kernel.deliveries import claim_inbound
 from storage.directory.queries import team_channel, teams_of
-from storage.recognition.queries import contributors_of, directory_people, insert_win, win_by_id, win_by_source
+from storage.recognition.queries import contributors_of, insert_win, win_by_id, win_by_source
 from storage.recognition.tables import MAX_CUSTOMER, MAX_SUMMARY, MAX_VALUE, Win
 from storage.directory.tables import User
 from bot.kernel.core import FormInvalid, Outcome
@@ -63,8 +63,6 @@ def outcome_blocks(win: Win) -> tuple[Block, ...]:
 
 
 def win_form(core, platform: str) -> Form:
-    with session(core.engine) as s:
-        choices = tuple(user_ref(u) for u in directory_people(s, platform)) if platform != "slack" else ()
     today = core.clock().date().isoformat()
     return Form(
         form_id=FORM_ID,
@@ -75,7 +73,7 @@ def win_form(core, platform: str) -> Form:
             TextInput("summary", "What happened?", multiline=True, max_length=MAX_SUMMARY, placeholder="Renewal saved after the SSO outage"),
             TextInput("value", "Value (optional)", optional=True, max_length=MAX_VALUE, placeholder="$120k ARR, renewal, CSAT rescue"),
             DateInput("won_on", "Date", initial=today),
-            UserSelect("contributors", "Who made it happen?", multiple=True, choices=choices),
+            UserSelect("contributors", "Who made it happen?", multiple=True, people="directory"),
         ),
         intro=(Paragraph(("Everyone you pick is recognised as part of this win, and their team channel hears about it.",)),),
     )

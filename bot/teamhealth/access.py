@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from bot.directory.lookup import PROFILE_TTL, resolve_profiles, store_profile
 from bot.kernel.errors import UserFacingError
+from bot.kernel.text import excerpt
 from storage.teamhealth import queries as q
 from storage.kernel.db import session, write_unit
 from storage.directory.queries import find_user, identifiers_of
@@ -74,5 +75,6 @@ def find_team(core, s, slug: str) -> Team:
     team = q.team_by_slug(s, slug.strip().lower())
     if team is None or team.slug not in core.org.teams and team.source == "config":
         known = ", ".join(sorted(core.org.teams)) or "none configured"
-        raise UserFacingError(f"I don't know a team called “{slug.strip()}”. Teams: {known}.")
+        # Quote a little of what was typed, not all of it: a 5,000-character "team" is not worth repeating.
+        raise UserFacingError(f"I don't know a team called “{excerpt(slug)}”. Teams: {known}.")
     return team

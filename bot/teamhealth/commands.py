@@ -78,9 +78,9 @@ def report(core, s, team, kind: str | None, now) -> Message:
     series = weekly(s, team, today, CORRELATION_WEEKS, minimum(core))
     name = team.name or team.slug
 
-    blocks: list[Block] = [Heading(f"Team health: {name} · {period.label}")]
+    blocks: list[Block] = [Heading(f"Team health: {name} · {period.title}")]
     if kind is None and period.end <= today:
-        blocks.append(Context((f"No pulse of {containing('month', today).label} has closed yet, so this is last month; “/teamhealth month” shows this month so far.",)))
+        blocks.append(Context((f"No pulse of {containing('month', today).title} has closed yet, so this is last month; “/teamhealth month” shows this month so far.",)))
     pairs = [
         ("Engagement", _pulse_text(cur, "engagement", cur.pulse.engagement) + _arrow(cur.pulse.engagement, prev.pulse.engagement)),
         ("eNPS", _pulse_text(cur, "enps", cur.pulse.enps) + _arrow(cur.pulse.enps, prev.pulse.enps)),
@@ -121,7 +121,7 @@ def report(core, s, team, kind: str | None, now) -> Message:
     for goal in goals[:5]:
         blocks.append(Paragraph((goals_mod.describe(goals_mod.progress(core, s, goal, team, now)),)))
     blocks.append(Context((describe(lagged(series.engagement, series.cx, min_points=cfg.correlation_min_weeks), CORRELATION_WEEKS, cfg.correlation_min_weeks),)))
-    summary = f"Team health for {name}, {period.label}: engagement {_pulse_text(cur, 'engagement', cur.pulse.engagement)}"
+    summary = f"Team health for {name}, {period.title}: engagement {_pulse_text(cur, 'engagement', cur.pulse.engagement)}"
     return Message(summary=summary, blocks=tuple(blocks))
 
 

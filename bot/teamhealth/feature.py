@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.kernel.feature import Feature
-from bot.teamhealth import commands, goals, posts
+from bot.kernel.personal import home_section
+from bot.teamhealth import commands, goals, home, posts
 from bot.teamhealth.config import TeamHealthConfig
 
 
@@ -11,6 +12,7 @@ def register(core) -> None:
     commands.register(core)
     goals.register(core)
     posts.register(core)
+    home_section(core, 30, home.section)
 
 
 FEATURE = Feature(name="teamhealth", register=register, sections={"teamhealth": TeamHealthConfig})

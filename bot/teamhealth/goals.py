@@ -9,10 +9,12 @@ never post twice.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from bot.kernel.errors import UserFacingError
+from bot.kernel.text import excerpt
 from bot.kernel.events import CommandInvoked, FormSubmitted
 from bot.kernel.messages import Context, DateInput, Form, Message, Paragraph, Select, Strong, TextInput
 from bot.kernel.ports import ChannelPost, Outbound
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 FORM_ID = "goals.edit"
 CHECK_JOB = "teamhealth.goals_check"
 BAR = 10
+MAX_TITLE = 120  # goals.title is VARCHAR(120): PostgreSQL refuses a longer one, SQLite would keep it
 
 
 @dataclass(frozen=True)
@@ -127,19 +130,21 @@ def _metric_options() -> tuple[tuple[str, str], ...]:
     return tuple((m.key, m.label) for m in METRICS.values())
 
 
-def goal_form(goal: Goal | None, team_slugs: list[str], today: date) -> Form:
+def goal_form(goal: Goal | None, team_slugs: list[str], today: date, choices: list[tuple[str, str]] = ()) -> Form:
+    """`team_slugs` are preselected; `choices` (slug, name) are the teams the person may pick from."""
+    options = tuple(dict.fromkeys([*choices, *((slug, slug) for slug in team_slugs if slug not in dict(choices))]))
     return Form(
         form_id=FORM_ID,
         title="Edit goal" if goal else "New team goal",
         submit_label="Save",
         metadata=str(goal.id) if goal else "new",
         fields=(
-            TextInput("title", "Goal", max_length=120, initial=goal.title if goal else None, placeholder="Happier customers this quarter"),
+            TextInput("title", "Goal", max_length=MAX_TITLE, initial=goal.title if goal else None, placeholder="Happier customers this quarter"),
             Select("metric", "Metric", _metric_options(), initial=goal.metric if goal else None),
             TextInput("target", "Target", max_length=20, initial=f"{goal.target:g}" if goal else None, placeholder="e.g. 4.5 for CSAT, 30 for eNPS"),
             Select("period", "Every", tuple((k, k) for k in KINDS), optional=True, initial=goal.period if goal else "quarter"),
             DateInput("due", "…or by (due date)", optional=True, initial=goal.due_on.isoformat() if goal and goal.due_on else None),
-            TextInput("teams", "Teams (keys, comma separated)", max_length=500, initial=", ".join(team_slugs)),
+            Select("teams", "Teams", options, multiple=True, initial_values=tuple(team_slugs)),
         ),
     )
 
@@ -149,6 +154,8 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
     title = " ".join(str(values.get("title") or "").split())
     if not title:
         errors["title"] = "Give the goal a short name."
+    elif len(title) > MAX_TITLE:
+        errors["title"] = f"Please keep the goal's name at most {MAX_TITLE} characters."
     metric = str(values.get("metric") or "")
     target = None
     if metric not in METRICS:
@@ -177,13 +184,17 @@ def validate(core, s, user, values: dict, today: date) -> tuple[dict, list[Team]
     if period is not None and due is not None:
         errors["due"] = "Choose either a period or a due date, not both."
     teams: list[Team] = []
-    slugs = [t.strip().lower() for t in str(values.get("teams") or "").replace(";", ",").split(",") if t.strip()]
+    raw_teams = values.get("teams")
+    if isinstance(raw_teams, list | tuple):  # the team picker
+        slugs = [str(t).strip().lower() for t in raw_teams if str(t).strip()]
+    else:  # a text answer (cards sent before the picker, or a client without one): keys separated by commas
+        slugs = [t.strip().lower() for t in str(raw_teams or "").replace(";", ",").split(",") if t.strip()]
     if not slugs:
         errors["teams"] = "Name at least one team."
     for slug in slugs:
         team = q.team_by_slug(s, slug)
         if team is None or team.slug not in core.org.teams:
-            errors["teams"] = f"I don't know a team called “{slug}”. Teams: {', '.join(sorted(core.org.teams))}."
+            errors["teams"] = f"I don't know a team called “{excerpt(slug)}”. Teams: {', '.join(sorted(core.org.teams))}."
             break
         if not access.may_manage(core, s, user, team):
             errors["teams"] = f"Only {access.who_can(core, s, team)} can set goals for {team.slug}."
@@ -200,13 +211,11 @@ async def on_command(core, cmd: CommandInvoked):
     now = core.clock()
     with session(core.engine) as s:
         mine = teams_of(s, user)
-        led = [t for t in mine if access.may_manage(core, s, user, t)] or (
-            [t for t in (q.team_by_slug(s, slug) for slug in core.org.teams) if t] if access.is_admin(core, user) else []
-        )
+        led = led_teams(core, s, user)
         if words and words[0].lower() in ("new", "add", "create"):
             if not led:
                 raise UserFacingError("Only team leads and pulsebridge admins can set goals. Ask your team's lead.")
-            return Outcome(form=goal_form(None, [t.slug for t in led[:1]], now.date()))
+            return Outcome(form=goal_form(None, [t.slug for t in led[:1]], now.date(), [(t.slug, t.name or t.slug) for t in led]))
         if words and words[0].lower() == "edit":
             goal = _goal_from(s, words[1] if len(words) > 1 else "")
             if goal.source == "config":
@@ -214,31 +223,47 @@ async def on_command(core, cmd: CommandInvoked):
             teams = [s.get(Team, i) for i in q.goal_team_ids(s, goal.id)]
             if not all(access.may_manage(core, s, user, t) for t in teams):
                 raise UserFacingError(f"Only {access.who_can(core, s, teams[0])} can edit this goal.")
-            return Outcome(form=goal_form(goal, [t.slug for t in teams], now.date()))
+            return Outcome(form=goal_form(goal, [t.slug for t in teams], now.date(), [(t.slug, t.name or t.slug) for t in [*teams, *led]]))
         if words:
             raise UserFacingError("Usage: /goals (your team's goals), /goals new, /goals edit G-<n>")
         teams = mine or led
         if not teams:
             return Outcome(reply=Message(summary="You are not in a team yet.", blocks=(Paragraph(("You are not in a team yet, so there are no team goals to show.",)),)))
-        blocks = []
-        shown = 0
-        for team in teams:
-            blocks.append(Paragraph((Strong(f"Goals of {team.name or team.slug}"),)))
-            goals = q.goals_of_team(s, team.id)
-            if not goals:
-                blocks.append(Context(("No goals yet." + (" Add one with /goals new." if team in led else ""),)))
-            for goal in goals:
-                blocks.append(Paragraph((describe(progress(core, s, goal, team, now)),)))
-            shown += len(goals)
+        blocks, shown = listing(core, s, teams, led, now)
     summary = f"Team goals: {shown}"
     return Outcome(reply=Message(summary=summary, blocks=tuple(blocks)))
 
 
+def led_teams(core, s, user) -> list[Team]:
+    """The teams whose goals this person may set: theirs as a lead, every team for an admin."""
+    mine = teams_of(s, user)
+    return [t for t in mine if access.may_manage(core, s, user, t)] or (
+        [t for t in (q.team_by_slug(s, slug) for slug in core.org.teams) if t] if access.is_admin(core, user) else []
+    )
+
+
+def listing(core, s, teams: list[Team], led: list[Team], now) -> tuple[list, int]:
+    """Each team's goals with their progress (the /goals answer and the Home tab); and how many."""
+    blocks = []
+    shown = 0
+    for team in teams:
+        blocks.append(Paragraph((Strong(f"Goals of {team.name or team.slug}"),)))
+        goals = q.goals_of_team(s, team.id)
+        if not goals:
+            blocks.append(Context(("No goals yet." + (" Add one with /goals new." if team in led else ""),)))
+        for goal in goals:
+            blocks.append(Paragraph((describe(progress(core, s, goal, team, now)),)))
+        shown += len(goals)
+    return blocks, shown
+
+
 def _goal_from(s, label: str) -> Goal:
     digits = label.strip().upper().removeprefix("G-").removeprefix("G")
-    goal = s.get(Goal, int(digits)) if digits.isdigit() else None
+    # At most 9 ASCII digits, as for wins: a longer number overflows the id column (SQLite raises
+    # OverflowError, PostgreSQL "out of range"), and str.isdigit() also accepts "²", which int() refuses.
+    goal = s.get(Goal, int(digits)) if re.fullmatch(r"[0-9]{1,9}", digits) else None
     if goal is None or not goal.active:
-        raise UserFacingError(f"There is no goal {label.strip() or '(empty)'}. See /goals for the list.")
+        raise UserFacingError(f"There is no goal {excerpt(label) or '(empty)'}. See /goals for the list.")
     return goal
 
 
@@ -311,7 +336,8 @@ def schedule(core) -> None:
 
 
 def register(core) -> None:
-    core.command("goals", "shared team goals and their progress", "Usage: /goals · /goals new · /goals edit G-<n>", on_command)
+    core.command("goals", "shared team goals and their progress", "Usage: /goals · /goals new · /goals edit G-<n>", on_command,
+                 opens_form=lambda cmd: cmd.raw_text.split()[:1] in (["new"], ["add"], ["create"], ["edit"]))
     core.form(FORM_ID, on_form)
     core.job(CHECK_JOB, check_goals)
     core.on_startup(schedule)

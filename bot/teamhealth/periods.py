@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.kernel.when import zone
 
 KINDS = ("week", "month", "quarter")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,18 @@ class Period:
         if self.kind == "quarter":
             return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
         return f"{self.start.isoformat()}..{(self.end - timedelta(days=1)).isoformat()}"  # a goal's start-to-due range
+
+    @property
+    def title(self) -> str:
+        """The period in words for people: "week of 23 Nov", "December 2026", "Q4 2026" (`label` is for files and keys)."""
+        if self.kind == "week":
+            return f"week of {self.start.day} {MONTHS[self.start.month - 1][:3]}"
+        if self.kind == "month":
+            return f"{MONTHS[self.start.month - 1]} {self.start.year}"
+        if self.kind == "quarter":
+            return f"Q{(self.start.month - 1) // 3 + 1} {self.start.year}"
+        last = self.end - timedelta(days=1)
+        return f"{self.start.day} {MONTHS[self.start.month - 1][:3]} {self.start.year} to {last.day} {MONTHS[last.month - 1][:3]} {last.year}"
 
     def previous(self) -> Period:
         return containing(self.kind, self.start - timedelta(days=1))

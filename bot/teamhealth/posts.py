@@ -57,6 +57,7 @@ def weekly_context(core, s, team, now) -> tuple[dict[str, Any], str]:
         {
             "team": team.name or team.slug,
             "week": week.label,
+            "week_title": week.title,
             "goals": lines,
             "wins_total": rec.wins,
             "wins": [f"{w.customer}: {outcome_text(w, 120)}" for w in wins],
@@ -81,7 +82,7 @@ def build(core, slug: str) -> list[Outbound]:
         if team is None:
             return []
         context, label = weekly_context(core, s, team, now)
-    message = Message(summary=f"{context['team']}: week {label} — goals, wins and kudos", blocks=render(core, "teamhealth_weekly.txt.j2", context))
+    message = Message(summary=f"{context['team']}: {context['week_title']} — goals, wins and kudos", blocks=render(core, "teamhealth_weekly.txt.j2", context))
     out = []
     for platform in sorted(core.adapters):
         channel = team_channel(team, platform)

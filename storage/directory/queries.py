@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, literal, or_, select
 from sqlmodel import Session
 
 from storage.directory.tables import ConversationRef, Team, TeamMember, User
@@ -158,3 +158,45 @@ def latest_conversation(session: Session, platform: str, user_id: int | None = N
     else:
         query = query.order_by(ConversationRef.updated_at.desc())
     return session.execute(query.limit(1)).scalar_one_or_none()
+
+
+def search_people(
+    session: Session,
+    platform: str,
+    text: str,
+    *,
+    skip: int = 0,
+    limit: int = 15,
+    exclude_external_id: str | None = None,
+    members_only: bool = False,
+    user_ids: set[int] | None = None,
+) -> list[User]:
+    """Active people on a platform whose name contains `text` (or whose email starts with it), by name.
+
+    For type-as-you-search pickers: one bounded page, never the whole directory. `members_only`
+    keeps people who belong to one of the org's teams; `user_ids` restricts to those ids (a tenant).
+    """
+    query = select(User).where(User.platform == platform, User.active.is_(True), User.is_bot.is_(False))
+    needle = " ".join(text.split()).lower()
+    if needle:
+        query = query.where(or_(func.lower(User.display_name).contains(needle, autoescape=True), func.lower(User.email).startswith(needle, autoescape=True)))
+    if exclude_external_id:
+        query = query.where(User.external_id != exclude_external_id)
+    if members_only:
+        identifiers = select(TeamMember.identifier)
+        query = query.where(or_(literal(f"{platform}:").concat(User.external_id).in_(identifiers), func.lower(User.email).in_(identifiers)))
+    if user_ids is not None:
+        query = query.where(User.id.in_(user_ids or {-1}))
+    return list(session.execute(query.order_by(User.display_name, User.id).offset(max(skip, 0)).limit(limit)).scalars())
+
+
+def users_seen_in_tenant(session: Session, platform: str, tenant_id: str) -> set[int]:
+    """Users whose own chat with the bot lives in a tenant (conversation references carry the tenant)."""
+    rows = session.execute(
+        select(ConversationRef.user_id, ConversationRef.reference).where(ConversationRef.platform == platform, ConversationRef.user_id.is_not(None))
+    ).all()
+    def tenant(reference) -> str | None:
+        conversation = (reference or {}).get("conversation") or {}
+        return conversation.get("tenantID") or conversation.get("tenantId")
+
+    return {user_id for user_id, reference in rows if tenant(reference) == tenant_id}

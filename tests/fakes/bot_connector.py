@@ -1,14 +1,33 @@
-"""A stand-in for the Bot Framework Connector (Teams' serviceUrl) that records what the bot sends."""
+"""A stand-in for the Bot Framework Connector (Teams' serviceUrl) that records what the bot sends.
+
+Strict where real Teams is strict (each rule was seen against Teams or is documented):
+- a message activity with both text and an attachment becomes two posts in Teams: the connector
+  answers 202 with no activity id (nothing to update later), and this fake records two posts;
+- an update carrying text and an attachment is refused: 400 BadSyntax "Activity resulted into
+  multiple skype activities";
+- a payload over 100 KB is refused: 413 MessageSizeTooBig (learn.microsoft.com, "Format your bot
+  messages": "The bot message size limit is 100 KB … the bot receives a 413 status code
+  (RequestEntityTooLarge), which contains the error code MessageSizeTooBig").
+Every Adaptive Card it receives is also checked against the Adaptive Card 1.5 schema plus the
+Teams host extensions (tests/fakes/cards.py); problems are collected in `card_problems`, and the
+fixture fails the test that produced them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.cards import card_problems, remember
+
+MAX_MESSAGE_BYTES = 100 * 1024
+MULTIPLE_ACTIVITIES = "Activity resulted into multiple skype activities"
 
 
 @dataclass
@@ -21,6 +40,7 @@ class Sent:
     def card(self) -> dict[str, Any] | None:
         for attachment in self.activity.get("attachments") or []:
             if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                remember(attachment.get("content"))
                 return attachment["content"]
         return None
 
@@ -34,8 +54,12 @@ class FakeBotConnector:
         self.rosters: dict[str, list[str]] = {}  # conversation id -> member ids (default: everyone)
         self.page_limit: int | None = None  # caps pagedmembers pages below pageSize, to exercise paging
         self.member_pages: list[str] = []  # conversation ids of every pagedmembers request
+        self.update_failures: list[int] = []  # HTTP statuses for the next updates, whatever they carry
         self.send_failures: dict[str, list[int]] = {}  # conversation id -> HTTP statuses for its next sends (e.g. 429)
         self.requests: list[tuple[str, str, str]] = []  # (method, path, Authorization) of every request, whatever it was
+        self.refused: list[tuple[str, int, str]] = []  # (path, status, error code) of every send/update refused as Teams would
+        self.card_problems: list[str] = []  # schema problems of cards the bot sent (the fixture fails the test on any)
+        self.split_posts: list[str] = []  # activity ids never returned: text + card sent as one activity became two posts
         self._ids = itertools.count(1)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -87,17 +111,52 @@ class FakeBotConnector:
         if self._runner:
             await self._runner.cleanup()
 
+    def _refuse(self, request: web.Request, status: int, code: str, message: str) -> web.Response:
+        self.refused.append((request.path, status, code))
+        return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+    async def _checked(self, request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+        raw = await request.read()
+        if len(raw) > MAX_MESSAGE_BYTES:
+            return None, self._refuse(request, 413, "MessageSizeTooBig", f"Message size {len(raw)} bytes is over the limit")
+        body = json.loads(raw)
+        for attachment in body.get("attachments") or []:
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                remember(attachment.get("content"))
+                self.card_problems.extend(f"{request.method} {request.path}: {p}" for p in card_problems(attachment.get("content")))
+        return body, None
+
+    @staticmethod
+    def _splits(body: dict[str, Any]) -> bool:
+        return bool((body.get("text") or "").strip()) and bool(body.get("attachments"))
+
     async def _send(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body, refused = await self._checked(request)
+        if refused is not None:
+            return refused
         if self.send_failures.get(request.match_info["cid"]):
             status = self.send_failures[request.match_info["cid"]].pop(0)
             return web.json_response({"error": {"code": "Throttled" if status == 429 else "ServiceError", "message": "try later"}},
                                      status=status, headers={"Retry-After": "1"} if status == 429 else None)
+        if self._splits(body):
+            # Teams posts the text and the card as two messages and answers without an id.
+            text_only = {k: v for k, v in body.items() if k not in ("attachments",)}
+            card_only = {k: v for k, v in body.items() if k not in ("text", "entities", "textFormat")}
+            for part in (text_only, card_only):
+                self.split_posts.append(f"act-{next(self._ids)}")
+                self.sent.append(Sent(request.match_info["cid"], request.match_info.get("reply"), part))
+            return web.json_response({}, status=202)
         self.sent.append(Sent(request.match_info["cid"], request.match_info.get("reply"), body))
         return web.json_response({"id": f"act-{next(self._ids)}"})
 
     async def _update(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body, refused = await self._checked(request)
+        if refused is not None:
+            return refused
+        if self._splits(body):
+            return self._refuse(request, 400, "BadSyntax", MULTIPLE_ACTIVITIES)
+        if self.update_failures:
+            return self._refuse(request, self.update_failures.pop(0), "ServiceError", "update failed")
         self.updated.append(Sent(request.match_info["cid"], request.match_info["aid"], body))
         return web.json_response({"id": request.match_info["aid"]})
 
