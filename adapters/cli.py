@@ -28,6 +28,8 @@ def _serve(app: web.Application, host: str, port: int, started: str, **kwargs) -
     """web.run_app, with the start-up failures an admin can fix as one line each instead of a traceback."""
     import errno
 
+    from aiohttp import web
+
     from adapters.slack.socket_mode import SocketModeUnavailable
 
     try:
