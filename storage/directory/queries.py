@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select
+from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlmodel import Session
 
 from storage.directory.tables import ConversationRef, Team, TeamMember, User
@@ -82,30 +82,62 @@ def team_channel(team: Team, platform: str) -> str | None:
 
 
 def sync_teams(session: Session, teams: Iterable[tuple[str, dict[str, Any], list[str], list[str]]]) -> None:
-    """Mirror the configured teams into the database: (slug, attributes, members, leads) per team."""
-    seen: set[str] = set()
-    for slug, attrs, members, leads in teams:
-        seen.add(slug)
-        team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
+    """Mirror the configured teams into the database: (slug, attributes, members, leads) per team.
+
+    Runs at every start: it reads every team and membership once and writes only the differences
+    (rows added, removed or switching lead/member), so an unchanged 10,000-person org file costs two
+    selects instead of deleting and re-inserting every membership.
+    """
+    teams = list(teams)
+    by_slug = {team.slug: team for team in session.execute(select(Team)).scalars()}
+    for slug, attrs, _members, _leads in teams:
+        team = by_slug.get(slug)
         if team is None:
-            team = Team(slug=slug, **attrs)
+            team = by_slug[slug] = Team(slug=slug, **attrs)
             session.add(team)
         else:
             for key, value in attrs.items():
-                setattr(team, key, value)
-        team.source = "config"  # the YAML wins over a platform group of the same name
-        session.flush()
-        session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
-        wanted = dict.fromkeys(members, False)
-        wanted.update(dict.fromkeys(leads, True))
-        for ident, is_lead in wanted.items():
-            session.add(TeamMember(team_id=team.id, identifier=ident, is_lead=is_lead))
-    # Teams mapped from platform groups are kept in step by the directory sync, not by the YAML.
-    stale_query = select(Team).where(Team.source == "config")
-    stale = session.execute(stale_query.where(Team.slug.not_in(seen)) if seen else stale_query).scalars().all()
-    for team in stale:
-        session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+                if getattr(team, key) != value:
+                    setattr(team, key, value)
+        if team.source != "config":
+            team.source = "config"  # the YAML wins over a platform group of the same name
     session.flush()
+    wanted: dict[int, dict[str, bool]] = {}
+    for slug, _attrs, members, leads in teams:
+        rows = dict.fromkeys(members, False)
+        rows.update(dict.fromkeys(leads, True))
+        wanted[by_slug[slug].id] = rows
+    # Teams mapped from platform groups are kept in step by the directory sync, not by the YAML;
+    # a config team that left the file keeps its row (history joins on it) but loses its members.
+    for team in by_slug.values():
+        if team.source == "config" and team.id not in wanted:
+            wanted[team.id] = {}
+    existing = session.execute(
+        select(TeamMember.id, TeamMember.team_id, TeamMember.identifier, TeamMember.is_lead).where(TeamMember.team_id.in_(list(wanted)))
+    ).all() if wanted else []
+    gone: list[int] = []
+    flips: dict[bool, list[int]] = {True: [], False: []}
+    for row_id, team_id, ident, is_lead in existing:
+        target = wanted[team_id].pop(ident, None)
+        if target is None:
+            gone.append(row_id)
+        elif target != is_lead:
+            flips[target].append(row_id)
+    for chunk in _chunks(gone):
+        session.execute(delete(TeamMember).where(TeamMember.id.in_(chunk)))
+    for is_lead, ids in flips.items():
+        for chunk in _chunks(ids):
+            session.execute(update(TeamMember).where(TeamMember.id.in_(chunk)).values(is_lead=is_lead))
+    new_rows = [{"team_id": team_id, "identifier": ident, "is_lead": is_lead} for team_id, rows in wanted.items() for ident, is_lead in rows.items()]
+    if new_rows:
+        session.execute(insert(TeamMember), new_rows)
+    session.flush()
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    """Bound IN lists (SQLite caps bound parameters per statement)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def save_conversation_ref(

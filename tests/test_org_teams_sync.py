@@ -1,0 +1,83 @@
+"""Mirroring the org file's teams at start-up: only the differences are written.
+
+`pulsebridge run` calls this at every start with a possibly 10,000-person file; it used to delete
+and re-insert every membership. What must hold: the memberships end up exactly as the file says
+(added, removed, promoted to lead, demoted), a team that left the file loses its members but keeps
+its row, a team mapped from a platform group is left alone, and an unchanged file writes nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event, select
+
+from bot.app import build_core, parse_org_config
+from bot.directory.sync import sync_org_teams
+from storage.directory.tables import Team, TeamMember
+from storage.kernel.db import make_engine, session
+
+ORG = """
+teams:
+  support:
+    name: Support
+    leads: [lead@example.com]
+    members: [a@example.com, b@example.com, c@example.com]
+  sales:
+    members: [s1@example.com, s2@example.com]
+"""
+
+CHANGED = """
+teams:
+  support:
+    name: Customer Support
+    leads: [lead@example.com, a@example.com]
+    members: [b@example.com, d@example.com]
+"""
+
+
+def memberships(engine) -> dict[str, dict[str, bool]]:
+    with session(engine) as s:
+        rows = s.execute(select(Team.slug, TeamMember.identifier, TeamMember.is_lead).join(TeamMember, TeamMember.team_id == Team.id)).all()
+    out: dict[str, dict[str, bool]] = {}
+    for slug, ident, is_lead in rows:
+        out.setdefault(slug, {})[ident] = is_lead
+    return out
+
+
+def sync(engine, text: str) -> None:
+    sync_org_teams(build_core(engine, parse_org_config(text)))
+
+
+def test_a_changed_org_file_changes_exactly_what_it_says(database_url):
+    engine = make_engine(database_url)
+    sync(engine, ORG)
+    with session(engine) as s, s.begin():
+        s.add(Team(slug="designers", name="Designers", source="slack"))
+        s.flush()
+        group = s.execute(select(Team).where(Team.slug == "designers")).scalar_one()
+        s.add(TeamMember(team_id=group.id, identifier="slack:U1"))
+    sync(engine, CHANGED)
+    assert memberships(engine) == {
+        "support": {"lead@example.com": True, "a@example.com": True, "b@example.com": False, "d@example.com": False},
+        "designers": {"slack:U1": False},
+    }
+    with session(engine) as s:
+        teams = {t.slug: t for t in s.execute(select(Team)).scalars()}
+    assert teams["support"].name == "Customer Support"
+    assert "sales" in teams  # history (kudos, pulses) still joins on the row
+    sync(engine, ORG)
+    assert memberships(engine)["support"] == {"lead@example.com": True, "a@example.com": False, "b@example.com": False, "c@example.com": False}
+    assert memberships(engine)["sales"] == {"s1@example.com": False, "s2@example.com": False}
+
+
+def test_an_unchanged_org_file_writes_nothing(database_url):
+    people = "\n".join(f"      - p{i}@example.com" for i in range(3000))
+    text = f"teams:\n  big:\n    leads: [lead@example.com]\n    members:\n{people}\n"
+    engine = make_engine(database_url)
+    sync(engine, text)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *a: statements.append(sql.split()[0].upper()))
+    sync(engine, text)
+    writes = [s for s in statements if s in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == [], writes
+    assert len([s for s in statements if s == "SELECT"]) <= 3
+    assert len(memberships(engine)["big"]) == 3001
