@@ -20,7 +20,7 @@ from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuesti
 from storage.pulses.queries import questions_of
 from storage.datarights.retention import purge_before
 from storage.directory.tables import User
-from tests.conftest import ORG_YAML
+from tests.conftest import ORG_YAML, handled
 from tests.pulse_helpers import PULSE_YAML, SECRET, TUESDAY, adhoc_form, answers, count, deliveries, only_pulse, pulse_server, pulse_server_for, seed_people, tick  # noqa: F401
 from tests.recognition_support import custom_server, slack_texts
 from tests.teamhealth_support import seed_pulse
@@ -207,6 +207,27 @@ async def test_operator_reading_the_logs_at_default_level_sees_no_answers(pulse_
     keys = [a.respondent for a in answers(srv.engine)]
     assert not any(k in logged for k in keys)
     assert not any(ext in logged for ext in ("U0ANA", "U0BOB", "U0CARLA", "U0DAN", "U0ERIN"))
+
+
+async def test_operator_reading_the_accepted_requests_table_sees_no_answers(pulse_server):
+    """Clicks are recorded before their ack so a crash loses none (inbound_jobs, issue 17). That record
+    names the person and the value clicked; once processed it must keep only the delivery key, or a
+    database operator could read who answered what for as long as the row is kept."""
+    srv = pulse_server
+    await tick(srv, LA_MORNING)
+    people = ("U0ANA", "U0BOB", "U0CARLA")
+    for ext in people:
+        await answer_all(srv, ext)
+    await handled(srv)
+    with srv.engine.connect() as conn:
+        rows = conn.execute(text("SELECT key, status, payload, last_error FROM inbound_jobs")).all()
+    assert len(rows) >= len(people)  # the clicks were recorded before their acks
+    assert {status for _key, status, _payload, _error in rows} == {"done"}
+    for key, _status, payload, error in rows:
+        stored = f"{key} {payload} {error}"
+        assert not any(ext in stored for ext in people), stored
+        assert "pulse.answer" not in stored, stored
+    assert len(answers(srv.engine)) >= len(people)
 
 
 # --- the person with two accounts -----------------------------------------------------------

@@ -99,8 +99,15 @@ def record_inbound_jobs(session: Session, rows: list[dict]) -> list[int | None]:
 
 
 def finish_inbound_job(session: Session, job_id: int, *, error: str | None = None) -> None:
-    values = {"status": "failed", "last_error": error[:2000]} if error is not None else {"status": "done", "last_error": None}
-    session.execute(update(InboundJob).where(InboundJob.id == job_id).values(finished_at=utcnow(), **values))
+    """Mark a job processed and forget what it carried.
+
+    The payload names the person and what they sent (a pulse answer click is "U0ANA clicked 2 on
+    question 1"), which is exactly the link the pulses' anonymity design never stores. It is needed
+    only until the job has run; afterwards the row keeps its delivery key (so a redelivery is still
+    recognised) and, for a failure, the exception's type for operators, never its message.
+    """
+    values = {"status": "failed", "last_error": error.split(":", 1)[0][:200]} if error is not None else {"status": "done", "last_error": None}
+    session.execute(update(InboundJob).where(InboundJob.id == job_id).values(finished_at=utcnow(), payload={}, **values))
 
 
 def claim_stale_inbound_jobs(session: Session, *, started_before: datetime, max_attempts: int, limit: int = 1000) -> list[InboundJob]:
@@ -115,7 +122,7 @@ def claim_stale_inbound_jobs(session: Session, *, started_before: datetime, max_
     now = utcnow()
     for row in rows:
         if row.attempts >= max_attempts:
-            session.execute(update(InboundJob).where(InboundJob.id == row.id).values(status="failed", finished_at=now, last_error="gave up after repeated interruptions"))
+            session.execute(update(InboundJob).where(InboundJob.id == row.id).values(status="failed", finished_at=now, payload={}, last_error="gave up after repeated interruptions"))
             continue
         result = session.execute(
             update(InboundJob)
