@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from storage.kernel.db import session
 from storage.directory.queries import upsert_user
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
-from tests.conftest import make_settings, start_server
+from tests.conftest import handled, make_settings, start_server
 
 SECRET = "k" * 40
 # Tuesday 24 Nov 2026: 10:00 is 01:00 UTC in Tokyo, 09:00 UTC in Berlin, 18:00 UTC in Los Angeles.
@@ -76,6 +76,9 @@ async def pulse_server(database_url, fake_slack, fake_connector):
 
 
 async def tick(srv, at: datetime | None = None) -> None:
+    """The scheduler's tick at `at`, after every click already acknowledged has been processed (clicks
+    are processed after their ack, on a worker): as in production, where a tick comes a minute later."""
+    await handled(srv)
     if at is not None:
         srv.clock.now = at
     await srv.core.jobs["pulses.tick"](srv.core)

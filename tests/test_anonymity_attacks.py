@@ -38,8 +38,11 @@ def value_for(question: PulseQuestion, person: str) -> int:
 
 
 async def click(srv, ext: str, pulse_id: int, question: PulseQuestion, value: int):
+    """A click, processed (clicks are processed after their ack, on a worker)."""
     payload = srv.block_actions(f"pulse.answer:{question.id}:{value}", f"{pulse_id}:{question.id}:{value}", user_id=ext, channel="D" + ext[1:])
-    return await srv.slack_interaction(payload)
+    result = await srv.slack_interaction(payload)
+    await handled(srv)
+    return result
 
 
 async def answer_all(srv, ext: str, order: list | None = None) -> None:

@@ -12,10 +12,13 @@ from storage.kernel.db import session
 from storage.pulses.tables import Pulse, PulseDelivery
 from storage.pulses.queries import questions_of
 from tests.pulse_helpers import TUESDAY, adhoc_form, answers, count, deliveries, pulse_server, tick  # noqa: F401
+from tests.conftest import handled
 
 
 async def answer(srv, user, question, value, pulse_id):
+    """A click, processed (clicks are processed after their ack): the person saw their DM update before the clock moves on."""
     await srv.slack_interaction(srv.block_actions(f"pulse.answer:{question.id}:{value}", f"{pulse_id}:{question.id}:{value}", user_id=user, channel="D" + user[1:]))
+    await handled(srv)
 
 
 async def reply_text(srv, n) -> str:
