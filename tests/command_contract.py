@@ -657,7 +657,9 @@ def _html_text(markup: str) -> str:
 
 # Not the bot's data. Everything else counts, the directory too: the surface's `warm_up()` lets the
 # bot meet the actor first (Teams stores their profile and conversation on first contact).
-BOOKKEEPING = {"scheduler_lease", "alembic_version"}
+# inbound_jobs: every Slack request is recorded before its ack (issue 17), whatever it asks; once processed the row
+# keeps only its delivery key (tests/test_anonymity_attacks.py checks that), so it is not something a command stored.
+BOOKKEEPING = {"scheduler_lease", "alembic_version", "inbound_jobs"}
 
 
 _TABLES: dict[int, list[str]] = {}

@@ -228,6 +228,8 @@ ERASURE_MAP: dict[str, dict[str, Kind]] = {
     "team_members": _table(none="id team_id is_lead", ident="identifier"),
     "conversation_refs": _table(none="id platform kind updated_at", ident="conversation_id", user_ref="user_id", json="reference"),
     "inbound_deliveries": _table(none="received_at", ident="key"),  # a dedupe key naming them is deleted
+    # Requests recorded before their ack (issue 17): the payload names the person until processed.
+    "inbound_jobs": _table(none="id kind platform status attempts created_at started_at finished_at", ident="key", text="last_error", json="payload"),
     "kudos": _table(none="id platform created_at", user_ref="giver_id", text="reason", ident="source_key"),
     "kudos_recipients": _table(none="kudos_id", user_ref="user_id"),
     # Values come from the config; an id found here is reported (primary key: cannot be rewritten).
