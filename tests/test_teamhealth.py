@@ -19,7 +19,7 @@ from bot.teamhealth.themes import themes
 from storage.kernel.db import session
 from storage.kernel.tables import InboundDelivery, OutboxMessage
 from storage.teamhealth.tables import Goal, GoalTeam
-from tests.conftest import ORG_YAML, teams_card_schema
+from tests.conftest import ORG_YAML, handled, teams_card_schema
 from tests.datarights_support import cli
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts
 from tests.teamhealth_support import seed_feedback, seed_kudos, seed_pulse, user
@@ -327,6 +327,10 @@ async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack,
 )
 async def test_bad_goal_input_is_refused_and_nothing_is_stored(database_url, fake_slack, fake_connector, values, field, message):
     async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
+        # Ana has used the bot before: her first contact (a users.info look-up) is not part of this
+        # submission, whose field errors must come back in the ack (within the 2 s view deadline).
+        await server.slack_command("/goals", "", user_id="U0ANA")
+        await handled(server)
         deliveries = count(server.engine, InboundDelivery)
         status, body = await server.slack_interaction(server.view_submission("goals.edit", values, private_metadata="new"))
         assert status == 200 and '"response_action":"errors"' in body.replace(" ", "")
