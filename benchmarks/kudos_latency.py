@@ -38,13 +38,17 @@ async def main(n: int, database_url: str | None) -> None:
     await connector.start()
     slack.add_user("U0ANA", "Ana Lima", "ana@example.com")
     slack.add_user("U0BOB", "Bob Stone", "bob@example.com")
+    # One giver per kudos: the per-pair daily limit refuses a second kudos from Ana to Bob, which left
+    # this loop waiting forever for DMs that were never sent.
+    for i in range(n):
+        slack.add_user(f"UG{i:05d}", f"Giver {i}", f"giver{i}@example.com")
     runner, srv = await start_server(make_settings(url, slack.url), slack, connector)
     acks, done = [], []
     try:
         for i in range(n):
             posts_before = len(slack.calls_to("chat.postMessage"))
             started = time.perf_counter()
-            status, _ = await srv.slack_command("/kudos", f"<@U0BOB|bob> for benchmark run {i}")
+            status, _ = await srv.slack_command("/kudos", f"<@U0BOB|bob> for benchmark run {i}", user_id=f"UG{i:05d}")
             acks.append(time.perf_counter() - started)
             assert status == 200
             while len(slack.calls_to("chat.postMessage")) < posts_before + 2:
