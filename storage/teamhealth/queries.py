@@ -89,18 +89,6 @@ def team_by_slug(session: Session, slug: str) -> Team | None:
     return session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
 
 
-def led_teams(session: Session, identifiers: Sequence[str]) -> list[Team]:
-    return list(
-        session.execute(
-            select(Team)
-            .join(TeamMember, TeamMember.team_id == Team.id)
-            .where(TeamMember.identifier.in_(list(identifiers)), TeamMember.is_lead.is_(True))
-            .order_by(Team.slug)
-            .distinct()
-        ).scalars()
-    )
-
-
 # -- recognition ----------------------------------------------------------------------------------
 
 
