@@ -465,7 +465,7 @@ def user() -> None:
 def user_delete(email: str, yes: bool) -> None:
     """Forget a person: their accounts, kudos text, relays, conversations and memberships (aggregates stay)."""
     from bot.kernel.orgconfig import member_identifier
-    from storage.kernel.db import session
+    from storage.kernel.db import session, write_unit
     from storage.datarights.erasure import ErasureIncomplete, erase_person, find_person
 
     settings = _settings()
@@ -483,7 +483,7 @@ def user_delete(email: str, yes: bool) -> None:
     if not yes:
         click.confirm("Delete this person's data? This cannot be undone", abort=True, err=True)
     try:
-        with session(engine) as s, s.begin():
+        with write_unit(engine) as s:
             report = erase_person(s, email)
     except ErasureIncomplete as exc:
         _fail(f"{exc}; nothing was changed", 1)

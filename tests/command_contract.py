@@ -58,7 +58,7 @@ from sqlalchemy import create_engine, func, inspect, select, table
 from bot.app import parse_org_config
 from bot.directory.lookup import store_profile
 from bot.kernel.events import Profile
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.kernel.migrate import upgrade
 from tests.conftest import ORG_YAML, POSTGRES_ENV, handled, make_settings, start_server, throwaway_schema
 from tests.fakes.bot_connector import FakeBotConnector
@@ -908,7 +908,7 @@ class Servers:
             slack.add_user(slack_id, name, email)
             connector.add_member(teams_id, name, email)
         runner, srv = await start_server(make_settings(url, slack.url, PULSEBRIDGE_SECRET_KEY=PULSE_KEY), slack, connector, playground=True)
-        with session(srv.engine) as s, s.begin():
+        with write_unit(srv.engine) as s:
             for handle, _slack_id, _teams_id, name, email in PEOPLE:
                 store_profile(s, Profile("playground", handle, name, email, "Europe/Berlin"))
         srv.http = aiohttp.ClientSession()

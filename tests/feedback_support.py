@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.directory.lookup import store_profile
 from bot.kernel.events import Profile
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.feedback.tables import CustomerKudos, Feedback
 from tests.conftest import ORG_YAML, fixture_json, make_settings, start_server
 
@@ -47,7 +47,7 @@ SLACK_PEOPLE = [
 
 
 def seed_directory(engine, people=SLACK_PEOPLE, platform: str = "slack") -> None:
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         for uid, name, email in people:
             store_profile(s, Profile(platform, uid, name, email, "Europe/Berlin"))
 

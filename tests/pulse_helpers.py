@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.directory.queries import upsert_user
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
 from tests.conftest import handled, make_settings, start_server
@@ -51,7 +51,7 @@ class Clock:
 
 
 def seed_people(engine, people=PEOPLE, platform="slack") -> None:
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         for uid, name, email, tz in people:
             upsert_user(s, platform=platform, external_id=uid, display_name=name, email=email, timezone=tz)
 

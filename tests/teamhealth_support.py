@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.directory.queries import upsert_user
 from storage.feedback.tables import CustomerKudos, Feedback
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
@@ -74,7 +74,7 @@ def seed_pulse(
 
 
 def user(engine, platform: str, external_id: str, name: str, email: str | None) -> int:
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         return upsert_user(s, platform=platform, external_id=external_id, display_name=name, email=email).id
 
 
@@ -83,7 +83,7 @@ def seed_feedback(
     agent_email: str | None = None, agent_id: str | None = None,
 ) -> None:
     """`user_id=None` stores feedback as routing stores criticism: nobody routed, only the agent the source named."""
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         row = Feedback(
             source="test", external_id=uuid.uuid4().hex, score=score, scale=scale, text="", sentiment=sentiment,
             status="credited" if praise else "not_kudos", routed_user_id=user_id, agent_email=agent_email, agent_id=agent_id,
@@ -96,7 +96,7 @@ def seed_feedback(
 
 
 def seed_kudos(engine, giver: int, recipient: int, when: datetime, value: str | None = None) -> None:
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         k = Kudos(giver_id=giver, reason="thanks", platform="slack", source_key=uuid.uuid4().hex, created_at=when)
         s.add(k)
         s.flush()

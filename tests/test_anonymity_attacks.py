@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import select, text
 
 from bot.pulses.anonymity import respondent_key
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.directory.queries import upsert_user
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
 from storage.pulses.queries import questions_of
@@ -335,7 +335,7 @@ async def test_teamhealth_honours_a_pulses_own_higher_minimum_and_buckets_partic
 
 
 def _user(engine, ext, name, email):
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         return upsert_user(s, platform="slack", external_id=ext, display_name=name, email=email).id
 
 
@@ -343,14 +343,14 @@ async def test_retention_blanks_free_text_answers_as_well_as_comments(pulse_serv
     srv = pulse_server
     await tick(srv, LA_MORNING)
     pulse = only_pulse(srv.engine)
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         text_q = PulseQuestion(pulse_id=pulse.id, question_key="open-text", driver="voice", text="Anything else?", scale="text", choices=[], allow_comment=False)
         score_q = PulseQuestion(pulse_id=pulse.id, question_key="open-score", driver="voice", text="Score?", scale="likert", choices=[], allow_comment=True)
         s.add_all([text_q, score_q])
         s.flush()
         s.add(PulseAnswer(pulse_id=pulse.id, question_id=text_q.id, respondent="r1", text="I am the only designer here", polarity=0.0, answered_on=pulse.cycle_date))
         s.add(PulseAnswer(pulse_id=pulse.id, question_id=score_q.id, respondent="r1", value=2, comment="Ask the only designer", polarity=0.0, answered_on=pulse.cycle_date))
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         purge_before(s, CLOSED + timedelta(days=400))
     rows = answers(srv.engine)
     assert {(a.text, a.comment) for a in rows} == {(None, None)}

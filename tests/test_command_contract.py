@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.kernel.db import session
+from storage.kernel.db import write_unit
 from tests.command_contract import SURFACES, CommandContract, cases_for, check_command, contract_servers, surface, temporary_command  # noqa: F401 - fixtures
 
 
@@ -59,7 +59,7 @@ async def stores_garbage(core, cmd):
     from bot.kernel.core import Outcome
     from storage.directory.tables import Team
 
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         s.add(Team(slug=f"probe-{len(cmd.delivery_key)}-{abs(hash(cmd.delivery_key)) % 10**9}", name="probe"))
     return Outcome(reply=_say(f"Stored. {PROBE_USAGE}"))
 

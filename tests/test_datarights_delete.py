@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 from bot.directory.lookup import store_profile
 from bot.kernel.events import Profile
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.datarights.erasure import ERASURE_MAP, map_problems
 from storage.feedback.tables import CustomerKudos, Feedback
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
@@ -77,7 +77,7 @@ async def seed_bob(srv) -> None:
     await until(lambda: count(srv.engine, Kudos) == 5 and count(srv.engine, Win) == 2 and count(srv.engine, CustomerKudos) == 1)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
     # A table with no erasure rule of its own (team-health goals): covered by the generic FK rule and the sweep.
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         bob = s.execute(select(User.id).where(User.external_id == "U0BOB")).scalar_one()
         s.add(Goal(key="chat:1", title="CSAT 4.5 like Bob Stone's queue", metric="csat", target=4.5, period="month", starts_on=date(2026, 11, 1), source="chat", created_by=bob))
 
@@ -156,7 +156,7 @@ async def test_a_failure_part_way_rolls_everything_back(srv, tmp_path):
     await srv.slack_command("/kudos", "<@U0DAN|dan> for the review", user_id="U0CARLA")
     await until(lambda: count(srv.engine, Kudos) == 2)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         dans = s.execute(select(Kudos.id).where(Kudos.reason == "the review")).scalar_one()
         s.add(KudosValue(kudos_id=dans, value="U0BOB"))
     before = all_rows(srv.engine)
@@ -193,7 +193,7 @@ async def seed_everyone_else(srv) -> None:
     await until(lambda: count(srv.engine, Kudos) == 2 and count(srv.engine, Win) == 1 and count(srv.engine, CustomerKudos) == 1)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
     now = datetime.now(UTC)
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         users = {u.external_id: u.id for u in s.execute(select(User)).scalars()}
         support = s.execute(select(Team.id).where(Team.slug == "support")).scalar_one()
         pulse = Pulse(source_key="team:support:2026-11-02", kind="scheduled", team_id=support, cycle_date=date(2026, 11, 2),
@@ -221,7 +221,7 @@ async def seed_everyone_else(srv) -> None:
 async def seed_victim(srv, name: str) -> None:
     """Someone whose display name is a plain word: they give, receive and are praised by a customer."""
     srv.slack.add_user(VICTIM[0], name, VICTIM[1])
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         store_profile(s, Profile("slack", VICTIM[0], name, VICTIM[1], "Europe/Berlin"))
     await srv.slack_command("/kudos", f"<@U0DAN|dan> for the {name} dashboard", user_id=VICTIM[0])
     await srv.slack_command("/kudos", f"<@{VICTIM[0]}|{name.lower()}> for {AWKWARD}")

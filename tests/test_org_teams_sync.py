@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from bot.app import build_core, parse_org_config
 from bot.directory.sync import sync_org_teams
 from storage.directory.tables import Team, TeamMember
-from storage.kernel.db import make_engine, session
+from storage.kernel.db import make_engine, session, write_unit
 
 ORG = """
 teams:
@@ -50,7 +50,7 @@ def sync(engine, text: str) -> None:
 def test_a_changed_org_file_changes_exactly_what_it_says(database_url):
     engine = make_engine(database_url)
     sync(engine, ORG)
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         s.add(Team(slug="designers", name="Designers", source="slack"))
         s.flush()
         group = s.execute(select(Team).where(Team.slug == "designers")).scalar_one()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from adapters.server import CORE, build_app
 from bot.demo import seed as demo
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.feedback.tables import CustomerKudos, Feedback
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery
 from storage.recognition.tables import Win, WinContributor
@@ -236,7 +236,7 @@ def test_demo_restart_keeps_its_data_and_reset_starts_over(tmp_path, monkeypatch
         core = demo_app(url, reset=reset)[CORE]
         try:
             if add_kudos:
-                with session(core.engine) as s, s.begin():
+                with write_unit(core.engine) as s:
                     ana, bob = (s.execute(select(User).where(User.external_id == h)).scalar_one() for h in ("ana", "bob"))
                     from storage.recognition.kudos import insert_kudos
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import inspect
 
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.pulses.tables import PulseDelivery
 from storage.pulses.queries import questions_of
 from tests.conftest import handled
@@ -111,7 +111,7 @@ async def test_bad_payloads_get_a_clear_message_and_store_nothing(pulse_server):
     enps = questions["enps"]
     # Teammates with the same history get the same questions; make Bob's set differ from Ana's.
     not_bobs = next(q for k, q in questions.items() if k != "enps")
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         s.get(PulseDelivery, bob.id).question_keys = ["enps"]
     cases = [
         (srv.block_actions(f"pulse.answer:{enps.id}:5", f"999999:{enps.id}:5", user_id="U0BOB"), "can't find that pulse"),

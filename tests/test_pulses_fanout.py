@@ -10,7 +10,7 @@ from sqlalchemy import update
 from bot.directory.lookup import user_ref
 from bot.kernel.ports import DirectMessage
 from bot.pulses.fanout import fan_out, marker_of
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.pulses.tables import PulseDelivery
 from tests.pulse_helpers import TUESDAY, deliveries, pulse_server, tick  # noqa: F401
 
@@ -35,7 +35,7 @@ async def test_crash_between_send_and_mark_resumes_without_resending(pulse_serve
     with session(srv.engine) as s:
         bob = s.get(User, rows["U0BOB"].user_id)
     await core.adapters["slack"].send_marked(DirectMessage(user_ref(bob)), srv.core.help_message(), marker_of(rows["U0BOB"].id))
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         s.execute(
             update(PulseDelivery)
             .where(PulseDelivery.id.in_([rows["U0BOB"].id, rows["U0CARLA"].id]))
@@ -79,7 +79,7 @@ async def test_people_deactivated_after_planning_get_no_pulse(pulse_server):
     srv.clock.now = TUESDAY + timedelta(hours=18)
     open_due_cycles(srv.core, srv.clock.now)
     rows = deliveries(srv.engine)
-    with session(srv.engine) as s, s.begin():
+    with write_unit(srv.engine) as s:
         s.execute(update(User).where(User.id == rows["U0BOB"].user_id).values(active=False))
     await fan_out(srv.core)
     assert "U0BOB" not in per_channel(srv.slack) and "D0BOB" not in per_channel(srv.slack)

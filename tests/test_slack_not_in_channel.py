@@ -5,7 +5,7 @@ Before, the giver read "Kudos sent" and only a WARNING line said the celebration
 
 from __future__ import annotations
 
-from storage.kernel.db import session
+from storage.kernel.db import write_unit
 from storage.directory.queries import upsert_user
 from tests.conftest import ORG_YAML, handled
 from tests.recognition_support import custom_server, slack_texts
@@ -13,7 +13,7 @@ from tests.recognition_support import custom_server, slack_texts
 
 def _admin(server):
     server.slack.add_user("U0OLGA", "Olga Admin", "olga@example.com")
-    with session(server.engine) as s, s.begin():
+    with write_unit(server.engine) as s:
         upsert_user(s, platform="slack", external_id="U0OLGA", display_name="Olga Admin", email="olga@example.com")
 
 

@@ -19,7 +19,7 @@ from bot.kernel.errors import ConfigError
 from bot.kernel.messages import Message, Paragraph
 from bot.kernel.ports import ChannelPost, SendFailed
 from bot.kernel.settings import TEAMS_SERVICE_HOSTS, load_settings
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.directory.queries import save_conversation_ref
 from storage.directory.tables import ConversationRef
 from storage.recognition.tables import Kudos
@@ -173,7 +173,7 @@ async def test_local_mode_refuses_a_service_url_outside_the_allow_list(server, a
 
 async def test_proactive_sends_never_use_a_stored_reference_outside_the_allow_list(server, attacker):
     """A reference stored before this check existed (or written into the database) names the attacker."""
-    with session(server.engine) as s, s.begin():
+    with write_unit(server.engine) as s:
         save_conversation_ref(
             s, platform="teams", conversation_id="19:support@thread.tacv2", kind="channel",
             reference={"serviceUrl": attacker.url, "channelId": "msteams", "conversation": {"id": "19:support@thread.tacv2"}},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.recognition.tables import Kudos
 from storage.recognition.tables import Win
 from tests.feedback_support import fb  # noqa: F401 - fixture
@@ -172,7 +172,7 @@ def seed_people(engine, count: int) -> None:
     from bot.directory.lookup import store_profile
     from bot.kernel.events import Profile
 
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         for i in range(count):
             store_profile(s, Profile("teams", f"29:p{i:04d}", f"Person {i:04d} " + "Longname" * 3, email=f"p{i:04d}@example.com"))
 

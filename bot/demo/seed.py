@@ -29,7 +29,7 @@ from bot.pulses.anonymity import polarity, respondent_key
 from bot.pulses.bank import active_questions
 from bot.pulses.fanout import fan_out
 from bot.pulses.schedule import is_cycle_day, local_due, open_due_cycles, question_row
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from storage.directory.queries import upsert_user
 from storage.feedback.queries import feedback_by_key
 from storage.recognition.kudos import insert_kudos, kudos_by_source
@@ -184,7 +184,7 @@ def demo_org() -> OrgConfig:
 def seed(core, days: int = HISTORY_WEEKS * 7) -> None:
     rng = random.Random(42)
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         users = {
             handle: upsert_user(s, platform=PLATFORM, external_id=handle, display_name=name, email=f"{handle}@{DOMAIN}", timezone=tz)
             for handle, name, tz in PEOPLE
@@ -216,7 +216,7 @@ def _users(s) -> dict[str, User]:
 def seed_wins(core, rng: random.Random) -> None:
     """Customer wins spread over the history, each with its contributors (recognition's own storage)."""
     now = core.clock()
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         users = _users(s)
         for n, (customer, summary, value, contributors, days_ago) in enumerate(WINS):
             key = f"demo:win:{n}"
@@ -233,7 +233,7 @@ def seed_feedback(core, rng: random.Random) -> None:
     """Customer feedback as if imported: classified and routed by the real pipeline, praise credited, nobody messaged."""
     now = core.clock()
     config = core.org.feedback
-    with session(core.engine) as s, s.begin():
+    with write_unit(core.engine) as s:
         snapshot = build_directory(s, config)
         for n, (customer, account, score, agent, text, age) in enumerate(FEEDBACK):
             external_id = f"demo-{n}"
@@ -295,7 +295,7 @@ def seed_pulses(core, rng: random.Random) -> None:
             specs = [bank[(week * 2 + i + len(slug)) % len(bank)] for i in range(config.questions_per_pulse)]
             if enps is not None and (PULSE_WEEKS - 1 - week) % 13 == 0:
                 specs[0] = enps  # the latest week (and each quarter before it) asks eNPS, as the rotation does
-            with session(core.engine) as s, s.begin():
+            with write_unit(core.engine) as s:
                 team = team_by_slug(s, slug)
                 people = team_recipients(s, team.id) if team is not None else []
                 skipped = rng.randrange(len(people)) if people else 0

@@ -18,7 +18,7 @@ from typing import Any
 from bot.feedback.payload import load
 from bot.feedback.record import MalformedFeedback
 from storage.feedback.queries import feedback_by_key
-from storage.kernel.db import session
+from storage.kernel.db import session, write_unit
 from bot.feedback.relay import assess, build_directory, ingest
 from bot.feedback.parsers import parse
 
@@ -205,6 +205,6 @@ def _process(engine, config, line: Line, *, dry_run: bool, now, directory=None) 
         if duplicate:
             preview["duplicate"] = True
         return "previewed", None, preview
-    with session(engine) as s, s.begin():
+    with write_unit(engine) as s:
         result = ingest(s, record, line.payload, config, now=now, platforms=("slack", "teams"), live=False, snapshot=directory)
     return ("duplicate" if result.duplicate else "imported"), None, None
