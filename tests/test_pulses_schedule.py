@@ -111,21 +111,27 @@ async def test_reminder_goes_once_to_everyone_who_has_not_answered(pulse_server)
     assert all("Reminder" in c.params["text"] for c in reminders)
 
 
-async def test_tick_job_is_persisted_in_the_database_and_coalesces_misfires(database_url, fake_slack, fake_connector):
+async def test_the_steps_are_jobs_of_their_own_persisted_in_the_database_and_coalescing_misfires(database_url, fake_slack, fake_connector):
+    """Close, open, send and remind are four jobs, each at most one instance at a time: a fan-out
+    that takes minutes does not make the next minutes' closing, opening and reminders skip. The
+    single job of earlier versions is removed from the job store."""
     from tests.pulse_helpers import pulse_server_for
 
     from tests.conftest import wait_for_scheduler
 
     runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, PULSEBRIDGE_SCHEDULER=True)
     try:
-        job = (await wait_for_scheduler(srv.core)).apscheduler.get_job("pulses:tick")
-        assert job is not None and job.kwargs == {"name": "pulses.tick"}
-        assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time >= 3600
-        assert "minute='*'" in str(job.trigger)
+        scheduler = await wait_for_scheduler(srv.core)
+        for name in ("pulses.close", "pulses.open", "pulses.send", "pulses.remind"):
+            job = scheduler.apscheduler.get_job(name.replace(".", ":"))
+            assert job is not None and job.kwargs == {"name": name}
+            assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time >= 3600
+            assert "minute='*'" in str(job.trigger)
         with srv.engine.connect() as conn:
             from sqlalchemy import text
 
-            assert "pulses:tick" in conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
+            stored = set(conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all())
+        assert {"pulses:close", "pulses:open", "pulses:send", "pulses:remind"} <= stored and "pulses:tick" not in stored
     finally:
         await runner.cleanup()
         srv.engine.dispose()

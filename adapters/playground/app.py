@@ -130,8 +130,8 @@ def conversations(core: PulseBridge, viewer: str) -> list[dict[str, Any]]:
 
 
 # Jobs that keep the bot healthy rather than talk to people: not worth a time-travel button.
-# pulses.tick runs every minute anyway; time travel offers each team's next pulse instead (bot.demo).
-HOUSEKEEPING_JOBS = {"outbox.retry", "directory.sync", "pulses.tick"}
+# The pulse steps run every minute anyway; time travel offers each team's next pulse instead (bot.demo).
+HOUSEKEEPING_JOBS = {"outbox.retry", "directory.sync", "pulses.tick", "pulses.close", "pulses.open", "pulses.send", "pulses.remind"}
 
 
 def _when(at: datetime | None, tz: str | None) -> str:

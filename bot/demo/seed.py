@@ -33,8 +33,8 @@ from storage.kernel.db import session, write_unit
 from storage.directory.queries import upsert_user
 from storage.feedback.queries import feedback_by_key
 from storage.recognition.kudos import insert_kudos, kudos_by_source
-from storage.pulses.tables import Pulse, PulseDelivery, PulseQuestion
-from storage.pulses.queries import create_pulse, pulse_by_source, team_by_slug, team_recipients, upsert_answer
+from storage.pulses.tables import Pulse, PulseQuestion
+from storage.pulses.queries import add_member_users, create_pulse, pulse_by_source, team_by_slug, team_recipients, upsert_answer
 from storage.recognition.queries import insert_win, win_by_source
 from storage.directory.tables import User
 
@@ -297,6 +297,8 @@ def seed_pulses(core, rng: random.Random) -> None:
                 specs[0] = enps  # the latest week (and each quarter before it) asks eNPS, as the rotation does
             with write_unit(core.engine) as s:
                 team = team_by_slug(s, slug)
+                if team is not None:
+                    add_member_users(s, team.id)
                 people = team_recipients(s, team.id) if team is not None else []
                 skipped = rng.randrange(len(people)) if people else 0
                 values = [[_answer(spec.scale, trend(slug, week, PULSE_WEEKS), rng) for spec in specs] for _ in people]
@@ -314,7 +316,7 @@ def seed_pulses(core, rng: random.Random) -> None:
                     ),
                     [question_row(spec) for spec in specs],
                     [
-                        PulseDelivery(
+                        dict(
                             user_id=u.id, platform=u.platform, question_keys=[q.id for q in specs], due_at=due[u.id],
                             status="sent", attempts=1, sent_at=due[u.id], answered=n != skipped, created_at=opens,
                         )

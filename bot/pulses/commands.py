@@ -26,6 +26,7 @@ from storage.pulses.queries import (
     accounts_of,
     answers_for_pulse,
     claim_delivery,
+    add_member_users,
     create_pulse,
     finish_delivery,
     is_lead_of,
@@ -172,6 +173,7 @@ async def on_send_form(core, submission: FormSubmitted) -> Outcome:
             raise UserFacingError("This pulse was already sent." if existing else "This request was already handled.")
         # People, not accounts: the lead's other account is the lead, and is neither asked nor counted.
         me = person_of(s, user)
+        add_member_users(s, team.id)
         recipients = team_recipients(s, team.id)
         persons = persons_of(s, [p.id for p in recipients])
         people = [p for p in recipients if persons.get(p.id, p.id) != me]
@@ -186,7 +188,7 @@ async def on_send_form(core, submission: FormSubmitted) -> Outcome:
             Pulse(source_key=f"adhoc:{submission.delivery_key}", kind="adhoc", team_id=team.id, owner_user_id=user.id, cycle_date=now.date(),
                   opens_at=now, closes_at=closes, remind_at=None, min_group_size=config.min_group_size),
             questions,
-            [PulseDelivery(user_id=p.id, platform=p.platform, question_keys=[q.question_key for q in questions], due_at=now) for p in people],
+            [dict(user_id=p.id, platform=p.platform, question_keys=[q.question_key for q in questions], due_at=now) for p in people],
         )
         pulse_id = pulse.id
         tz = zone(user.timezone, team.timezone)

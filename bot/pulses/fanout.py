@@ -44,7 +44,6 @@ from storage.pulses.queries import (
     stuck_deliveries,
 )
 from storage.directory.tables import Team, User
-from bot.pulses.flags import settle
 from bot.pulses.anonymity import key_of
 
 log = logging.getLogger(__name__)
@@ -191,23 +190,21 @@ async def reconcile(core, report: FanoutReport) -> None:
             report.resent_after_crash += 1
 
 
-async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None, concurrency: int | None = None) -> FanoutReport:
-    """Send every due, unsent delivery (optionally of one pulse); returns what happened."""
+async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None, concurrency: int | None = None, follow: bool = False) -> FanoutReport:
+    """Send every due, unsent delivery (optionally of one pulse); returns what happened.
+
+    `follow`: when the due ones are done, look again (at the clock's new time) and send what came
+    due meanwhile, until nothing new is due: the scheduled send step runs one instance at a time,
+    so what falls due during a long fan-out would otherwise wait for it to end and a minute more.
+    Each delivery is tried at most RETRIES_PER_RUN times per call; the next call retries the rest.
+    """
     now = now or core.clock()
     report = FanoutReport()
-    if pulse_id is None and core.settings.PULSEBRIDGE_SECRET_KEY:
-        # The scheduled tick: settle `answered` flags (after closing, before reminders go out).
-        await asyncio.to_thread(settle, core, now)
     await reconcile(core, report)
-    with session(core.engine) as s:
-        ids = due_delivery_ids(s, now, MAX_ATTEMPTS, pulse_id)
-    if not ids:
-        return report
-    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-    for delivery_id in ids:
-        queue.put_nowait((delivery_id, 0))
     cache = MessageCache(core)
     workers = concurrency or max(4, min(64, int(core.settings.PULSEBRIDGE_SEND_RATE * 2)))
+    seen: set[int] = set()
+    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
 
     async def worker() -> None:
         while True:
@@ -220,8 +217,18 @@ async def fan_out(core, now: datetime | None = None, pulse_id: int | None = None
                 await asyncio.sleep(min(30, 2 ** tries))
                 queue.put_nowait((delivery_id, tries + 1))
 
-    await asyncio.gather(*(worker() for _ in range(min(workers, len(ids)))))
-    return report
+    while True:
+        with session(core.engine) as s:
+            ids = [i for i in due_delivery_ids(s, now, MAX_ATTEMPTS, pulse_id) if i not in seen]
+        if not ids:
+            return report
+        seen.update(ids)
+        for delivery_id in ids:
+            queue.put_nowait((delivery_id, 0))
+        await asyncio.gather(*(worker() for _ in range(min(workers, len(ids)))))
+        if not follow:
+            return report
+        now = core.clock()
 
 
 def _prepare(core, cache: MessageCache, delivery_id: int):

@@ -18,8 +18,10 @@ def register(core) -> None:
     core.form("pulse.text", answers.on_text_form)
     core.form("pulse.send", commands.on_send_form)
     core.job(schedule.TICK_JOB, schedule.tick)
+    for name, step in schedule.STEPS.items():
+        core.job(name, step)
     core.job(commands.FANOUT_JOB, commands.fanout_job)
-    core.on_startup(schedule.schedule_tick)
+    core.on_startup(schedule.schedule_steps)
     home_section(core, 10, home.section)
 
 

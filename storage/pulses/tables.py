@@ -36,7 +36,7 @@ class Pulse(SQLModel, table=True):
     closes_at: datetime
     remind_at: datetime | None = None
     reminded: bool = False
-    status: str = Field(default="open", max_length=16)  # open | closed
+    status: str = Field(default="open", max_length=16)  # opening (scheduled, being planned) | open | closed
     min_group_size: int = 5
     created_at: datetime = Field(default_factory=utcnow)
 

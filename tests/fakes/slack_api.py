@@ -49,6 +49,7 @@ class FakeSlackAPI:
         self._ts = itertools.count(1)
         self.usergroups: list[dict[str, Any]] = []
         self.delays: dict[str, float] = {}  # method -> seconds to hold each call (after recording it)
+        self.gates: dict[str, asyncio.Event] = {}  # method -> each call waits for it to be set (after recording it)
         self.page_limit: int | None = None  # caps users.list pages below `limit`, to exercise paging
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel → posted messages, newest last
         self.channel_members: dict[str, list[str]] = {}  # conversations.members; unknown channel → channel_not_found
@@ -248,6 +249,8 @@ class FakeSlackAPI:
         self.calls.append(Call(method, params))
         if method in self.delays:
             await asyncio.sleep(self.delays[method])
+        if method in self.gates:
+            await self.gates[method].wait()
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": True}
         headers = {}
