@@ -3,6 +3,7 @@
 Run by hand (not a test):
 
     .venv/bin/python benchmarks/pulse_fanout.py --users 5000 --rate 100
+    .venv/bin/python benchmarks/pulse_fanout.py --users 1000 --rate 100 --remind
 
 Phase 1 sends one pulse to N users in a child process and reports wall time ÷ (N ÷ rate), lost and
 duplicate DMs. Phase 2 starts again on a fresh database, SIGKILLs the child once about a third of
@@ -71,13 +72,26 @@ async def child(args) -> None:
     t1 = time.monotonic()
     report = await fan_out(core, NOW)
     t2 = time.monotonic()
-    print(json.dumps({"open_s": t1 - t0, "fanout_s": t2 - t1, "sent": report.sent, "failed": report.failed,
+    remind_s = None
+    if args.remind:
+        from bot.pulses.schedule import remind_step
+        from storage.kernel.db import session
+        from storage.pulses.tables import Pulse
+
+        with session(engine) as s:
+            remind_at = s.query(Pulse).one().remind_at
+        core.clock = lambda: remind_at
+        t3 = time.monotonic()
+        await remind_step(core)
+        remind_s = time.monotonic() - t3
+    print(json.dumps({"open_s": t1 - t0, "fanout_s": t2 - t1, "remind_s": remind_s, "sent": report.sent, "failed": report.failed,
                       "reconciled": report.reconciled, "resent_after_crash": report.resent_after_crash, "rate_limited": report.rate_limited}), flush=True)
 
 
 # -- parent: fake Slack, run/kill/restart, count -------------------------------------------------------
 async def run_child(args, db_url: str, slack_url: str, kill_after: int | None, fake) -> tuple[dict | None, float, bool]:
     cmd = [sys.executable, __file__, "--child", "--users", str(args.users), "--rate", str(args.rate), "--database-url", db_url, "--slack-url", slack_url]
+    cmd += ["--remind"] if getattr(args, "remind", False) else []
     start = time.monotonic()
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, cwd=str(ROOT))
     killed = False
@@ -159,6 +173,21 @@ async def phases(args, rows) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if args.remind:
+            # Reminders: the pulse goes out, then (nobody having answered) the reminder step at remind_at.
+            fake = FakeSlackAPI()
+            await fake.start()
+            fake.limit_rate("chat.postMessage", args.rate)
+            db = fresh_db(tmp, "remind.db", args.postgres)
+            report, _, _ = await run_child(args, db, fake.url, None, fake)
+            per = Counter(c.params["channel"] for c in fake.calls_to("chat.postMessage"))
+            ideal = args.users / args.rate
+            lost = sum(1 for i in range(args.users) if per.get(uid(i), 0) < 2)
+            dup = sum(n - 2 for n in per.values() if n > 2)
+            rows.append(("reminders to all N (after the fan-out)", report["remind_s"], ideal, report["remind_s"] / ideal, lost, dup,
+                         len(fake.calls_to("chat.postMessage:rejected")), "lost = no reminder; duplicate = more than pulse + reminder"))
+            await fake.stop()
+            return
         # Phase 1: uninterrupted.
         fake = FakeSlackAPI()
         await fake.start()
@@ -191,6 +220,7 @@ def main() -> None:
     p.add_argument("--users", type=int, default=5000)
     p.add_argument("--rate", type=float, default=100.0, help="messages/s the fake Slack allows (and PULSEBRIDGE_SEND_RATE)")
     p.add_argument("--postgres", default=os.environ.get("PULSEBRIDGE_BENCH_POSTGRES_URL"), help="base PostgreSQL URL (default: SQLite)")
+    p.add_argument("--remind", action="store_true", help="measure the reminder step instead (nobody answers, everyone is reminded)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--database-url", help=argparse.SUPPRESS)
     p.add_argument("--slack-url", help=argparse.SUPPRESS)

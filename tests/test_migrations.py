@@ -17,6 +17,8 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
+import sys
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -43,7 +45,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from bot.kernel.scheduler import run_job
-from storage.kernel.migrate import AUTOGENERATE_OPTIONS, MIGRATIONS, alembic_config, pending_heads, upgrade
+from storage.kernel.migrate import AUTOGENERATE_OPTIONS, MIGRATIONS, SCHEMA_HEAD, alembic_config, pending_heads, upgrade
 from storage.schema import import_all_tables
 from tests.conftest import POSTGRES_ENV
 
@@ -204,6 +206,24 @@ def test_one_head_and_one_line_after_the_merge():
         match = re.fullmatch(r"(\d{4})_[a-z0-9_]+\.py", path.name)
         assert match, f"{path.name}: name it 00NN_description.py"
         assert re.search(rf"^revision = '{match[1]}'$", path.read_text(encoding="utf-8"), flags=re.M), path.name
+
+
+def test_the_start_up_check_knows_the_newest_migration(tmp_path):
+    """`pulsebridge run` compares alembic_version with SCHEMA_HEAD without loading Alembic: it must
+    be the scripts' head, or a database one migration behind would pass as current."""
+    assert SCHEMA_HEAD == HEAD
+    url = f"sqlite:///{tmp_path}/current.db"
+    upgrade(url)
+    probe = (
+        "import sys; from storage.kernel.db import make_engine; from storage.kernel.migrate import pending_heads; "
+        f"assert pending_heads(make_engine({url!r})) == set(); print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"  # a current database costs no Alembic import
+    with _engine(url) as engine, engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0010'"))
+    assert _pending(url) == {HEAD}
 
 
 def test_released_revisions_keep_their_ancestors():
