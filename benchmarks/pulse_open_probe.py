@@ -82,6 +82,8 @@ async def serve(args) -> None:
     settings = make_settings(args.database_url, args.slack_url, PULSEBRIDGE_METRICS_LISTEN="off", PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE=False,
                              PULSEBRIDGE_SCHEDULER=True, PULSEBRIDGE_SECRET_KEY="b" * 40, PULSEBRIDGE_SEND_RATE=args.rate)
     app = build_app(settings, org=parse_org_config(org_yaml(args.people, due, not args.control)), bind_host="127.0.0.1")
+    if os.environ.get("PULSEBRIDGE_BENCH_SWITCH_INTERVAL"):  # to compare with other values of adapters.server.SWITCH_INTERVAL
+        sys.setswitchinterval(float(os.environ["PULSEBRIDGE_BENCH_SWITCH_INTERVAL"]))
     await _serve(app)
 
 

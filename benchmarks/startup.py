@@ -2,7 +2,7 @@
 
     python benchmarks/startup.py [--people 10000] [--runs 3]
 
-Per run: a fresh, migrated database; `python -m adapters.cli run` (Slack against a fake Web API on
+Per run: a fresh, migrated database, started twice (first start, then a restart on it); `python -m adapters.cli run` (Slack against a fake Web API on
 loopback, no Teams); wall time from spawn until GET /healthz answers 200; then, after 3 s idle,
 the process's resident set (VmRSS). Run by hand; the numbers go in benchmarks/README.md.
 """
@@ -80,15 +80,18 @@ async def main(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "org.yaml"
         config.write_text(org_yaml(args.people))
+        restarts = []
         for run in range(args.runs):
             db_url = f"sqlite:///{tmp}/start{run}.db"
             upgrade(db_url)
             results.append(await one(db_url, config, slack.url))
+            restarts.append(await one(db_url, config, slack.url))  # the same database again: a restart or a deploy
     await slack.stop()
-    ready = [r for r, _ in results]
-    rss = [m for _, m in results]
-    print(f"people={args.people} runs={args.runs}: run → /healthz 200 median {statistics.median(ready):.2f} s (min {min(ready):.2f}, max {max(ready):.2f}); "
-          f"idle RSS median {statistics.median(rss):.0f} MB (min {min(rss):.0f}, max {max(rss):.0f})")
+    for name, rows in (("first start (fresh database)", results), ("restart (same database)", restarts)):
+        ready = [r for r, _ in rows]
+        rss = [m for _, m in rows]
+        print(f"people={args.people} runs={args.runs}, {name}: run → /healthz 200 median {statistics.median(ready):.2f} s "
+              f"(min {min(ready):.2f}, max {max(ready):.2f}); idle RSS median {statistics.median(rss):.0f} MB (min {min(rss):.0f}, max {max(rss):.0f})")
 
 
 if __name__ == "__main__":
