@@ -116,6 +116,15 @@ async def start_child(kind: str, args, db_url: str, slack_url: str):
             return proc, json.loads(line)["port"]
 
 
+async def stop_child(proc) -> None:
+    """SIGTERM (the server drains its work), killed if it has not exited within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 30)
+    except TimeoutError:
+        proc.kill()
+
+
 def signed(body: bytes) -> dict[str, str]:
     import hashlib
     import hmac
@@ -215,11 +224,7 @@ async def parent(args) -> None:
                         extra = f"all work done {time.perf_counter() - r['start']:.1f} s after the first send; {confirms} confirmations, {posts} posts (want {args.n} each)"
                     rows.append(summary(kind, r, args.n, args.rate, extra))
                 finally:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        await asyncio.wait_for(proc.wait(), 30)
-                    except TimeoutError:
-                        proc.kill()
+                    await stop_child(proc)
         finally:
             if drop_schemas is not None:
                 drop_schemas(args.postgres)

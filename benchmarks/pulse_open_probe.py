@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.ack_load import kudos_body, pct, person, signed  # noqa: E402
+from benchmarks.ack_load import kudos_body, pct, person, signed, stop_child  # noqa: E402
 
 KUDOS_PEOPLE = 2000  # ack_load's givers and recipients: the first 2,000 of the team
 
@@ -169,11 +168,7 @@ async def parent(args) -> None:
             waits = await probes
             dms = sum(1 for c in slack.calls_to("chat.postMessage") if c.params.get("channel", "").startswith("U"))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
+            await stop_child(proc)
         opened = [ln for ln in log_path.read_text().splitlines() if "opened pulse" in ln]
         if drop is not None:
             drop(args.postgres)

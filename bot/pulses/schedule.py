@@ -125,8 +125,7 @@ def _open_cycle(core, config: PulseConfig, bank, slug: str, team_cfg, day: date,
         people = team_recipients(s, team.id)
         planned = planned_user_ids(s, existing.id) if existing is not None else set()
         zones = {u.id: zone(u.timezone, team_cfg.timezone) for u in people}
-        due_in: dict = {}  # timezone → the cycle's local due instant there
-        due = {u.id: due_in[zones[u.id]] if zones[u.id] in due_in else due_in.setdefault(zones[u.id], local_due(day, schedule, u.timezone, team_cfg.timezone)) for u in people}
+        due = {u.id: local_due(day, schedule, u.timezone, team_cfg.timezone) for u in people}
         if existing is None:
             if not people:
                 return None

@@ -232,6 +232,16 @@ async def write(engine: Engine, work: Callable[[Session], T], *, budget: float |
         return done.value
 
 
+def dialect_insert(session: Session, table):
+    """INSERT for the session's backend, with its ON CONFLICT clauses (`on_conflict_do_nothing`);
+    PostgreSQL and SQLite spell them alike."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))

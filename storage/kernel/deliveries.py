@@ -8,6 +8,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from storage.kernel.db import dialect_insert
 from storage.kernel.tables import InboundDelivery, InboundJob, OutboxMessage, utcnow
 
 
@@ -73,20 +74,12 @@ def retryable_outbox(session: Session, *, max_attempts: int, pending_before: dat
 
 
 # -- inbound jobs: requests recorded before their ack ---------------------------------------------------
-def _insert_ignoring_duplicates(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(InboundJob)
-
-
 def record_inbound_jobs(session: Session, rows: list[dict]) -> list[int | None]:
     """Insert accepted requests (key, kind, platform, payload); per row its id, or None when a row
     with that key was recorded before (a redelivery: the first copy is, or was, processed)."""
     now = utcnow()
     ids: list[int | None] = []
-    base = _insert_ignoring_duplicates(session)
+    base = dialect_insert(session, InboundJob)
     for row in rows:
         stmt = (
             base.values(key=row["key"], kind=row["kind"], platform=row["platform"], payload=row["payload"],

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
 from storage.directory.queries import identifiers_of
 from storage.directory.tables import Team, TeamMember, User
+from storage.kernel.db import dialect_insert
 from storage.kernel.tables import utcnow
 
 
@@ -58,14 +59,6 @@ def missing_member_users(s: Session, team_id: int) -> dict[str, list[str]]:
     return missing
 
 
-def _insert_ignoring_duplicates(s: Session, table):
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
-
-
 def add_users(s: Session, missing: dict[str, list[str]]) -> int:
     """Directory rows for people known only by platform id, so they can be reached before they ever
     talk to the bot; in bulk (a 20,000-person team's first pulse inserted them one ORM flush at a
@@ -76,7 +69,7 @@ def add_users(s: Session, missing: dict[str, list[str]]) -> int:
         for platform, externals in missing.items()
         for external in externals
     ]
-    stmt = _insert_ignoring_duplicates(s, User.__table__).on_conflict_do_nothing(index_elements=["platform", "external_id"])
+    stmt = dialect_insert(s, User.__table__).on_conflict_do_nothing(index_elements=["platform", "external_id"])
     for chunk in _chunks(rows, 1000):
         s.execute(stmt, chunk)
     return len(rows)
@@ -207,7 +200,7 @@ def add_deliveries(s: Session, pulse_id: int, deliveries: Iterable[dict]) -> Non
     objects took 16 s. Planning may stop half-way (a crash) and add the rest later."""
     now = utcnow()
     rows = [{**_DELIVERY_DEFAULTS, "created_at": now, **d, "pulse_id": pulse_id} for d in deliveries]
-    stmt = _insert_ignoring_duplicates(s, PulseDelivery.__table__).on_conflict_do_nothing(index_elements=["pulse_id", "user_id"])
+    stmt = dialect_insert(s, PulseDelivery.__table__).on_conflict_do_nothing(index_elements=["pulse_id", "user_id"])
     for chunk in _chunks(rows, 1000):
         s.execute(stmt, chunk)
 
