@@ -127,3 +127,25 @@ def srv_pulses(engine) -> list[Pulse]:
 
     with session(engine) as s:
         return list(s.execute(select(Pulse).order_by(Pulse.id)).scalars())
+
+
+async def test_a_pulse_that_opens_is_sent_at_once_not_at_the_next_minute(database_url, fake_slack, fake_connector):
+    """The send job of the opening minute has usually run already (the pulse was still being
+    planned): the open step brings it forward, so 10:00 local does not become 10:01."""
+    from datetime import UTC, datetime
+
+    from tests.conftest import wait_for_scheduler
+    from tests.pulse_helpers import seed_people
+
+    runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, PULSEBRIDGE_SCHEDULER=True)
+    try:
+        seed_people(srv.engine)
+        await wait_for_scheduler(srv.core)
+        srv.clock.now = TUESDAY + 9 * H
+        await schedule.open_step(srv.core)
+        assert only_pulse(srv.engine).status == "open"
+        due = srv.core.scheduler.apscheduler.get_job("pulses:send").next_run_time
+        assert due is not None and due <= datetime.now(UTC)  # otherwise: the next minute boundary
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()

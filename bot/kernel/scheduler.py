@@ -103,6 +103,12 @@ class Scheduler:
             "bot.kernel.scheduler:run_job", DateTrigger(run_date=at), id=job_id, replace_existing=True, kwargs={"name": name, **(kwargs or {})}
         )
 
+    def run_soon(self, job_id: str) -> None:
+        """Bring a stored job's next run forward to now (a running instance is not doubled:
+        max_instances still applies)."""
+        if self.apscheduler.get_job(job_id) is not None:
+            self.apscheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+
     def remove(self, job_id: str) -> None:
         if self.apscheduler.get_job(job_id) is not None:
             self.apscheduler.remove_job(job_id)

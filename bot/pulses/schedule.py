@@ -238,8 +238,13 @@ async def close_step(core, **_kwargs) -> None:
 async def open_step(core, **_kwargs) -> None:
     """Plan the pulses whose first local delivery time has come (in a thread: the job worker's
     loop keeps pacing the sends of the fan-out and the reminders meanwhile)."""
-    if _pulses_on(core):
-        await asyncio.to_thread(open_due_cycles, core, core.clock())
+    if not _pulses_on(core):
+        return
+    opened = await asyncio.to_thread(open_due_cycles, core, core.clock())
+    if opened and core.scheduler is not None:
+        # The send job of this minute has likely run already and found the pulse still being
+        # planned: send now, not a minute late (10:00 local must not become 10:01).
+        core.scheduler.run_soon(job_id("pulses.send"))
 
 
 async def send_step(core, **_kwargs) -> None:
@@ -286,4 +291,8 @@ def schedule_steps(core) -> None:
         return
     core.scheduler.remove(OLD_TICK_JOB_ID)
     for name in STEPS:
-        core.scheduler.cron(name.replace(".", ":"), name, timezone="UTC", minute="*")
+        core.scheduler.cron(job_id(name), name, timezone="UTC", minute="*")
+
+
+def job_id(step: str) -> str:
+    return step.replace(".", ":")
