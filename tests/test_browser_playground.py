@@ -92,6 +92,27 @@ def wait_until(predicate, timeout=10.0, browser=None):
     raise AssertionError("condition not met in time")
 
 
+def click_job(browser, label_part: str) -> str:
+    """Click the time-travel button whose label holds `label_part`; returns the label. The page
+    re-renders its job list when its state changes, so a button found a moment ago can be gone
+    (stale) by the time it is read or clicked: then look again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    def attempt() -> str | None:
+        try:
+            for button in browser.find_elements(By.CSS_SELECTOR, "#jobs button"):
+                label = button.text
+                if label_part in label:
+                    button.click()
+                    return label
+        except StaleElementReferenceException:
+            return None
+        return None
+
+    return wait_until(attempt, browser=browser)
+
+
 def posts_text(browser) -> str:
     from selenium.webdriver.common.by import By
 
@@ -151,11 +172,10 @@ def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
 
     # Time travel: this week's recognition digest for her team, built from the seeded month, now. The
     # button says where it goes; the step must add a post, not pass on text that was already on the page.
-    digest = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "support's weekly recognition digest" in b.text)
-    assert "its leads get it by DM" in digest.text
     before = post_texts(browser)
     assert not any("Quiet contributors" in p for p in before)
-    digest.click()
+    label = click_job(browser, "support's weekly recognition digest")
+    assert "its leads get it by DM" in label
     wait_until(lambda: len(post_texts(browser)) == len(before) + 1, browser=browser)
     newest = post_texts(browser)[-1]
     assert "Acme Corp" in newest and "Quiet contributors" in newest
@@ -163,8 +183,7 @@ def test_newcomer_tries_the_product_in_the_browser(demo_server, browser):
     screenshot(browser, "playground-lead.png")
 
     # Time travel again: the team's next scheduled pulse goes out now.
-    pulse = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#jobs button") if "support's next pulse" in b.text)
-    pulse.click()
+    click_job(browser, "support's next pulse")
     wait_until(lambda: browser.find_element(By.ID, "status").text.startswith("Done: Send support's next pulse now"), browser=browser)
 
     # The recipient sees the kudos and the pulse in his DM, and answers the pulse with one click.
