@@ -83,7 +83,9 @@ def build_app(
     if settings.slack_enabled:
         from adapters.slack import app as slack_app
 
-        bolt, _ = slack_app.build(settings, core)
+        bolt, slack_adapter = slack_app.build(settings, core)
+        # First in, so torn down last: the shutdown drain still sends over kept-alive connections.
+        app.cleanup_ctx.insert(0, _slack_connections(slack_adapter))
         if settings.SLACK_APP_TOKEN:
             app.cleanup_ctx.append(_socket_mode(bolt, settings.SLACK_APP_TOKEN))
         else:
@@ -110,6 +112,15 @@ def build_app(
 
         mount(app, core, extra_hosts=playground_hosts)
     return app
+
+
+def _slack_connections(adapter):
+    async def ctx(_app: web.Application):
+        await adapter.open_connections()
+        yield
+        await adapter.close_connections()
+
+    return ctx
 
 
 def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):

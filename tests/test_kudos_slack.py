@@ -61,3 +61,15 @@ async def test_kudos_stores_dms_recipients_posts_to_team_channel_and_confirms(se
         assert sorted(recipients) == ["U0BOB", "U0DAN"]
         assert s.execute(select(KudosValue.value)).scalars().all() == ["customer-first"]
         assert s.execute(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")).scalar_one() == 4
+
+
+async def test_the_bot_reuses_its_connections_to_slack_instead_of_opening_one_per_call(server):
+    # slack_sdk opens a new connection (against slack.com a new TLS handshake) per call unless given a
+    # session; the server lends its clients one pool, kept alive between calls.
+    for name in ("bob", "dan", "erin"):
+        status, _ = await server.slack_command("/kudos", f"<@U0{name.upper()}|{name}> for the calm release night")
+        assert status == 200
+        await handled(server)
+    posts = server.slack.calls_to("chat.postMessage")
+    assert len(posts) >= 6  # a DM and a channel post per kudos
+    assert len({call.peer for call in posts}) <= 2, sorted({call.peer for call in posts})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -52,7 +54,39 @@ def refused(method: str, error: object, detail: object = None) -> str:
     return code
 
 
-class MeteredWebClient(AsyncWebClient):
+class PooledWebClient(AsyncWebClient):
+    """An AsyncWebClient that keeps its connections to Slack open between calls.
+
+    Given no session, slack_sdk opens a new aiohttp session for every call: a new TCP connection
+    and, against slack.com, a new TLS handshake per message, all of it on the HTTP loop where the
+    adapters run. `SlackAdapter.open_connections` lends one shared session bound to the loop that
+    opened it (the server's HTTP loop); a call from any other loop (a test's, a one-off CLI run)
+    gets none, and slack_sdk opens one for that call as before.
+    """
+
+    _shared: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
+    _given: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        if self._given is not None or self._shared is None:
+            return self._given
+        loop, shared = self._shared
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return shared if running is loop and not shared.closed else None
+
+    @session.setter
+    def session(self, value: aiohttp.ClientSession | None) -> None:  # slack_sdk's own __init__ sets it
+        self._given = value
+
+    def share(self, loop: asyncio.AbstractEventLoop | None, session: aiohttp.ClientSession | None) -> None:
+        self._shared = None if session is None else (loop, session)
+
+
+class MeteredWebClient(PooledWebClient):
     """Counts every Web API call (after retries) by method and outcome for /metrics, and every
     refusal (`ok: false`) by method and Slack's error code, with a log line naming both."""
 
@@ -91,11 +125,30 @@ class SlackAdapter:
         self.client = client
         # For bulk sends: same token and URL, but a 429 surfaces as RateLimited instead of being
         # waited out inside slack_sdk, so the caller's pacer accounts for the retry.
-        self.bulk_client = AsyncWebClient(
+        self.bulk_client = PooledWebClient(
             token=client.token,
             base_url=client.base_url,
             retry_handlers=[h for h in client.retry_handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)],
         )
+
+        self._connections: aiohttp.ClientSession | None = None
+
+    async def open_connections(self, limit: int = 64) -> None:
+        """One connection pool (kept alive between calls) for both clients, on the calling loop."""
+        timeout = aiohttp.ClientTimeout(total=self.client.timeout)
+        self._connections = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), timeout=timeout)
+        loop = asyncio.get_running_loop()
+        for client in (self.client, self.bulk_client):
+            if isinstance(client, PooledWebClient):
+                client.share(loop, self._connections)
+
+    async def close_connections(self) -> None:
+        for client in (self.client, self.bulk_client):
+            if isinstance(client, PooledWebClient):
+                client.share(None, None)
+        if self._connections is not None:
+            await self._connections.close()
+            self._connections = None
 
     async def send(self, destination: Destination, message: Message) -> MessageHandle:
         return await self.send_marked(destination, message, None)

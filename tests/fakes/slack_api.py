@@ -38,6 +38,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    peer: tuple | None = None  # the caller's (host, port): one per TCP connection it opened
 
 
 class FakeSlackAPI:
@@ -246,7 +247,7 @@ class FakeSlackAPI:
         if refused:
             self.calls.append(Call(method + ":rejected", params))
             return web.json_response(refused)
-        self.calls.append(Call(method, params))
+        self.calls.append(Call(method, params, peer=request.transport.get_extra_info("peername") if request.transport else None))
         if method in self.delays:
             await asyncio.sleep(self.delays[method])
         if method in self.gates:
