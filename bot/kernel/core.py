@@ -34,7 +34,7 @@ from bot.kernel.ports import ChatAdapter, Outbound, Responder
 from bot.kernel.scheduler import Scheduler
 from bot.kernel.serialize import event_from_data, to_data
 from bot.kernel.settings import Settings
-from storage.kernel.db import WriteFailed, is_retryable, run_write
+from storage.kernel.db import WriteFailed, is_retryable, run_write, server_engine
 from storage.kernel.deliveries import claim_stale_inbound_jobs, finish_inbound_job, purge_inbound_jobs, record_inbound_jobs
 
 log = logging.getLogger(__name__)
@@ -217,9 +217,7 @@ class Intake:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pulsebridge-intake")
         self._own_engine: Engine | None = None
         if engine.dialect.name != "sqlite":
-            from sqlmodel import create_engine
-
-            self._own_engine = create_engine(engine.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+            self._own_engine = server_engine(engine.url, pool_size=2, max_overflow=2)
 
     async def record(self, row: dict) -> int | None:
         loop = asyncio.get_running_loop()
