@@ -75,11 +75,13 @@ async def child(args) -> None:
     remind_s = None
     if args.remind:
         from bot.pulses.schedule import remind_step
+        from sqlalchemy import select
+
         from storage.kernel.db import session
         from storage.pulses.tables import Pulse
 
         with session(engine) as s:
-            remind_at = s.query(Pulse).one().remind_at
+            remind_at = s.scalars(select(Pulse)).one().remind_at
         core.clock = lambda: remind_at
         t3 = time.monotonic()
         await remind_step(core)

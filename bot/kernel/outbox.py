@@ -7,7 +7,10 @@ duplicate celebration is the failure users notice most. Those rows stay visible 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 
@@ -18,10 +21,14 @@ from bot.kernel.metrics import OUTBOX_MESSAGES
 from bot.kernel.ports import ChatAdapter, NotInChannel, Outbound, describe, destination_platform, handle_to_ref
 from bot.kernel.serialize import destination_from_data, message_from_data, to_data
 from storage.kernel.db import WriteFailed, run_write, session, write_unit
-from storage.kernel.deliveries import claim_outbox, finish_outbox, outbox_row, retryable_outbox
+from storage.kernel.deliveries import claim_outbox_key, finish_outbox, outbox_row, retryable_outbox
 from storage.kernel.tables import utcnow
 
 MAX_ATTEMPTS = 5
+# Threads for the outbox's bookkeeping (claim before the send, outcome after). A send's two commits
+# ran on the calling loop: in a paced run of reminders the 64 senders share one loop, and every
+# commit held all of them (and the pacer) still.
+DB_THREADS = 2
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,15 @@ class Outbox:
         self.adapters = adapters
         # Called when a channel refuses a post because the bot is not in it (the core tells admins).
         self.on_not_in_channel: Callable[[NotInChannel, Outbound], Awaitable[None]] | None = None
+
+    _pool: concurrent.futures.ThreadPoolExecutor | None = None
+    _pool_lock = threading.Lock()
+
+    async def _off_loop(self, fn: Callable[[], object]):
+        with Outbox._pool_lock:
+            if Outbox._pool is None:
+                Outbox._pool = concurrent.futures.ThreadPoolExecutor(DB_THREADS, thread_name_prefix="pulsebridge-outbox-db")
+        return await asyncio.get_running_loop().run_in_executor(Outbox._pool, fn)
 
     def store(self, items: Iterable[Outbound]) -> None:
         """Record messages as pending, all in one write unit, before anything else is attempted: a
@@ -69,18 +85,25 @@ class Outbox:
         if adapter is None:
             log.warning("no adapter for platform %s; message %s left pending", platform, item.key)
             return None
-        with write_unit(self.engine) as s:
-            payload = {"destination": to_data(item.destination), "message": to_data(item.message)}
-            row = outbox_row(s, item.key, platform, describe(item.destination), payload)
-            if row.status == "sent" or not claim_outbox(s, row.id):
-                return None
-            row_id = row.id
+        payload = {"destination": to_data(item.destination), "message": to_data(item.message)}
+
+        def claim() -> int | None:
+            with write_unit(self.engine) as s:
+                return claim_outbox_key(s, item.key, platform, describe(item.destination), payload)
+
+        def finish(**outcome) -> None:
+            with write_unit(self.engine) as s:
+                finish_outbox(s, row_id, **outcome)
+
+        row_id = await self._off_loop(claim)
+        if row_id is None:
+            return None
         try:
             handle = await adapter.send(item.destination, item.message)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried later
             log.warning("sending %s to %s failed: %s", item.key, describe(item.destination), exc)
-            with write_unit(self.engine) as s:
-                finish_outbox(s, row_id, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            await self._off_loop(lambda: finish(error=error))
             OUTBOX_MESSAGES.labels(platform, "failed").inc()
             if isinstance(exc, NotInChannel):
                 if refused is not None:
@@ -91,8 +114,7 @@ class Outbox:
                     except Exception:  # noqa: BLE001 - a notice that fails must not hide the original failure
                         log.exception("could not tell admins about %s", describe(item.destination))
             return None
-        with write_unit(self.engine) as s:
-            finish_outbox(s, row_id, platform_ref=handle_to_ref(handle))
+        await self._off_loop(lambda: finish(platform_ref=handle_to_ref(handle)))
         OUTBOX_MESSAGES.labels(platform, "sent").inc()
         return handle
 

@@ -21,7 +21,7 @@ from bot.pulses import rotation
 from bot.pulses.bank import active_questions
 from bot.pulses.bank import QuestionSpec
 from bot.pulses.config import DAYS, PulseConfig, TeamPulseSchedule
-from bot.pulses.fanout import MessageCache, delivery_message, fan_out, platform_pacer
+from bot.pulses.fanout import MessageCache, delivery_message, fan_out, in_db_thread, platform_pacer
 from bot.pulses.flags import settle, settle_pulse
 from bot.pulses.render import zone
 from bot.directory.lookup import user_ref
@@ -177,40 +177,62 @@ def _open_cycle(core, config: PulseConfig, bank, slug: str, team_cfg, day: date,
     return pulse_id
 
 
+# Reminders are rendered this many at a time (in a database thread) while earlier ones go out.
+REMIND_CHUNK = 50
+
+
 async def send_reminders(core, now: datetime) -> int:
     """One reminder per pulse, to everyone it reached who has not answered (outbox keys: at most once each)."""
     count = 0
     with session(core.engine) as s:
         pulses = reminders_due(s, now)
     for pulse in pulses:
-        cache = MessageCache(core)
-        with session(core.engine) as s:
-            items = [
-                (d.platform, Outbound(f"pulse:{pulse.id}:reminder:{u.id}", DirectMessage(user_ref(u)), delivery_message(core, s, cache, d, u, reminder=True)))
-                for d, u in non_responders(s, pulse.id)
-            ]
-        count += await _paced_sends(core, items)
+        count += await _paced_sends(core, _reminders_of(core, pulse.id))
         with write_unit(core.engine) as s:
             s.get(Pulse, pulse.id).reminded = True
     return count
 
 
-async def _paced_sends(core, items: list[tuple[str, Outbound]]) -> int:
+async def _reminders_of(core, pulse_id: int):
+    """The pulse's reminders, rendered a chunk at a time off the loop: sending starts after the first
+    chunk instead of after all of them (1,000 renders held the first reminder back about a second)."""
+    cache = MessageCache(core)
+    with session(core.engine) as s:
+        todo = non_responders(s, pulse_id)
+
+    def render(chunk):
+        with session(core.engine) as s:
+            return [
+                (d.platform, Outbound(f"pulse:{pulse_id}:reminder:{u.id}", DirectMessage(user_ref(u)), delivery_message(core, s, cache, d, u, reminder=True)))
+                for d, u in chunk
+            ]
+
+    for i in range(0, len(todo), REMIND_CHUNK):
+        for item in await in_db_thread(core.engine, render, todo[i : i + REMIND_CHUNK]):
+            yield item
+
+
+async def _paced_sends(core, items) -> int:
     """Paced like the fan-out: a token per send start, sends overlapping up to the same
-    concurrency, so a slow API call does not hold back the next one (one at a time gave ~9/s)."""
-    todo = list(reversed(items))
+    concurrency, so a slow API call does not hold back the next one (one at a time gave ~9/s).
+    `items` is an async iterator of (platform, Outbound), read as the senders need them."""
     sent = 0
+    lock = asyncio.Lock()
 
     async def worker() -> None:
         nonlocal sent
-        while todo:
-            platform, item = todo.pop()
+        while True:
+            async with lock:  # one reader of the iterator at a time
+                item = await anext(items, None)
+            if item is None:
+                return
+            platform, outbound = item
             await platform_pacer(core, platform).wait()
-            if await core.outbox.deliver_one(item) is not None:
+            if await core.outbox.deliver_one(outbound) is not None:
                 sent += 1
 
     workers = max(4, min(64, int(core.settings.PULSEBRIDGE_SEND_RATE * 2)))
-    await asyncio.gather(*(worker() for _ in range(min(workers, len(todo)))))
+    await asyncio.gather(*(worker() for _ in range(workers)))
     return sent
 
 

@@ -37,14 +37,21 @@ def outbox_row(session: Session, key: str, platform: str, destination: str, payl
     return row
 
 
-def claim_outbox(session: Session, row_id: int) -> bool:
-    """Move a row to `sending` unless another worker already did or it was sent."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.status.in_(("pending", "failed")))
-        .values(status="sending", attempts=OutboxMessage.attempts + 1)
+def claim_outbox_key(session: Session, key: str, platform: str, destination: str, payload: dict) -> int | None:
+    """Store the message under its key unless it is stored already, then move it to `sending` unless
+    it was sent or another worker has it; returns the row's id when this caller may send it.
+    Two statements and no ORM objects: every message the bot sends passes here."""
+    session.execute(
+        dialect_insert(session, OutboxMessage)
+        .values(key=key, platform=platform, destination=destination, payload=payload, status="pending", attempts=0, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key"])
     )
-    return result.rowcount == 1
+    return session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.key == key, OutboxMessage.status.in_(("pending", "failed")))
+        .values(status="sending", attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+    ).scalar_one_or_none()
 
 
 def finish_outbox(session: Session, row_id: int, *, platform_ref: str | None = None, error: str | None = None) -> None:
