@@ -1,6 +1,6 @@
 """Open-loop ack latency: signed `/kudos` at a fixed offered rate, pulsebridge and a bare bolt app side by side.
 
-    python benchmarks/ack_load.py [--rate 50] [--n 500] [--concurrency 200] [--postgres URL] [--only pulsebridge|bolt]
+    python benchmarks/ack_load.py [--rate 50] [--n 500] [--concurrency 200] [--postgres URL] [--only pulsebridge|bolt] [--mix]
 
 Each server runs in a child process of its own (so one cannot stall the other's event loop); the
 fake Slack Web API and the load generator live in this parent process. Requests are sent on a fixed
@@ -9,6 +9,10 @@ schedule (request i at i/rate seconds, open loop: a slow answer does not slow th
 the achieved request rate (answered requests ÷ time from first send to last answer), and for
 pulsebridge how long until all the work was done (each kudos's confirmation on response_url and its
 two channel/DM posts reached the fake). Run by hand; the numbers go in benchmarks/README.md.
+
+`--mix`: every other request is a pulse answer click instead (block_actions on the DM's buttons of
+an open pulse planned for the 2,000 people before the server starts; the bare bolt app acks the
+same action). Its work is done when the click's DM update reached the fake.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -41,17 +47,80 @@ def person(i: int) -> str:
     return f"U{i % PEOPLE:07d}"
 
 
-def org_yaml() -> str:
+def org_yaml(pulse_due: datetime | None = None) -> str:
     members = ", ".join(f"p{i}@example.com" for i in range(PEOPLE))
+    pulse = ""
+    if pulse_due is not None:
+        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[pulse_due.weekday()]
+        pulse = f'\n    pulse: {{day: {day}, time: "{pulse_due:%H:%M}"}}'
     return f"""
 recognition: {{allowance: 1000, pair_limit_per_day: 100}}
+pulses: {{questions_per_pulse: 2, min_group_size: 5, open_hours: 48}}
 teams:
   everyone:
     name: Everyone
     slack_channel: C0EVERYONE
     timezone: Europe/Berlin
-    members: [{members}]
+    members: [{members}]{pulse}
 """
+
+
+def plan_pulse(core) -> None:
+    """--mix: the team's pulse, planned and marked sent (as if its fan-out had run), before serving."""
+    from sqlalchemy import update
+
+    from bot.pulses.schedule import open_due_cycles
+    from storage.kernel.db import write_unit
+    from storage.pulses.tables import PulseDelivery
+
+    open_due_cycles(core, core.clock())
+    with write_unit(core.engine) as s:
+        s.execute(update(PulseDelivery).values(status="sent", sent_at=core.clock()))
+
+
+def buttons(db_url: str) -> dict[str, tuple[int, int]]:
+    """Each person's first question of the open pulse: external id -> (pulse id, question id)."""
+    from sqlalchemy import select
+
+    from storage.directory.tables import User
+    from storage.kernel.db import make_engine, session
+    from storage.pulses.tables import PulseDelivery, PulseQuestion
+
+    engine = make_engine(db_url)
+    with session(engine) as s:
+        questions = {(q.pulse_id, q.question_key): q.id for q in s.scalars(select(PulseQuestion))}
+        out = {u.external_id: (d.pulse_id, questions[(d.pulse_id, d.question_keys[0])])
+               for d, u in s.execute(select(PulseDelivery, User).join(User, User.id == PulseDelivery.user_id))}
+    engine.dispose()
+    return out
+
+
+def stored_answers(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from storage.kernel.db import make_engine, session
+    from storage.pulses.tables import PulseAnswer
+
+    engine = make_engine(db_url)
+    with session(engine) as s:
+        n = s.scalar(select(func.count()).select_from(PulseAnswer))
+    engine.dispose()
+    return n
+
+
+def click_body(i: int, slack_url: str, tag: str, pulse_id: int, question_id: int) -> bytes:
+    """A pulse answer click as Slack sends it (value 3 is an answer on every scale but text/choice)."""
+    payload = json.loads((ROOT / "tests/fixtures/slack/block_actions.json").read_text())
+    who = person(i)
+    payload["user"] = {"id": who, "username": f"p{i % PEOPLE}", "name": f"p{i % PEOPLE}", "team_id": "T0001"}
+    payload["trigger_id"] = f"{i}.{time.time_ns()}.{tag}"
+    payload["response_url"] = f"{slack_url}/response/{tag}-{i}"
+    payload["container"].update(channel_id="D" + who[1:], message_ts=f"1700000000.{i:06d}")
+    payload["channel"] = {"id": "D" + who[1:], "name": "directmessage"}
+    payload["message"]["ts"] = f"1700000000.{i:06d}"
+    action_id = f"pulse.answer:{question_id}:3"
+    payload["actions"][0].update(action_id=action_id, value=f"{pulse_id}:{question_id}:3", block_id="pulse.answer")
+    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 # -- children -----------------------------------------------------------------------------------------
@@ -61,8 +130,15 @@ async def serve_pulsebridge(args) -> None:
     from bot.app import parse_org_config
     from tests.conftest import make_settings
 
-    settings = make_settings(args.database_url, args.slack_url, PULSEBRIDGE_METRICS_LISTEN="off", PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE=False)
-    app = build_app(settings, org=parse_org_config(org_yaml()), bind_host="127.0.0.1")
+    from adapters.server import CORE
+
+    # Due a minute ago in the people's own zone (UTC, as pulse_open_probe seeds them): it opens at once.
+    due = (datetime.now(UTC) - timedelta(minutes=1)) if args.mix else None
+    settings = make_settings(args.database_url, args.slack_url, PULSEBRIDGE_METRICS_LISTEN="off", PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE=False,
+                             PULSEBRIDGE_SECRET_KEY="b" * 40)
+    app = build_app(settings, org=parse_org_config(org_yaml(due)), bind_host="127.0.0.1")
+    if args.mix:
+        plan_pulse(app[CORE])
     await _serve(app)
 
 
@@ -81,6 +157,10 @@ async def serve_bolt(args) -> None:
     @bolt.command("/kudos")
     async def kudos(ack, body):
         await ack(f"Thanks, {body.get('user_name', 'you')}!")
+
+    @bolt.action(re.compile(r"^pulse\.answer:"))
+    async def answer(ack):
+        await ack()
 
     async def handle(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
@@ -106,7 +186,7 @@ async def _serve(app) -> None:
 
 # -- parent ---------------------------------------------------------------------------------------------
 async def start_child(kind: str, args, db_url: str, slack_url: str):
-    cmd = [sys.executable, __file__, "--child", kind, "--database-url", db_url, "--slack-url", slack_url]
+    cmd = [sys.executable, __file__, "--child", kind, "--database-url", db_url, "--slack-url", slack_url] + (["--mix"] if args.mix else [])
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, cwd=str(ROOT))
     while True:
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
@@ -145,7 +225,7 @@ def kudos_body(i: int, slack_url: str, tag: str) -> bytes:
     )).encode()
 
 
-async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str, tag: str) -> dict:
+async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str, tag: str, clicks: dict | None = None) -> dict:
     import aiohttp
 
     acks: list[float] = []
@@ -158,7 +238,10 @@ async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str,
         async def one(i: int) -> None:
             await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
             async with sem:
-                body = kudos_body(i, slack_url, tag)
+                if clicks and i % 2:
+                    body = click_body(i, slack_url, tag, *clicks[person(i)])
+                else:
+                    body = kudos_body(i, slack_url, tag)
                 t = time.perf_counter()
                 try:
                     async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
@@ -200,28 +283,39 @@ async def parent(args) -> None:
             db_url = f"sqlite:///{tmp}/load.db"
             upgrade(db_url)
             drop_schemas = None
+        if args.mix:
+            from benchmarks.pulse_open_probe import seed_directory
+
+            seed_directory(db_url, PEOPLE)
         try:
             for kind in ("bolt", "pulsebridge"):
                 if args.only and args.only != kind:
                     continue
                 proc, port = await start_child(kind, args, db_url, slack.url)
                 try:
+                    clicks = buttons(db_url) if args.mix and kind == "pulsebridge" else None
+                    if args.mix and kind == "bolt":
+                        clicks = {person(i): (1, 1) for i in range(PEOPLE)}  # bare bolt acks any answer
                     await offer(f"http://127.0.0.1:{port}", 20, 20, 10, slack.url, f"warm{kind}")  # warm-up, not counted
                     if kind == "pulsebridge":
                         await asyncio.sleep(2)
                     before = len(slack.calls_to("chat.postMessage"))
-                    before_resp = len(slack.calls_to("response_url"))
-                    r = await offer(f"http://127.0.0.1:{port}", args.n, args.rate, args.concurrency, slack.url, kind)
+                    before_resp = len(slack.calls_to("response_url")) + len(slack.calls_to("chat.update"))
+                    r = await offer(f"http://127.0.0.1:{port}", args.n, args.rate, args.concurrency, slack.url, kind, clicks)
                     extra = ""
                     if kind == "pulsebridge":
+                        n_clicks = args.n // 2 if args.mix else 0
+                        n_kudos = args.n - n_clicks
                         deadline = time.perf_counter() + 120
-                        while time.perf_counter() < deadline and (
-                            len(slack.calls_to("chat.postMessage")) - before < args.n or len(slack.calls_to("response_url")) - before_resp < args.n
-                        ):
+
+                        def answered(before_resp=before_resp) -> int:
+                            return len(slack.calls_to("response_url")) + len(slack.calls_to("chat.update")) - before_resp
+
+                        while time.perf_counter() < deadline and (len(slack.calls_to("chat.postMessage")) - before < n_kudos or answered() < args.n):
                             await asyncio.sleep(0.05)
                         posts = len(slack.calls_to("chat.postMessage")) - before
-                        confirms = len(slack.calls_to("response_url")) - before_resp
-                        extra = f"all work done {time.perf_counter() - r['start']:.1f} s after the first send; {confirms} confirmations, {posts} posts (want {args.n} each)"
+                        extra = (f"all work done {time.perf_counter() - r['start']:.1f} s after the first send; {answered()} confirmations/updates "
+                                 f"(want {args.n}), {posts} posts (want {n_kudos})" + (f", {stored_answers(db_url)} answers stored (want {n_clicks})" if args.mix else ""))
                     rows.append(summary(kind, r, args.n, args.rate, extra))
                 finally:
                     await stop_child(proc)
@@ -230,7 +324,8 @@ async def parent(args) -> None:
                 drop_schemas(args.postgres)
             await slack.stop()
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"\n/kudos at {args.rate:g}/s offered, {args.n} requests, concurrency {args.concurrency}, {backend}\n")
+    what = "/kudos and pulse answer clicks (half each)" if args.mix else "/kudos"
+    print(f"\n{what} at {args.rate:g}/s offered, {args.n} requests, concurrency {args.concurrency}, {backend}\n")
     print("| server | ack p50 | p99 | max | > 1 s / > 3 s | non-200 | answered/s | notes |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
@@ -243,6 +338,7 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=200)
     p.add_argument("--postgres", default=os.environ.get("PULSEBRIDGE_BENCH_POSTGRES_URL"))
     p.add_argument("--only", choices=("pulsebridge", "bolt"))
+    p.add_argument("--mix", action="store_true", help="every other request a pulse answer click")
     p.add_argument("--child", choices=("pulsebridge", "bolt"), help=argparse.SUPPRESS)
     p.add_argument("--database-url", help=argparse.SUPPRESS)
     p.add_argument("--slack-url", help=argparse.SUPPRESS)

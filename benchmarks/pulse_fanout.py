@@ -5,9 +5,10 @@ Run by hand (not a test):
     .venv/bin/python benchmarks/pulse_fanout.py --users 5000 --rate 100
     .venv/bin/python benchmarks/pulse_fanout.py --users 1000 --rate 100 --remind
 
-Phase 1 sends one pulse to N users in a child process and reports wall time ÷ (N ÷ rate), lost and
-duplicate DMs. Phase 2 starts again on a fresh database, SIGKILLs the child once about a third of
-the DMs have gone out, restarts it, and reports lost/duplicate DMs after the resume. The fake Slack
+Phase 1 sends one pulse to N users in a child process and reports the fan-out's time ÷ (N ÷ rate),
+lost and duplicate DMs. Phase 2 starts again on a fresh database, SIGKILLs the child once about a
+third of the DMs have gone out, restarts it, and reports the time from the first DM to the last
+(kill, restart and resume included) ÷ (N ÷ rate), and lost/duplicate DMs after the resume. The fake Slack
 lives in this (parent) process so it survives the kill and counts every DM that reached it.
 """
 
@@ -212,8 +213,14 @@ async def phases(args, rows) -> None:
         report2, _, _ = await run_child(args, db, fake.url, None, fake)
         total = time.monotonic() - start
         lost, dup, rejected = tally(fake, args.users)
-        rows.append(("killed at ~N/3 + restart", total, ideal, total / ideal, lost, dup, rejected,
-                     f"killed={killed} after {at_kill} DMs; reconciled {report2['reconciled']}, re-sent {report2['resent_after_crash']}"))
+        # Like phase 1 (whose clock runs from the fan-out's start), from the first DM to the last one;
+        # the kill, the restart and the resume all fall inside. The old measure also counted both
+        # processes' start-up and the first one's planning: reported beside it.
+        sent_at = [c.at for c in fake.calls_to("chat.postMessage")]
+        span = max(sent_at) - min(sent_at)
+        rows.append(("killed at ~N/3 + restart", span, ideal, span / ideal, lost, dup, rejected,
+                     f"killed={killed} after {at_kill} DMs; reconciled {report2['reconciled']}, re-sent {report2['resent_after_crash']}; "
+                     f"with both start-ups and the planning {total:.1f} s, {total / ideal:.3f}"))
         await fake.stop()
 
 
