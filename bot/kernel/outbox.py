@@ -25,10 +25,12 @@ from storage.kernel.deliveries import claim_outbox_key, finish_outbox, outbox_ro
 from storage.kernel.tables import utcnow
 
 MAX_ATTEMPTS = 5
-# Threads for the outbox's bookkeeping (claim before the send, outcome after). A send's two commits
-# ran on the calling loop: in a paced run of reminders the 64 senders share one loop, and every
-# commit held all of them (and the pacer) still.
-DB_THREADS = 2
+# Threads for the outbox's bookkeeping (claim before the send, outcome after), by backend. A send's
+# two commits ran on the calling loop: in a paced run of reminders the 64 senders share one loop, and
+# every commit held all of them (and the pacer) still. As for the fan-out (bot/pulses/fanout.py
+# DB_THREADS): few on PostgreSQL, where each statement is GIL-bound driver work; more on SQLite, whose
+# commits wait on the disk (1,000 reminders at 100/s: 1.094-1.095 of the floor with 6, 1.106-1.187 with 2).
+DB_THREADS = {"postgresql": 2, "sqlite": 6}
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +42,16 @@ class Outbox:
         # Called when a channel refuses a post because the bot is not in it (the core tells admins).
         self.on_not_in_channel: Callable[[NotInChannel, Outbound], Awaitable[None]] | None = None
 
-    _pool: concurrent.futures.ThreadPoolExecutor | None = None
-    _pool_lock = threading.Lock()
+    _pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+    _pools_lock = threading.Lock()
 
     async def _off_loop(self, fn: Callable[[], object]):
-        with Outbox._pool_lock:
-            if Outbox._pool is None:
-                Outbox._pool = concurrent.futures.ThreadPoolExecutor(DB_THREADS, thread_name_prefix="pulsebridge-outbox-db")
-        return await asyncio.get_running_loop().run_in_executor(Outbox._pool, fn)
+        backend = self.engine.dialect.name
+        with Outbox._pools_lock:
+            pool = Outbox._pools.get(backend)
+            if pool is None:
+                pool = Outbox._pools[backend] = concurrent.futures.ThreadPoolExecutor(DB_THREADS.get(backend, 2), thread_name_prefix=f"pulsebridge-outbox-{backend}")
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
 
     def store(self, items: Iterable[Outbound]) -> None:
         """Record messages as pending, all in one write unit, before anything else is attempted: a
@@ -79,7 +83,10 @@ class Outbox:
                 sent[item.key] = handle
         return sent
 
-    async def deliver_one(self, item: Outbound, refused: list[tuple[Outbound, NotInChannel]] | None = None) -> MessageHandle | None:
+    async def deliver_one(self, item: Outbound, refused: list[tuple[Outbound, NotInChannel]] | None = None, *,
+                          pace: Callable[[], Awaitable[None]] | None = None) -> MessageHandle | None:
+        """Claim, send, record. `pace` (a rate limiter's wait) runs right before the request, after the
+        claim's commit, so the database's latency cannot bunch paced requests together."""
         platform = destination_platform(item.destination)
         adapter = self.adapters.get(platform)
         if adapter is None:
@@ -98,6 +105,8 @@ class Outbox:
         row_id = await self._off_loop(claim)
         if row_id is None:
             return None
+        if pace is not None:
+            await pace()
         try:
             handle = await adapter.send(item.destination, item.message)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried later

@@ -213,8 +213,9 @@ async def _reminders_of(core, pulse_id: int):
 
 
 async def _paced_sends(core, items) -> int:
-    """Paced like the fan-out: a token per send start, sends overlapping up to the same
-    concurrency, so a slow API call does not hold back the next one (one at a time gave ~9/s).
+    """Paced like the fan-out: a token per send start (taken after the outbox's claim, right before
+    the request), sends overlapping up to the same concurrency, so a slow API call does not hold
+    back the next one (one at a time gave ~9/s).
     `items` is an async iterator of (platform, Outbound), read as the senders need them."""
     sent = 0
     lock = asyncio.Lock()
@@ -227,8 +228,7 @@ async def _paced_sends(core, items) -> int:
             if item is None:
                 return
             platform, outbound = item
-            await platform_pacer(core, platform).wait()
-            if await core.outbox.deliver_one(outbound) is not None:
+            if await core.outbox.deliver_one(outbound, pace=platform_pacer(core, platform).wait) is not None:
                 sent += 1
 
     workers = max(4, min(64, int(core.settings.PULSEBRIDGE_SEND_RATE * 2)))
