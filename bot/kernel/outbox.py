@@ -21,7 +21,7 @@ from bot.kernel.metrics import OUTBOX_MESSAGES
 from bot.kernel.ports import ChatAdapter, NotInChannel, Outbound, describe, destination_platform, handle_to_ref
 from bot.kernel.serialize import destination_from_data, message_from_data, to_data
 from storage.kernel.db import WriteFailed, run_write, session, write_unit
-from storage.kernel.deliveries import claim_outbox_key, finish_outbox, outbox_row, retryable_outbox
+from storage.kernel.deliveries import claim_outbox_key, finish_outbox, retryable_outbox, store_outbox
 from storage.kernel.tables import utcnow
 
 MAX_ATTEMPTS = 5
@@ -64,7 +64,7 @@ class Outbox:
 
         def work(s) -> None:
             for key, platform, destination, payload in rows:
-                outbox_row(s, key, platform, destination, payload)
+                store_outbox(s, key, platform, destination, payload)
 
         try:
             run_write(self.engine, work, budget=5.0)

@@ -24,28 +24,20 @@ def claim_inbound(session: Session, key: str) -> bool:
     return True
 
 
-def outbox_row(session: Session, key: str, platform: str, destination: str, payload: dict) -> OutboxMessage:
-    row = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one_or_none()
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            row = OutboxMessage(key=key, platform=platform, destination=destination, payload=payload)
-            session.add(row)
-    except IntegrityError:
-        row = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one()
-    return row
+def store_outbox(session: Session, key: str, platform: str, destination: str, payload: dict) -> None:
+    """Record a message as pending under its key, unless the key is recorded already (one statement)."""
+    session.execute(
+        dialect_insert(session, OutboxMessage)
+        .values(key=key, platform=platform, destination=destination, payload=payload, status="pending", attempts=0, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
 
 
 def claim_outbox_key(session: Session, key: str, platform: str, destination: str, payload: dict) -> int | None:
     """Store the message under its key unless it is stored already, then move it to `sending` unless
     it was sent or another worker has it; returns the row's id when this caller may send it.
     Two statements and no ORM objects: every message the bot sends passes here."""
-    session.execute(
-        dialect_insert(session, OutboxMessage)
-        .values(key=key, platform=platform, destination=destination, payload=payload, status="pending", attempts=0, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
+    store_outbox(session, key, platform, destination, payload)
     return session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.key == key, OutboxMessage.status.in_(("pending", "failed")))
