@@ -7,10 +7,7 @@ duplicate celebration is the failure users notice most. Those rows stay visible 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 
@@ -20,17 +17,11 @@ from bot.kernel.events import MessageHandle
 from bot.kernel.metrics import OUTBOX_MESSAGES
 from bot.kernel.ports import ChatAdapter, NotInChannel, Outbound, describe, destination_platform, handle_to_ref
 from bot.kernel.serialize import destination_from_data, message_from_data, to_data
-from storage.kernel.db import WriteFailed, run_write, session, write_unit
+from storage.kernel.db import WriteFailed, in_db_thread, run_write, session, write_unit
 from storage.kernel.deliveries import claim_outbox_key, finish_outbox, retryable_outbox, store_outbox
 from storage.kernel.tables import utcnow
 
 MAX_ATTEMPTS = 5
-# Threads for the outbox's bookkeeping (claim before the send, outcome after), by backend. A send's
-# two commits ran on the calling loop: in a paced run of reminders the 64 senders share one loop, and
-# every commit held all of them (and the pacer) still. As for the fan-out (bot/pulses/fanout.py
-# DB_THREADS): few on PostgreSQL, where each statement is GIL-bound driver work; more on SQLite, whose
-# commits wait on the disk (1,000 reminders at 100/s: 1.094-1.095 of the floor with 6, 1.106-1.187 with 2).
-DB_THREADS = {"postgresql": 2, "sqlite": 6}
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +32,6 @@ class Outbox:
         self.adapters = adapters
         # Called when a channel refuses a post because the bot is not in it (the core tells admins).
         self.on_not_in_channel: Callable[[NotInChannel, Outbound], Awaitable[None]] | None = None
-
-    _pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
-    _pools_lock = threading.Lock()
-
-    async def _off_loop(self, fn: Callable[[], object]):
-        backend = self.engine.dialect.name
-        with Outbox._pools_lock:
-            pool = Outbox._pools.get(backend)
-            if pool is None:
-                pool = Outbox._pools[backend] = concurrent.futures.ThreadPoolExecutor(DB_THREADS.get(backend, 2), thread_name_prefix=f"pulsebridge-outbox-{backend}")
-        return await asyncio.get_running_loop().run_in_executor(pool, fn)
 
     def store(self, items: Iterable[Outbound]) -> None:
         """Record messages as pending, all in one write unit, before anything else is attempted: a
@@ -102,7 +82,8 @@ class Outbox:
             with write_unit(self.engine) as s:
                 finish_outbox(s, row_id, **outcome)
 
-        row_id = await self._off_loop(claim)
+        # Off the calling loop: paced senders share one, and each commit on it held them all still.
+        row_id = await in_db_thread(self.engine, "outbox", claim)
         if row_id is None:
             return None
         if pace is not None:
@@ -112,7 +93,7 @@ class Outbox:
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried later
             log.warning("sending %s to %s failed: %s", item.key, describe(item.destination), exc)
             error = f"{type(exc).__name__}: {exc}"
-            await self._off_loop(lambda: finish(error=error))
+            await in_db_thread(self.engine, "outbox", finish, error=error)
             OUTBOX_MESSAGES.labels(platform, "failed").inc()
             if isinstance(exc, NotInChannel):
                 if refused is not None:
@@ -123,7 +104,7 @@ class Outbox:
                     except Exception:  # noqa: BLE001 - a notice that fails must not hide the original failure
                         log.exception("could not tell admins about %s", describe(item.destination))
             return None
-        await self._off_loop(lambda: finish(platform_ref=handle_to_ref(handle)))
+        await in_db_thread(self.engine, "outbox", finish, platform_ref=handle_to_ref(handle))
         OUTBOX_MESSAGES.labels(platform, "sent").inc()
         return handle
 

@@ -19,9 +19,7 @@ reason goes back in the queue and is retried, never dropped.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from bot.directory.lookup import user_ref
 from bot.kernel.metrics import PULSE_DELIVERIES
 from bot.kernel.ports import DirectMessage, RateLimited, handle_to_ref
 from bot.pulses.render import question_message, zone
-from storage.kernel.db import WriteFailed, run_write, session, write
+from storage.kernel.db import WriteFailed, in_db_thread, run_write, session, write
 from storage.pulses.tables import Pulse, PulseDelivery
 from storage.pulses.queries import (
     answers_of,
@@ -59,31 +57,6 @@ TEAMS_PER_CONVERSATION_RATE = 7.0
 # Pace a little under the configured limit: platforms count in sliding windows, and a send that
 # lands on a window edge costs a 429 and a whole Retry-After second.
 HEADROOM = 0.95
-
-
-# Threads for the fan-out's and the reminders' database work (load, render, claim; record the
-# outcome), by backend. Measured with benchmarks/pulse_open_probe.py (20,000 people at 100 DMs/s
-# beside 50 /kudos/s on 2 cores), 2 threads against 6:
-# - PostgreSQL: every statement is Python work for psycopg, so more threads are more contenders for
-#   the GIL the HTTP loop needs for each socket read: /kudos ack p50 35 ms / p99 230 ms with 2,
-#   95 / 482 ms with 6 (and 612 ms p50 with asyncio's default pool and a new Slack connection per
-#   message). The fan-out then yields to requests (3,255 DMs in the first minute against 4,639);
-#   alone it still keeps the pace (benchmarks/pulse_fanout.py: 1.06 of the floor).
-# - SQLite: commits wait on the disk with the GIL released, and six overlap them better:
-#   4,367 DMs and ack p99 218 ms with 6, 3,451 and 350 ms with 2.
-DB_THREADS = {"postgresql": 2, "sqlite": 6}
-_db_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
-_db_pools_lock = threading.Lock()
-
-
-async def in_db_thread(engine, fn, *args, **kwargs):
-    """Run `fn(*args, **kwargs)` on the fan-out's database threads for `engine`'s backend."""
-    backend = engine.dialect.name
-    with _db_pools_lock:
-        pool = _db_pools.get(backend)
-        if pool is None:
-            pool = _db_pools[backend] = concurrent.futures.ThreadPoolExecutor(DB_THREADS.get(backend, 2), thread_name_prefix=f"pulsebridge-fanout-{backend}")
-    return await asyncio.get_running_loop().run_in_executor(pool, lambda: fn(*args, **kwargs))
 
 
 def marker_of(delivery_id: int) -> str:
@@ -316,7 +289,7 @@ async def _send_paced(core, adapter, delivery: PulseDelivery, user: User, messag
 async def _deliver(core, cache: MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
     """True sent, False failed (retry), None nothing to do (already sent, expired, no adapter)."""
     try:
-        prepared = await in_db_thread(core.engine, _prepare, core, cache, delivery_id)
+        prepared = await in_db_thread(core.engine, "fanout", _prepare, core, cache, delivery_id)
     except WriteFailed as exc:  # could not claim the row: nothing was sent, so try it again later
         log.warning("pulse delivery %s could not be claimed: %s", delivery_id, exc)
         report.errors.append(str(exc))
@@ -328,12 +301,12 @@ async def _deliver(core, cache: MessageCache, delivery_id: int, report: FanoutRe
         handle = await _send_paced(core, core.adapters[delivery.platform], delivery, user, message, report)
     except Exception as exc:  # noqa: BLE001 - recorded on the row; retried in this run or the next tick
         log.warning("pulse delivery %s to %s failed: %s", delivery_id, user.external_id, exc)
-        await in_db_thread(core.engine, _finish, core, delivery_id, error=f"{type(exc).__name__}: {exc}")
+        await in_db_thread(core.engine, "fanout", _finish, core, delivery_id, error=f"{type(exc).__name__}: {exc}")
         PULSE_DELIVERIES.labels(delivery.platform, "failed").inc()
         report.failed += 1
         report.errors.append(str(exc))
         return False
-    await in_db_thread(core.engine, _finish, core, delivery_id, platform_ref=handle_to_ref(handle))
+    await in_db_thread(core.engine, "fanout", _finish, core, delivery_id, platform_ref=handle_to_ref(handle))
     PULSE_DELIVERIES.labels(delivery.platform, "sent").inc()
     report.sent += 1
     return True

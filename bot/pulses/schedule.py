@@ -21,12 +21,12 @@ from bot.pulses import rotation
 from bot.pulses.bank import active_questions
 from bot.pulses.bank import QuestionSpec
 from bot.pulses.config import DAYS, PulseConfig, TeamPulseSchedule
-from bot.pulses.fanout import MessageCache, delivery_message, fan_out, in_db_thread, platform_pacer
+from bot.pulses.fanout import MessageCache, delivery_message, fan_out, platform_pacer
 from bot.pulses.flags import settle, settle_pulse
 from bot.pulses.render import zone
 from bot.directory.lookup import user_ref
 from bot.kernel.ports import DirectMessage, Outbound
-from storage.kernel.db import session, write_unit
+from storage.kernel.db import in_db_thread, session, write_unit
 from storage.pulses.tables import Pulse, PulseQuestion
 from storage.pulses.queries import add_deliveries, add_questions, add_users, close_expired, insert_pulse, missing_member_users, planned_user_ids, non_responders, pulse_by_source, question_history, reminders_due, team_by_slug, team_recipients
 
@@ -208,7 +208,7 @@ async def _reminders_of(core, pulse_id: int):
             ]
 
     for i in range(0, len(todo), REMIND_CHUNK):
-        for item in await in_db_thread(core.engine, render, todo[i : i + REMIND_CHUNK]):
+        for item in await in_db_thread(core.engine, "fanout", render, todo[i : i + REMIND_CHUNK]):
             yield item
 
 

@@ -16,6 +16,7 @@ unit commits or the budget is spent; then `WriteFailed` tells the caller to tell
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import random
 import threading
@@ -270,6 +271,34 @@ async def write(engine: Engine, work: Callable[[Session], T], *, budget: float |
             await asyncio.sleep(next(attempts))
     except StopIteration as done:
         return done.value
+
+
+# Threads per backend for database work taken off an event loop by the paced senders (the pulse
+# fan-out, reminders, the outbox's bookkeeping). Measured with benchmarks/pulse_open_probe.py
+# (20,000 people at 100 DMs/s beside 50 /kudos/s on 2 cores), 2 threads against 6:
+# - PostgreSQL: every statement is Python work for psycopg, so more threads are more contenders for
+#   the GIL the HTTP loop needs for each socket read: /kudos ack p50 35 ms / p99 230 ms with 2,
+#   95 / 482 ms with 6 (and 612 ms p50 with asyncio's default pool and a new Slack connection per
+#   message). The fan-out then yields to requests (3,255 DMs in the first minute against 4,639);
+#   alone it still keeps the pace (benchmarks/pulse_fanout.py: 1.06 of the floor).
+# - SQLite: commits wait on the disk with the GIL released, and six overlap them better: 4,367 DMs
+#   and ack p99 218 ms with 6, 3,451 and 350 ms with 2; 1,000 reminders at 100/s 1.094-1.095 of the
+#   floor with 6, 1.106-1.187 with 2.
+DB_THREADS = {"postgresql": 2, "sqlite": 6}
+_thread_pools: dict[tuple[str, str], concurrent.futures.ThreadPoolExecutor] = {}
+_thread_pools_lock = threading.Lock()
+
+
+async def in_db_thread(engine: Engine, purpose: str, fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run `fn(*args, **kwargs)` on the threads kept for `purpose` on `engine`'s backend (one pool
+    per purpose, so one sender's queue of work never waits behind another's)."""
+    backend = engine.dialect.name
+    with _thread_pools_lock:
+        pool = _thread_pools.get((purpose, backend))
+        if pool is None:
+            pool = _thread_pools[(purpose, backend)] = concurrent.futures.ThreadPoolExecutor(
+                DB_THREADS.get(backend, 2), thread_name_prefix=f"pulsebridge-{purpose}-{backend}")
+    return await asyncio.get_running_loop().run_in_executor(pool, lambda: fn(*args, **kwargs))
 
 
 def dialect_insert(session: Session, table):
