@@ -81,3 +81,47 @@ def test_an_unchanged_org_file_writes_nothing(database_url):
     assert writes == [], writes
     assert len([s for s in statements if s == "SELECT"]) <= 3
     assert len(memberships(engine)["big"]) == 3001
+
+
+def test_replicas_starting_together_both_start(database_url):
+    """Two replicas mirror a new org file at the same moment: the second waits for the first's
+    commit and finds the teams there, instead of inserting them again and dying at start-up
+    (duplicate key on teams_slug_key, seen with two PostgreSQL replicas started together)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from storage.directory.queries import sync_teams
+
+    if not database_url.startswith("postgresql"):
+        import pytest
+
+        pytest.skip("SQLite: a write unit begins IMMEDIATE, so a second process already waits for the first")
+    first, second = make_engine(database_url), make_engine(database_url)
+    outcome: list[BaseException | None] = []
+
+    def start_second() -> None:
+        try:
+            sync(second, ORG)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome.append(exc)
+
+    teams = [("support", {"name": "Support", "slack_channel": None, "teams_channel": None, "timezone": "UTC"}, ["a@example.com"], [])]
+    with write_unit(first) as s:
+        sync_teams(s, teams)  # the first replica's unit, not yet committed
+        thread = threading.Thread(target=start_second)
+        thread.start()
+        with first.connect() as watcher:  # until the second replica is seen waiting for a lock
+            for _ in range(500):
+                if watcher.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+                    break
+                watcher.rollback()
+                thread.join(0.01)
+            else:
+                raise AssertionError("the second replica never waited for the first")
+    thread.join(30)
+    assert outcome == [None]
+    assert memberships(first)["support"] == {"lead@example.com": True, "a@example.com": False, "b@example.com": False, "c@example.com": False}
+    first.dispose()
+    second.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, text, update
 from sqlmodel import Session
 
 from storage.directory.tables import ConversationRef, Team, TeamMember, User
@@ -89,6 +89,11 @@ def sync_teams(session: Session, teams: Iterable[tuple[str, dict[str, Any], list
     selects instead of deleting and re-inserting every membership.
     """
     teams = list(teams)
+    if session.get_bind().dialect.name == "postgresql":
+        # Replicas that start together each mirror the file. Without a turn each, both see a new team
+        # missing, both insert it, and the second dies at start-up on teams_slug_key. (On SQLite the
+        # write unit's BEGIN IMMEDIATE already serialises them.) Released when the unit commits.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('pulsebridge.sync_teams'))"))
     by_slug = {team.slug: team for team in session.execute(select(Team)).scalars()}
     for slug, attrs, _members, _leads in teams:
         team = by_slug.get(slug)
