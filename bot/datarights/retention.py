@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.datarights.config import RetentionConfig
-from storage.kernel.db import write_unit
+from storage.kernel.db import in_db_thread, write_unit
 from storage.datarights.retention import PurgeReport, purge_before
 
 if TYPE_CHECKING:
@@ -29,9 +29,7 @@ def run_purge(engine, config: RetentionConfig, now: datetime) -> PurgeReport:
 
 
 async def _purge(core: PulseBridge) -> None:
-    import asyncio
-
-    report = await asyncio.to_thread(run_purge, core.engine, core.org.retention, core.clock())
+    report = await in_db_thread(core.engine, "retention", run_purge, core.engine, core.org.retention, core.clock())
     log.info("retention (%d days): %s", core.org.retention.days, report.line())
 
 

@@ -254,15 +254,15 @@ def _close_and_settle(core, now: datetime) -> None:
 async def close_step(core, **_kwargs) -> None:
     """Close pulses whose window ended and release the `answered` flags that are due (bot/pulses/flags.py)."""
     if _pulses_on(core):
-        await asyncio.to_thread(_close_and_settle, core, core.clock())
+        await in_db_thread(core.engine, "pulses", _close_and_settle, core, core.clock())
 
 
 async def open_step(core, **_kwargs) -> None:
-    """Plan the pulses whose first local delivery time has come (in a thread: the job worker's
-    loop keeps pacing the sends of the fan-out and the reminders meanwhile)."""
+    """Plan the pulses whose first local delivery time has come (on a database thread: the job
+    worker's loop keeps pacing the sends of the fan-out and the reminders meanwhile)."""
     if not _pulses_on(core):
         return
-    opened = await asyncio.to_thread(open_due_cycles, core, core.clock())
+    opened = await in_db_thread(core.engine, "pulses", open_due_cycles, core, core.clock())
     if opened and core.scheduler is not None:
         # The send job of this minute has likely run already and found the pulse still being
         # planned: send now, not a minute late (10:00 local must not become 10:01).
@@ -291,7 +291,7 @@ async def remind_step(core, **_kwargs) -> None:
     if not _pulses_on(core):
         return
     now = core.clock()
-    await asyncio.to_thread(_settle_before_reminders, core, now)
+    await in_db_thread(core.engine, "pulses", _settle_before_reminders, core, now)
     await send_reminders(core, now)
 
 
