@@ -85,6 +85,23 @@ def main() -> None:
 @click.option("--migrate", is_flag=True, help="Apply pending database migrations before starting.")
 def run(host: str, port: int, migrate: bool) -> None:
     """Serve Slack (/slack/events), Teams (/api/messages) and /healthz from one process."""
+    _start(host, port, migrate=migrate, worker=False)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface for /healthz.")
+@click.option("--port", default=3001, show_default=True, type=click.IntRange(1, 65535), help="Port for /healthz.")
+def worker(host: str, port: int) -> None:
+    """Run the scheduled work only (pulses, reminders, digests, sync, retries), PostgreSQL only.
+
+    Pair it with web replicas started as `PULSEBRIDGE_SCHEDULER=false pulsebridge run`: their requests
+    then do not compete with a large pulse going out for one interpreter. Serves /healthz only;
+    several workers elect one.
+    """
+    _start(host, port, migrate=False, worker=True)
+
+
+def _start(host: str, port: int, *, migrate: bool, worker: bool) -> None:
     from sqlalchemy.exc import OperationalError
 
     from adapters.check import log_features
@@ -99,13 +116,14 @@ def run(host: str, port: int, migrate: bool) -> None:
             upgrade(settings.DATABASE_URL, engine)
         elif pending_heads(engine):
             _fail("the database schema is out of date: run `pulsebridge db upgrade` (or start with `pulsebridge run --migrate`)")
-        app = build_app(settings, engine=engine, bind_host=host)
+        app = build_app(settings, engine=engine, bind_host=host, worker=worker)
     except ConfigError as exc:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"cannot reach the database at DATABASE_URL ({exc.orig.__class__.__name__}: {str(exc.orig).strip().splitlines()[0]})", 1)
     log_features(settings, app[CORE].org)
-    _serve(app, host, port, f"pulsebridge listening on http://{host}:{port}", shutdown_timeout=settings.PULSEBRIDGE_SHUTDOWN_GRACE)
+    what = "pulsebridge worker: scheduled work; /healthz on" if worker else "pulsebridge listening on"
+    _serve(app, host, port, f"{what} http://{host}:{port}", shutdown_timeout=settings.PULSEBRIDGE_SHUTDOWN_GRACE)
 
 
 @main.command()

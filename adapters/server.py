@@ -55,16 +55,31 @@ def build_app(
     bind_host: str | None = None,
     teams_credentials=None,
     playground_hosts: tuple[str, ...] = (),
+    worker: bool = False,
 ) -> web.Application:
     """The public app. `bind_host` is the interface it will listen on: the unsigned Teams local mode
-    needs it to be loopback. `teams_credentials` replaces the bot's outbound token source (tests)."""
+    needs it to be loopback. `teams_credentials` replaces the bot's outbound token source (tests).
+
+    `worker`: the scheduled work only (`pulsebridge worker`, PostgreSQL): it campaigns for the
+    scheduler lease and sends through Slack and Teams, but serves no platform's requests, only
+    /healthz. Web replicas started with PULSEBRIDGE_SCHEDULER=false then spend their interpreter on
+    acknowledging and handling requests while a 20,000-person pulse opens and goes out elsewhere
+    (benchmarks/README.md, "One process for requests, one for scheduled work").
+    """
     sys.setswitchinterval(SWITCH_INTERVAL)
-    if settings.teams_mode == "local" and not (bind_host and is_loopback(bind_host)):
+    engine = engine or make_engine(settings.DATABASE_URL)
+    if worker:
+        if engine.dialect.name == "sqlite":
+            raise ConfigError(
+                "pulsebridge worker needs PostgreSQL (DATABASE_URL): with SQLite, one `pulsebridge run` process "
+                "answers requests and runs the scheduled work"
+            )
+        settings = settings.model_copy(update={"PULSEBRIDGE_SCHEDULER": True})
+    elif settings.teams_mode == "local" and not (bind_host and is_loopback(bind_host)):
         raise ConfigError(
             "PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE: refused unless the server listens on loopback only "
             f"(it accepts unsigned Teams activities); listening on {bind_host or 'an unknown interface'}"
         )
-    engine = engine or make_engine(settings.DATABASE_URL)
     core = build_core(engine, org if org is not None else load_org_config(settings.PULSEBRIDGE_CONFIG), settings=settings)
     sync_org_teams(core)
 
@@ -76,9 +91,10 @@ def build_app(
         app.cleanup_ctx.append(_metrics_listener(settings, app[METRICS]))
     # Registered first so it is torn down last: Socket Mode disconnects (no new work) before the drain.
     app.cleanup_ctx.append(_lifecycle(core, engine, settings))
-    from adapters import webhooks
+    if not worker:
+        from adapters import webhooks
 
-    webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
+        webhooks.mount(app, core, settings.FEEDBACK_WEBHOOK_SECRET)
 
     if settings.slack_enabled:
         from adapters.slack import app as slack_app
@@ -86,7 +102,9 @@ def build_app(
         bolt, slack_adapter = slack_app.build(settings, core)
         # First in, so torn down last: the shutdown drain still sends over kept-alive connections.
         app.cleanup_ctx.insert(0, _slack_connections(slack_adapter))
-        if settings.SLACK_APP_TOKEN:
+        if worker:
+            log.info("worker: Slack for sending only (its requests go to the web replicas)")
+        elif settings.SLACK_APP_TOKEN:
             app.cleanup_ctx.append(_socket_mode(bolt, settings.SLACK_APP_TOKEN))
         else:
             app.router.add_post("/slack/events", slack_app.http_handler(bolt, settings.SLACK_SIGNING_SECRET or ""))
@@ -99,8 +117,9 @@ def build_app(
 
         cloud = teams_bot.cloud_adapter(settings, teams_credentials)
         core.register(teams_bot.TeamsAdapter(cloud, core, settings.MICROSOFT_APP_ID or "", ServiceUrls(settings.teams_service_hosts)))
-        app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
-        if settings.teams_mode == "local":
+        if not worker:
+            app.router.add_post("/api/messages", teams_bot.http_handler(cloud, teams_bot.TeamsBot(core)))
+        if settings.teams_mode == "local" and not worker:
             log.warning(
                 "PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE is on: /api/messages accepts UNSIGNED activities from anyone "
                 "who can reach %s. Never use it for real people.", bind_host

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from storage.kernel.db import session
@@ -158,6 +158,37 @@ async def test_adhoc_pulse_goes_out_through_the_scheduler_when_one_runs(database
                 break
             await asyncio.sleep(0.05)
         assert {d.status for d in deliveries(srv.engine).values()} == {"sent"}
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()
+
+
+async def test_adhoc_pulse_on_a_web_replica_is_sent_by_the_replica_running_the_scheduler(database_url, fake_slack, fake_connector):
+    """A web replica (PULSEBRIDGE_SCHEDULER=false) beside `pulsebridge worker` plans the pulse and
+    leaves the sending to the scheduler's send step, instead of fanning out 5,000 DMs itself."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite is one process: it always runs the scheduler itself")
+    from bot.pulses import commands
+    from bot.pulses.schedule import send_step
+    from storage.kernel.leases import try_acquire
+    from tests.pulse_helpers import pulse_server_for, seed_people
+
+    runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, PULSEBRIDGE_SCHEDULER=False)
+    try:
+        seed_people(srv.engine)
+        srv.clock.now = TUESDAY + timedelta(days=2)
+        assert srv.core.scheduler is None and try_acquire(srv.engine, "scheduler", "the-worker", 30)
+        await srv.slack_interaction(srv.view_submission("pulse.send", adhoc_form(), user_id="U0ANA"))
+        confirmation = (await srv.slack.wait_for("chat.postMessage"))[0]
+        assert "Sending your pulse to 5 people" in str(confirmation.params)
+        await handled(srv)
+        assert not commands._background  # no fan-out started here
+        assert [c for c in srv.slack.calls_to("chat.postMessage") if c.params.get("metadata")] == []
+        assert {d.status for d in deliveries(srv.engine).values()} == {"pending"}
+
+        await send_step(srv.core)  # what the worker's next send step does
+        dms = [c.params["channel"] for c in srv.slack.calls_to("chat.postMessage") if c.params.get("metadata")]
+        assert sorted(dms) == ["U0BOB", "U0CARLA", "U0DAN", "U0ERIN", "U0FAY"]
     finally:
         await runner.cleanup()
         srv.engine.dispose()

@@ -1,4 +1,5 @@
-"""Several `pulsebridge run` processes on one PostgreSQL: all serve HTTP, exactly one runs the scheduler.
+"""Several `pulsebridge run` processes on one PostgreSQL: all serve HTTP, exactly one runs the scheduler;
+or web replicas without a scheduler beside a `pulsebridge worker` that runs it and serves no requests.
 
 Real processes, a real database, the fake Slack API in this test process. Each replica uses its
 own bot token, so the fake can tell which process ran each scheduled directory sync.
@@ -57,18 +58,18 @@ class Replica:
         self.name, self.proc, self.url, self.token = name, proc, url, token
 
 
-async def start_replica(name: str, postgres_url: str, fake_slack, config) -> Replica:
+async def start_replica(name: str, postgres_url: str, fake_slack, config, command: str = "run", scheduler: bool = True) -> Replica:
     port = free_port()
     token = f"xoxb-replica-{name}"
     env = run_env(
         postgres_url, fake_slack.url, config,
         SLACK_BOT_TOKEN=token,
-        PULSEBRIDGE_SCHEDULER="true",
+        PULSEBRIDGE_SCHEDULER=str(scheduler).lower(),
         PULSEBRIDGE_DIRECTORY_SYNC_CRON=f"*/{TICK} * * * * *",
         PULSEBRIDGE_LEADER_LEASE_SECONDS=str(LEASE),
     )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "run", "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "adapters.cli", command, "--host", "127.0.0.1", "--port", str(port),
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
     replica = Replica(name, proc, f"http://127.0.0.1:{port}", token)
@@ -210,3 +211,59 @@ async def test_a_leader_that_cannot_renew_steps_down_before_its_lease_expires(mo
     down = events[1][1]
     assert down - started < ttl  # the lease taken at `started` cannot expire before started + ttl
     assert not election.leader
+
+
+async def stop_replicas(replicas: list[Replica]) -> None:
+    for replica in replicas:
+        if replica.proc.returncode is None:
+            replica.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(replica.proc.wait(), 30)
+            except TimeoutError:
+                replica.proc.kill()
+                await replica.proc.wait()
+
+
+async def test_a_worker_runs_the_scheduled_work_and_web_replicas_answer_the_requests(postgres_url, fake_slack, tmp_path):
+    from urllib.parse import urlencode
+
+    from tests.test_operations import signed
+
+    config = tmp_path / "org.yaml"
+    config.write_text(ORG_YAML)
+    web = await start_replica("web", postgres_url, fake_slack, config, scheduler=False)
+    # Started with the web replicas' PULSEBRIDGE_SCHEDULER=false (one env file for both): running the scheduler is its job.
+    worker = await start_replica("worker", postgres_url, fake_slack, config, command="worker", scheduler=False)
+    try:
+        found = await wait_syncs(fake_slack, lambda s: len(s) >= 2, 30, "two scheduled syncs")
+        assert {token for _, token in found} == {worker.token}
+        assert (await health(worker))["scheduler"] == "running"
+        assert (await health(web))["scheduler"] == "standby"
+
+        body = urlencode({"command": "/kudos", "text": "<@U0BOB|bob> for the calm release", "user_id": "U0ANA", "user_name": "ana",
+                          "team_id": "T0001", "channel_id": "D0ANA", "response_url": fake_slack.url + "/response/worker-test",
+                          "trigger_id": "t.worker"}).encode()
+        async with aiohttp.ClientSession() as http:
+            for replica, status in ((worker, 404), (web, 200)):  # the worker takes no platform's requests
+                async with http.post(replica.url + "/slack/events", data=body, headers=signed(body)) as resp:
+                    assert resp.status == status, replica.name
+            for path in ("/api/messages", "/webhooks/feedback"):
+                async with http.post(worker.url + path, json={}) as resp:
+                    assert resp.status == 404, path
+        confirmation = (await fake_slack.wait_for("response_url"))[0]
+        assert "bob" in str(confirmation.params).lower()
+        dm = next(c for c in await fake_slack.wait_for("chat.postMessage") if c.params.get("channel") == "U0BOB")
+        assert dm.params["_auth"] == f"Bearer {web.token}"  # sent by the replica that took the request
+    finally:
+        await stop_replicas([web, worker])
+
+
+def test_a_worker_on_sqlite_refuses_in_one_line(tmp_path):
+    from tests.test_cli import cli, one_line_error
+
+    config = tmp_path / "org.yaml"
+    config.write_text(ORG_YAML)
+    url = f"sqlite:///{tmp_path}/pb.db"
+    assert cli(tmp_path, "db", "upgrade", env={"DATABASE_URL": url}).returncode == 0
+    result = cli(tmp_path, "worker", "--host", "127.0.0.1", "--port", str(free_port()), env={"DATABASE_URL": url, "PULSEBRIDGE_CONFIG": str(config)})
+    assert "pulsebridge worker needs PostgreSQL" in one_line_error(result)

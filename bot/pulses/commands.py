@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from bot.kernel.core import FormInvalid, Outcome
 from bot.directory.lookup import resolve_profiles, store_profile, user_ref
 from bot.kernel.errors import UserFacingError
 from bot.kernel.events import CommandInvoked, FormSubmitted
+from bot.kernel.leader import LEASE
 from bot.kernel.messages import Form, Message, Paragraph, Select, TextInput
 from bot.kernel.ports import DirectMessage, handle_to_ref
 from bot.pulses import rotation
@@ -20,6 +22,7 @@ from bot.pulses.schedule import question_row
 from bot.kernel.text import clean
 from storage.kernel.db import session, write_unit
 from storage.kernel.deliveries import claim_inbound
+from storage.kernel.leases import holder_of
 from storage.directory.queries import find_user, teams_of
 from storage.pulses.tables import Pulse, PulseDelivery, PulseQuestion
 from storage.pulses.queries import (
@@ -44,6 +47,7 @@ from storage.pulses.queries import (
 )
 from storage.directory.tables import Team
 
+log = logging.getLogger(__name__)
 
 USAGE = "Usage: /pulse (your open questions) · /pulse send (leads: ask your team now) · /pulse results (leads)"
 CUSTOM_SCALES = (("likert", "Agree/disagree 1–5"), ("mood", "Mood (5 faces)"), ("enps", "0–10"), ("text", "Free text"))
@@ -199,9 +203,14 @@ async def on_send_form(core, submission: FormSubmitted) -> Outcome:
 
 def start_fanout(core, pulse_id: int) -> None:
     """Send an ad-hoc pulse now: as a one-off scheduler job when a scheduler runs (jobs run where
-    scheduled jobs run, next to the tick), else as a task in this process."""
+    scheduled jobs run, next to the tick); left to the scheduler's send step (every minute, it sends
+    every due delivery) when another replica runs it, so a web replica beside `pulsebridge worker`
+    never fans out itself; else as a task in this process."""
     if core.scheduler is not None:
         core.scheduler.once(f"pulses:fanout:{pulse_id}", FANOUT_JOB, at=datetime.now(UTC), kwargs={"pulse_id": pulse_id})
+        return
+    if core.engine.dialect.name != "sqlite" and holder_of(core.engine, LEASE) is not None:
+        log.info("ad-hoc pulse %d planned; the scheduler's replica sends it at its next send step", pulse_id)
         return
     # On the scheduled jobs' worker (bot/core.py WorkPool lanes), where the shared pacers live.
     future = core.pool.submit(lambda: fan_out(core, pulse_id=pulse_id), lane=0)
