@@ -105,7 +105,7 @@ def _start(host: str, port: int, *, migrate: bool, worker: bool) -> None:
     from sqlalchemy.exc import OperationalError
 
     from adapters.check import log_features
-    from adapters.server import CORE, build_app
+    from adapters.server import CORE, build_app, freeze_startup_heap
     from storage.kernel.db import make_engine
     from storage.kernel.migrate import pending_heads, upgrade
 
@@ -117,6 +117,7 @@ def _start(host: str, port: int, *, migrate: bool, worker: bool) -> None:
         elif pending_heads(engine):
             _fail("the database schema is out of date: run `pulsebridge db upgrade` (or start with `pulsebridge run --migrate`)")
         app = build_app(settings, engine=engine, bind_host=host, worker=worker)
+        freeze_startup_heap(app)
     except ConfigError as exc:
         _fail(str(exc))
     except OperationalError as exc:
