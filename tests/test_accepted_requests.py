@@ -164,3 +164,34 @@ async def test_kudos_statements_per_request_stay_bounded(server):
         assert s.scalar(select(func.count()).select_from(Kudos)) == 2
     print(f"{len(statements)} statements")
     assert len(statements) <= 50, "\n".join(statements)
+
+
+async def test_a_backlog_waits_its_turn_in_arrival_order_with_a_few_handlers_at_once(server):
+    """Twelve people's first /kudos while Slack's users.info hangs: LANE_CONCURRENCY of them are
+    processed at once, the others wait as queued rows (not as twelve half-run handlers) and start in
+    the order they were acknowledged once a slot frees."""
+    givers = [f"U1Q{i:02d}" for i in range(12)]
+    for uid in givers:
+        server.slack.add_user(uid, f"Queued {uid}", f"{uid.lower()}@example.com")
+    gate = server.slack.gates["users.info"] = asyncio.Event()
+    lane = server.core.pool.lane_of(givers[0])
+    assert {server.core.pool.lane_of(uid) for uid in givers} == {lane}
+
+    def looked_up() -> list[str]:
+        seen: list[str] = []
+        for call in server.slack.calls_to("users.info"):
+            if call.params.get("user") in givers and call.params["user"] not in seen:
+                seen.append(call.params["user"])
+        return seen
+
+    for uid in givers:
+        status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> for keeping the queue moving", user_id=uid)
+        assert status == 200
+    await server.slack.wait_for("users.info", core_mod.LANE_CONCURRENCY)
+    assert len(server.core._waiting[lane]) == len(givers) - core_mod.LANE_CONCURRENCY  # not started at all
+    assert looked_up() == givers[: core_mod.LANE_CONCURRENCY]
+    gate.set()
+    await handled(server)
+    assert looked_up() == givers  # the rest started in arrival order
+    with session(server.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Kudos)) == len(givers)
