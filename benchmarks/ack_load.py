@@ -126,7 +126,7 @@ def click_body(i: int, slack_url: str, tag: str, pulse_id: int, question_id: int
 # -- children -----------------------------------------------------------------------------------------
 async def serve_pulsebridge(args) -> None:
 
-    from adapters.server import build_app
+    from adapters.server import build_app, freeze_startup_heap
     from bot.app import parse_org_config
     from tests.conftest import make_settings
 
@@ -137,6 +137,8 @@ async def serve_pulsebridge(args) -> None:
     settings = make_settings(args.database_url, args.slack_url, PULSEBRIDGE_METRICS_LISTEN="off", PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE=False,
                              PULSEBRIDGE_SECRET_KEY="b" * 40)
     app = build_app(settings, org=parse_org_config(org_yaml(due)), bind_host="127.0.0.1")
+    if not os.environ.get("PULSEBRIDGE_BENCH_NO_FREEZE"):  # as `pulsebridge run` does; set it to compare
+        freeze_startup_heap(app)
     if args.mix:
         plan_pulse(app[CORE])
     await _serve(app)
@@ -265,13 +267,27 @@ def summary(name: str, r: dict, n: int, rate: float, extra: str = "") -> str:
 
 
 async def parent(args) -> None:
+    from collections import Counter
+
+    from benchmarks.fake_slack_child import FakeSlackProcess
     from storage.kernel.migrate import upgrade
     from tests.fakes.slack_api import FakeSlackAPI
 
-    slack = FakeSlackAPI()
-    await slack.start()
-    for i in range(PEOPLE):
-        slack.add_user(person(i), f"Person {i}", f"p{i}@example.com")
+    if args.fake_in_parent:  # as measured before 2026-12-03: the fake's work delays the acks' readings
+        fake = FakeSlackAPI()
+        await fake.start()
+        for i in range(PEOPLE):
+            fake.add_user(person(i), f"Person {i}", f"p{i}@example.com")
+
+        async def received() -> Counter:
+            return Counter(c.method for c in fake.calls)
+
+        slack = fake
+    else:
+        slack = await FakeSlackProcess.start(users=PEOPLE, tz="Europe/Berlin")
+
+        async def received() -> Counter:
+            return Counter((await slack.counts())["calls"])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.postgres:
@@ -299,8 +315,7 @@ async def parent(args) -> None:
                     await offer(f"http://127.0.0.1:{port}", 20, 20, 10, slack.url, f"warm{kind}")  # warm-up, not counted
                     if kind == "pulsebridge":
                         await asyncio.sleep(2)
-                    before = len(slack.calls_to("chat.postMessage"))
-                    before_resp = len(slack.calls_to("response_url")) + len(slack.calls_to("chat.update"))
+                    before = await received()
                     r = await offer(f"http://127.0.0.1:{port}", args.n, args.rate, args.concurrency, slack.url, kind, clicks)
                     extra = ""
                     if kind == "pulsebridge":
@@ -308,13 +323,14 @@ async def parent(args) -> None:
                         n_kudos = args.n - n_clicks
                         deadline = time.perf_counter() + 120
 
-                        def answered(before_resp=before_resp) -> int:
-                            return len(slack.calls_to("response_url")) + len(slack.calls_to("chat.update")) - before_resp
-
-                        while time.perf_counter() < deadline and (len(slack.calls_to("chat.postMessage")) - before < n_kudos or answered() < args.n):
+                        while True:
+                            now = await received()
+                            posts = now["chat.postMessage"] - before["chat.postMessage"]
+                            answered = now["response_url"] + now["chat.update"] - before["response_url"] - before["chat.update"]
+                            if time.perf_counter() >= deadline or (posts >= n_kudos and answered >= args.n):
+                                break
                             await asyncio.sleep(0.05)
-                        posts = len(slack.calls_to("chat.postMessage")) - before
-                        extra = (f"all work done {time.perf_counter() - r['start']:.1f} s after the first send; {answered()} confirmations/updates "
+                        extra = (f"all work done {time.perf_counter() - r['start']:.1f} s after the first send; {answered} confirmations/updates "
                                  f"(want {args.n}), {posts} posts (want {n_kudos})" + (f", {stored_answers(db_url)} answers stored (want {n_clicks})" if args.mix else ""))
                     rows.append(summary(kind, r, args.n, args.rate, extra))
                 finally:
@@ -339,6 +355,7 @@ def main() -> None:
     p.add_argument("--postgres", default=os.environ.get("PULSEBRIDGE_BENCH_POSTGRES_URL"))
     p.add_argument("--only", choices=("pulsebridge", "bolt"))
     p.add_argument("--mix", action="store_true", help="every other request a pulse answer click")
+    p.add_argument("--fake-in-parent", action="store_true", help="the fake Slack on the measuring loop, as before 2026-12-03")
     p.add_argument("--child", choices=("pulsebridge", "bolt"), help=argparse.SUPPRESS)
     p.add_argument("--database-url", help=argparse.SUPPRESS)
     p.add_argument("--slack-url", help=argparse.SUPPRESS)

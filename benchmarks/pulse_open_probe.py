@@ -71,7 +71,7 @@ def seed_directory(db_url: str, people: int) -> None:
 async def serve(args) -> None:
     import logging
 
-    from adapters.server import build_app
+    from adapters.server import build_app, freeze_startup_heap
     from benchmarks.ack_load import _serve
     from bot.app import parse_org_config
     from tests.conftest import make_settings
@@ -79,8 +79,10 @@ async def serve(args) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(created).3f %(name)s %(message)s")
     due = datetime.fromisoformat(args.due)
     settings = make_settings(args.database_url, args.slack_url, PULSEBRIDGE_METRICS_LISTEN="off", PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE=False,
-                             PULSEBRIDGE_SCHEDULER=True, PULSEBRIDGE_SECRET_KEY="b" * 40, PULSEBRIDGE_SEND_RATE=args.rate)
-    app = build_app(settings, org=parse_org_config(org_yaml(args.people, due, not args.control)), bind_host="127.0.0.1")
+                             PULSEBRIDGE_SCHEDULER=not args.web_only, PULSEBRIDGE_SECRET_KEY="b" * 40, PULSEBRIDGE_SEND_RATE=args.rate)
+    app = build_app(settings, org=parse_org_config(org_yaml(args.people, due, not args.control)), bind_host="127.0.0.1", worker=args.worker)
+    if not os.environ.get("PULSEBRIDGE_BENCH_NO_FREEZE"):  # as `pulsebridge run` does; set it to compare
+        freeze_startup_heap(app)
     if os.environ.get("PULSEBRIDGE_BENCH_SWITCH_INTERVAL"):  # to compare with other values of adapters.server.SWITCH_INTERVAL
         sys.setswitchinterval(float(os.environ["PULSEBRIDGE_BENCH_SWITCH_INTERVAL"]))
     await _serve(app)
@@ -129,13 +131,17 @@ def line(name: str, values: list[float], limit: float) -> str:
 
 async def parent(args) -> None:
     from storage.kernel.migrate import upgrade
+    from benchmarks.fake_slack_child import FakeSlackProcess
     from tests.fakes.slack_api import FakeSlackAPI
 
-    slack = FakeSlackAPI()
-    await slack.start()
-    slack.limit_rate("chat.postMessage", args.rate)
-    for i in range(KUDOS_PEOPLE):
-        slack.add_user(person(i), f"Person {i}", f"p{i}@example.com", tz="UTC")
+    if args.fake_in_parent:  # as measured before 2026-12-03: the fake's work delays the probes' readings
+        slack = FakeSlackAPI()
+        await slack.start()
+        slack.limit_rate("chat.postMessage", args.rate)
+        for i in range(KUDOS_PEOPLE):
+            slack.add_user(person(i), f"Person {i}", f"p{i}@example.com", tz="UTC")
+    else:
+        slack = await FakeSlackProcess.start(rate=args.rate, users=KUDOS_PEOPLE)
     now = datetime.now(UTC)
     due = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
     boundary = due.timestamp()
@@ -154,8 +160,15 @@ async def parent(args) -> None:
         cmd = [sys.executable, __file__, "--child", "--database-url", db_url, "--slack-url", slack.url, "--people", str(args.people),
                "--rate", str(args.rate), "--due", due.isoformat()] + (["--control"] if args.control else [])
         with log_path.open("w") as log:
-            proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=log, cwd=str(ROOT))
+            proc = await asyncio.create_subprocess_exec(*cmd, *(["--worker"] if args.split else []), stdout=asyncio.subprocess.PIPE, stderr=log, cwd=str(ROOT))
+        web = None
+        if args.split:
+            with (Path(tmp) / "web.log").open("w") as log2:
+                web = await asyncio.create_subprocess_exec(*cmd, "--web-only", stdout=asyncio.subprocess.PIPE, stderr=log2, cwd=str(ROOT))
         try:
+            if web is not None:  # from here `proc` is the web replica, which takes the requests; the worker logs the opening
+                json.loads(await asyncio.wait_for(proc.stdout.readline(), 120))
+                proc, web = web, proc
             port = json.loads(await asyncio.wait_for(proc.stdout.readline(), 120))["port"]
             url = f"http://127.0.0.1:{port}"
             await kudos(url, 20, 20, slack.url)  # warm-up, not counted
@@ -166,13 +179,20 @@ async def parent(args) -> None:
             await asyncio.sleep(3)
             acks = await kudos(url, int(args.kudos_rate * args.kudos_seconds), args.kudos_rate, slack.url)
             waits = await probes
-            dms = sum(1 for c in slack.calls_to("chat.postMessage") if c.params.get("channel", "").startswith("U"))
+            if not args.fake_in_parent:
+                dms = (await slack.counts())["dms"]
         finally:
             await stop_child(proc)
+            if web is not None:
+                await stop_child(web)
         opened = [ln for ln in log_path.read_text().splitlines() if "opened pulse" in ln]
         if drop is not None:
             drop(args.postgres)
-    await slack.stop()
+    if args.fake_in_parent:
+        dms = sum(1 for c in slack.calls_to("chat.postMessage") if c.params.get("channel", "").startswith("U"))
+        await slack.stop()
+    else:
+        await slack.stop()
     backend = "PostgreSQL" if args.postgres else "SQLite"
     what = "pulse disabled (control)" if args.control else f"{args.people:,}-person pulse due at the boundary"
     print(f"\n{backend}, {what}, DMs limited to {args.rate:g}/s, /kudos at {args.kudos_rate:g}/s for {args.kudos_seconds} s\n")
@@ -194,6 +214,10 @@ def main() -> None:
     p.add_argument("--kudos-seconds", type=int, default=30)
     p.add_argument("--control", action="store_true", help="the same run with the team's pulse disabled")
     p.add_argument("--postgres", default=os.environ.get("PULSEBRIDGE_BENCH_POSTGRES_URL"))
+    p.add_argument("--split", action="store_true", help="PostgreSQL: a `pulsebridge worker` runs the pulse; the requests go to a web replica without a scheduler")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--fake-in-parent", action="store_true", help="the fake Slack on the measuring loop, as before 2026-12-03")
+    p.add_argument("--web-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--database-url", help=argparse.SUPPRESS)
     p.add_argument("--slack-url", help=argparse.SUPPRESS)
