@@ -77,6 +77,17 @@ async def start_replica(name: str, postgres_url: str, fake_slack, config, comman
     return replica
 
 
+async def stop_replicas(replicas: list[Replica]) -> None:
+    for replica in replicas:
+        if replica.proc.returncode is None:
+            replica.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(replica.proc.wait(), 30)
+            except TimeoutError:
+                replica.proc.kill()
+                await replica.proc.wait()
+
+
 def syncs(fake_slack) -> list[tuple[float, str]]:
     """(wall-clock time, token) of every scheduled sync: one first-page users.list call each."""
     offset = time.time() - time.monotonic()
@@ -137,14 +148,7 @@ async def test_one_leader_runs_each_tick_once_and_a_standby_takes_over_after_kil
         # Before the kill only the leader ran it.
         assert all(t == leader.token for at, t in after if at < killed_at)
     finally:
-        for replica in replicas:
-            if replica.proc.returncode is None:
-                replica.proc.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(replica.proc.wait(), 30)
-                except TimeoutError:
-                    replica.proc.kill()
-                    await replica.proc.wait()
+        await stop_replicas(replicas)
 
 
 async def test_sigterm_hands_the_scheduler_over_at_once(postgres_url, fake_slack, tmp_path):
@@ -167,14 +171,7 @@ async def test_sigterm_hands_the_scheduler_over_at_once(postgres_url, fake_slack
         ticks = [int(at // TICK) for at, _ in after]
         assert len(ticks) == len(set(ticks)), after
     finally:
-        for replica in replicas:
-            if replica.proc.returncode is None:
-                replica.proc.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(replica.proc.wait(), 30)
-                except TimeoutError:
-                    replica.proc.kill()
-                    await replica.proc.wait()
+        await stop_replicas(replicas)
 
 
 @pytest.mark.parametrize("failure", ["refused", "hangs"])
@@ -211,17 +208,6 @@ async def test_a_leader_that_cannot_renew_steps_down_before_its_lease_expires(mo
     down = events[1][1]
     assert down - started < ttl  # the lease taken at `started` cannot expire before started + ttl
     assert not election.leader
-
-
-async def stop_replicas(replicas: list[Replica]) -> None:
-    for replica in replicas:
-        if replica.proc.returncode is None:
-            replica.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(replica.proc.wait(), 30)
-            except TimeoutError:
-                replica.proc.kill()
-                await replica.proc.wait()
 
 
 async def test_a_worker_runs_the_scheduled_work_and_web_replicas_answer_the_requests(postgres_url, fake_slack, tmp_path):
