@@ -48,7 +48,7 @@ async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after
     config = tmp_path / "org.yaml"
     config.write_text(ORG_YAML)
     # The first process acks, then hangs in its profile lookup: killed after the ack, before the kudos is stored.
-    fake_slack.delays["users.info"] = 60
+    hang = fake_slack.gates["users.info"] = asyncio.Event()  # released below, so the fake's teardown does not wait it out
     proc, url = await start_run(database_url, fake_slack, config)
     body = kudos_body(fake_slack.url)
     try:
@@ -69,7 +69,8 @@ async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after
             assert s.scalar(select(func.count()).select_from(InboundJob).where(InboundJob.status == "accepted")) == 1
         assert fake_slack.calls_to("response_url") == []
 
-        del fake_slack.delays["users.info"]
+        del fake_slack.gates["users.info"]
+        hang.set()
         await asyncio.sleep(1.1)
         proc, url = await start_run(database_url, fake_slack, config)
         try:

@@ -114,15 +114,13 @@ def click_job(browser, label_part: str) -> str:
 
 
 def posts_text(browser) -> str:
-    from selenium.webdriver.common.by import By
-
-    return browser.find_element(By.ID, "posts").text
+    return "\n".join(post_texts(browser))
 
 
 def post_texts(browser) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [p.text for p in browser.find_elements(By.CSS_SELECTOR, "#posts .post")]
+    """The shown posts' texts, read in one script: the page re-renders its posts when a new one
+    arrives, so elements found first and read one by one can be gone (stale) half-way through."""
+    return browser.execute_script("return Array.from(document.querySelectorAll('#posts .post'), p => p.innerText.trim())")
 
 
 def act_as(browser, handle: str) -> None:
