@@ -139,6 +139,8 @@ async def serve_pulsebridge(args) -> None:
     app = build_app(settings, org=parse_org_config(org_yaml(due)), bind_host="127.0.0.1")
     if not os.environ.get("PULSEBRIDGE_BENCH_NO_FREEZE"):  # as `pulsebridge run` does; set it to compare
         freeze_startup_heap(app)
+    if os.environ.get("PULSEBRIDGE_BENCH_SWITCH_INTERVAL"):  # to compare with other values of adapters.server.SWITCH_INTERVAL
+        sys.setswitchinterval(float(os.environ["PULSEBRIDGE_BENCH_SWITCH_INTERVAL"]))
     if args.mix:
         plan_pulse(app[CORE])
     await _serve(app)

@@ -103,10 +103,11 @@ async def probe(url: str, until: float) -> list[float]:
     return waits
 
 
-async def kudos(url: str, n: int, rate: float, slack_url: str) -> list[float]:
+async def kudos(url: str, n: int, rate: float, slack_url: str) -> list[tuple[float, float]]:
+    """(wall-clock send time, ack seconds) of each acknowledged /kudos."""
     import aiohttp
 
-    acks: list[float] = []
+    acks: list[tuple[float, float]] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200), timeout=aiohttp.ClientTimeout(total=60)) as http:
         start = time.perf_counter()
 
@@ -117,7 +118,7 @@ async def kudos(url: str, n: int, rate: float, slack_url: str) -> list[float]:
             async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
                 await resp.read()
                 if resp.status == 200:
-                    acks.append(time.perf_counter() - t)
+                    acks.append((time.time(), time.perf_counter() - t))
 
         await asyncio.gather(*(one(i) for i in range(n)))
     return acks
@@ -196,14 +197,18 @@ async def parent(args) -> None:
     backend = "PostgreSQL" if args.postgres else "SQLite"
     what = "pulse disabled (control)" if args.control else f"{args.people:,}-person pulse due at the boundary"
     print(f"\n{backend}, {what}, DMs limited to {args.rate:g}/s, /kudos at {args.kudos_rate:g}/s for {args.kudos_seconds} s\n")
+    opened_at = None
     for ln in opened:
-        at = float(ln.split()[0])
-        print(f"opening finished {at - boundary:.2f} s after the boundary: {ln.split(' ', 2)[2]}")
+        opened_at = float(ln.split()[0])
+        print(f"opening finished {opened_at - boundary:.2f} s after the boundary: {ln.split(' ', 2)[2]}")
     print(f"DMs sent by the end (60 s after the boundary; kudos DMs included): {dms}\n")
     print("| what | n | p50 | p99 | max | slow |")
     print("|---|---|---|---|---|---|")
     print(line("/healthz every 100 ms, boundary −5 s … +60 s", waits, 0.2))
-    print(line(f"/kudos ack, boundary −2 s … +{args.kudos_seconds - 2} s", acks, 0.1))
+    print(line(f"/kudos ack, boundary −2 s … +{args.kudos_seconds - 2} s", [a for _, a in acks], 0.1))
+    if opened_at is not None:  # which phase the slow acks fell in: planning the pulse, or sending it
+        print(line("… sent while the pulse was opening", [a for t, a in acks if boundary <= t < opened_at], 0.1))
+        print(line("… sent after it opened (fan-out running)", [a for t, a in acks if t >= opened_at], 0.1))
 
 
 def main() -> None:
