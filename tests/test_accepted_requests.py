@@ -99,6 +99,23 @@ async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after
         engine.dispose()
 
 
+async def test_an_ack_later_than_bolts_window_is_still_the_answer_sent(server):
+    """The HTTP answer is the listener's own ack, however late (a slow disk, a loaded machine): not
+    the 404 that bolt's 3 s ack poll gave while the request it had recorded was processed anyway."""
+    record = server.core.intake.record
+
+    async def slow_record(row):
+        await asyncio.sleep(3.3)
+        return await record(row)
+
+    server.core.intake.record = slow_record
+    status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> for answering in the end")
+    assert status == 200
+    await handled(server)
+    with session(server.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+
+
 async def test_the_ack_waits_for_nothing_but_the_record(server):
     """While the profile lookup hangs, the command is already acknowledged and recorded."""
     server.slack.delays["users.info"] = 3
