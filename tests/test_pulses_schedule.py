@@ -111,6 +111,48 @@ async def test_reminder_goes_once_to_everyone_who_has_not_answered(pulse_server)
     assert all("Reminder" in c.params["text"] for c in reminders)
 
 
+async def test_reminders_start_going_out_before_all_of_them_are_rendered(database_url, fake_slack, fake_connector, monkeypatch):
+    """Rendered a chunk at a time while the earlier ones are sent: the renders of the second chunk
+    wait here until a first reminder has reached Slack, which never happens if every reminder is
+    rendered before the first is sent (1,000 renders held the first one back about a second)."""
+    import asyncio
+    import threading
+
+    from bot.directory.sync import sync_org_teams
+    from bot.pulses import schedule
+    from tests.pulse_helpers import pulse_server_for
+    from tests.test_write_retries import stress_yaml
+
+    people = 2 * schedule.REMIND_CHUNK + 10
+    runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, org_yaml=stress_yaml(people), PULSEBRIDGE_SEND_RATE=1000.0)
+    try:
+        sync_org_teams(srv.core)
+        await tick(srv, TUESDAY + 18 * H)
+        sent = len(await fake_slack.wait_for("chat.postMessage", people))
+        first_out = threading.Event()
+        rendered = 0
+        render = schedule.delivery_message
+
+        def held_after_the_first_chunk(*args, **kwargs):
+            nonlocal rendered
+            rendered += 1
+            if rendered > schedule.REMIND_CHUNK and not first_out.wait(10):
+                raise AssertionError("the second chunk was rendered before any reminder was sent")
+            return render(*args, **kwargs)
+
+        monkeypatch.setattr(schedule, "delivery_message", held_after_the_first_chunk)
+        reminding = asyncio.create_task(tick(srv, TUESDAY + 18 * H + timedelta(hours=24)))
+        await fake_slack.wait_for("chat.postMessage", sent + 1)
+        first_out.set()
+        await asyncio.wait_for(reminding, 60)
+        reminders = fake_slack.calls_to("chat.postMessage")[sent:]
+        assert rendered == people and len({c.params["channel"] for c in reminders}) == people
+        assert all("Reminder" in c.params["text"] for c in reminders)
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()
+
+
 async def test_the_steps_are_jobs_of_their_own_persisted_in_the_database_and_coalescing_misfires(database_url, fake_slack, fake_connector):
     """Close, open, send and remind are four jobs, each at most one instance at a time: a fan-out
     that takes minutes does not make the next minutes' closing, opening and reminders skip. The
