@@ -81,14 +81,18 @@ async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after
             async with aiohttp.ClientSession() as http:
                 async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
                     assert resp.status == 200
+            def job_statuses() -> list[str]:
+                # A session per look: on SQLite (WAL) one read transaction keeps seeing its first snapshot.
+                with session(engine) as s:
+                    return [row.status for row in s.execute(select(InboundJob)).scalars()]
+
+            for _ in range(100):
+                if job_statuses() == ["done"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert job_statuses() == ["done"]
             with session(engine) as s:
-                for _ in range(100):
-                    if s.scalar(select(func.count()).select_from(InboundJob).where(InboundJob.status == "done")) == 1:
-                        break
-                    await asyncio.sleep(0.05)
-                    s.expire_all()
                 assert s.scalar(select(func.count()).select_from(Kudos)) == 1
-                assert [row.status for row in s.execute(select(InboundJob)).scalars()] == ["done"]
                 assert {status for (status,) in s.execute(select(OutboxMessage.status))} == {"sent"}
         finally:
             proc.send_signal(signal.SIGTERM)
