@@ -325,10 +325,15 @@ async def test_goal_form_creates_edits_and_lists_goals(database_url, fake_slack,
         (view_values(due="2020-01-01", period=None), "due", "The due date is in the past"),
     ],
 )
-async def test_bad_goal_input_is_refused_and_nothing_is_stored(database_url, fake_slack, fake_connector, values, field, message):
+async def test_bad_goal_input_is_refused_and_nothing_is_stored(database_url, fake_slack, fake_connector, values, field, message, monkeypatch):
+    from adapters.slack import app as slack_app
+
+    # What the errors say, not how fast: a loaded CI machine once took over 2 s (VIEW_ACK_SECONDS)
+    # and the errors went by DM, as they should then. The deadline has tests of its own (test_slack_slow_lookups).
+    monkeypatch.setattr(slack_app, "VIEW_ACK_SECONDS", 10.0)
     async with custom_server(database_url, fake_slack, fake_connector, ORG_YAML) as server:
         # Ana has used the bot before: her first contact (a users.info look-up) is not part of this
-        # submission, whose field errors must come back in the ack (within the 2 s view deadline).
+        # submission, whose field errors must come back in the ack.
         await server.slack_command("/goals", "", user_id="U0ANA")
         await handled(server)
         deliveries = count(server.engine, InboundDelivery)
