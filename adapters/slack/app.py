@@ -24,7 +24,7 @@ from bot.kernel.core import Busy, PulseBridge
 from bot.kernel.personal import on_direct_message, on_home_opened
 from bot.directory.lookup import store_profile
 from bot.kernel.settings import Settings
-from storage.kernel.db import write_unit
+from storage.kernel.db import in_db_thread, write_unit
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +138,15 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     @app.event("user_change")
     @app.event("team_join")
     async def on_user_event(event):
-        profile = translate.profile(event["user"])
-
-        async def store() -> None:
-            with write_unit(core.engine) as s:
-                store_profile(s, profile)
-
-        continue_after_ack(core.pool.run(store))  # on a worker: the HTTP loop never waits on the database
+        # Off the HTTP loop, on the threads kept for this purpose: the loop never waits on the database.
+        continue_after_ack(in_db_thread(core.engine, "directory", _store_profile, core.engine, translate.profile(event["user"])))
 
     return app, adapter
+
+
+def _store_profile(engine, profile) -> None:
+    with write_unit(engine) as s:
+        store_profile(s, profile)
 
 
 def _responder_state(body: dict) -> dict:
