@@ -114,11 +114,11 @@ async def kudos(url: str, n: int, rate: float, slack_url: str) -> list[tuple[flo
         async def one(i: int) -> None:
             await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
             body = kudos_body(i, slack_url, "open")
-            t = time.perf_counter()
+            sent, t = time.time(), time.perf_counter()
             async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
                 await resp.read()
                 if resp.status == 200:
-                    acks.append((time.time(), time.perf_counter() - t))
+                    acks.append((sent, time.perf_counter() - t))
 
         await asyncio.gather(*(one(i) for i in range(n)))
     return acks
