@@ -7,19 +7,21 @@ the in-process app, against the fake Slack Web API on loopback.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 import uuid
 from urllib.parse import urlencode
 
 import aiohttp
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from bot.kernel import core as core_mod
 from storage.kernel.db import make_engine, session
 from storage.kernel.tables import InboundJob, OutboxMessage
 from storage.recognition.tables import Kudos
-from tests.conftest import ORG_YAML, handled
+from tests.conftest import ORG_YAML, fixture_json, handled
+from tests.recognition_support import static, text_input, users
 from tests.test_operations import free_port, run_env, signed, wait_healthy
 
 
@@ -31,11 +33,21 @@ def kudos_body(fake_slack_url: str, text: str = "<@U0BOB|bob> for the calm relea
     }).encode()
 
 
-async def start_run(database_url, fake_slack, config):
+def kudos_form_body(view_id: str = "VKILL0001", view_hash: str = "h1", reason: str = "the calm release night", recipient: str = "U0BOB") -> bytes:
+    """A signed-ready view_submission of the kudos modal, as Slack sends it (form field `payload`)."""
+    payload = fixture_json("slack/view_submission.json")
+    payload["user"] = {"id": "U0ANA", "username": "ana", "name": "ana", "team_id": "T0001"}
+    payload["view"].update({"id": view_id, "hash": view_hash, "callback_id": "kudos.give", "private_metadata": ""})
+    state = {"recipients": users(recipient), "reason": text_input(reason), "value": static(None), "visibility": static("public")}
+    payload["view"]["state"] = {"values": {field: {field: value} for field, value in state.items()}}
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+async def start_run(database_url, fake_slack, config, **extra_env: str):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # PostgreSQL: a row another process started this long ago is taken up (SQLite: every row, at start-up).
-    env = run_env(database_url, fake_slack.url, config, PULSEBRIDGE_RESUME_AFTER_SECONDS="1")
+    env = run_env(database_url, fake_slack.url, config, PULSEBRIDGE_RESUME_AFTER_SECONDS="1", **extra_env)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapters.cli", "run", "--host", "127.0.0.1", "--port", str(port),
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -101,6 +113,102 @@ async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after
         assert len(fake_slack.calls_to("chat.postMessage")) == 2
     finally:
         engine.dispose()
+
+
+async def test_a_form_acked_at_its_deadline_then_sigkilled_is_stored_and_confirmed_once_after_the_restart(database_url, fake_slack, tmp_path):
+    """A modal's ack closes it; the submission must survive a crash after that like a command does."""
+    config = tmp_path / "org.yaml"
+    config.write_text(ORG_YAML)
+    hang = fake_slack.gates["users.info"] = asyncio.Event()  # the handler is still looking people up at the deadline
+    secret = {"PULSEBRIDGE_SECRET_KEY": "k" * 40}  # the waiting row is sealed, and opened by the restart
+    proc, url = await start_run(database_url, fake_slack, config, **secret)
+    body = kudos_form_body()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+                assert resp.status == 200 and await resp.text() == ""  # closed at VIEW_ACK_SECONDS
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    engine = make_engine(database_url)
+
+    def job_rows() -> list[tuple[str, str]]:
+        with session(engine) as s:  # a session per look (SQLite WAL snapshots)
+            return [(row.kind, row.status) for row in s.execute(select(InboundJob)).scalars()]
+
+    try:
+        assert job_rows() == [("form", "accepted")]
+        with session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Kudos)) == 0
+            stored = str(s.execute(text("SELECT payload FROM inbound_jobs")).scalar_one())
+        assert "calm release" not in stored and "U0ANA" not in stored and "U0BOB" not in stored
+        assert fake_slack.calls_to("chat.postMessage") == []
+
+        del fake_slack.gates["users.info"]
+        hang.set()
+        await asyncio.sleep(1.1)
+        proc, url = await start_run(database_url, fake_slack, config, **secret)
+        try:
+            def to_ana():
+                return [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "U0ANA"]
+
+            for _ in range(200):
+                if to_ana() and job_rows() == [("form", "done")]:
+                    break
+                await asyncio.sleep(0.05)
+            assert job_rows() == [("form", "done")]
+            assert "Kudos sent to" in str(to_ana()[0].params)  # the modal is long closed: the answer comes by DM
+            # The same submission once more (a client's retry): recorded once, answered with a plain close.
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+                    assert resp.status == 200 and await resp.text() == ""
+            assert job_rows() == [("form", "done")]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+        with session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+        assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "U0ANA"]) == 1
+    finally:
+        engine.dispose()
+
+
+async def test_a_form_is_recorded_before_its_ack_and_a_corrected_resubmission_is_not_taken_for_a_retry(server):
+    """The same view (id and hash) submitted with a refused value, then corrected: both are new
+    submissions; the identical one sent again is a retry, recorded and processed once."""
+    refused = kudos_form_body(view_id="VSAME0001", recipient="U0ANA")  # to oneself: refused in the ack
+    status, text_ = await server.slack_raw(refused)
+    assert status == 200 and json.loads(text_)["response_action"] == "errors" and "yourself" in text_
+    corrected = kudos_form_body(view_id="VSAME0001", recipient="U0BOB")
+    for _ in range(2):
+        status, text_ = await server.slack_raw(corrected)
+        assert status == 200 and "errors" not in text_
+    await handled(server)
+    with session(server.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+        assert sorted((job.kind, job.status) for job in s.execute(select(InboundJob)).scalars()) == [("form", "done")] * 2
+    to_ana = [c for c in server.slack.calls_to("chat.postMessage") if c.params.get("channel") == "U0ANA"]
+    assert len(to_ana) == 1 and "Kudos sent to" in str(to_ana[0].params)
+
+
+async def test_a_form_whose_handler_fails_tells_the_person(server, monkeypatch):
+    from bot.recognition import kudos as kudos_mod
+
+    async def broken(core, event):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(server.core.forms, kudos_mod.FORM_ID, broken)
+    status, text_ = await server.slack_raw(kudos_form_body(view_id="VBROKEN01"))
+    assert status == 200 and text_ == ""
+    await handled(server)
+    to_ana = [c for c in server.slack.calls_to("chat.postMessage") if c.params.get("channel") == "U0ANA"]
+    assert len(to_ana) == 1 and "may not have been saved" in str(to_ana[0].params)
+    with session(server.engine) as s:
+        job = s.execute(select(InboundJob)).scalar_one()
+        assert (job.status, job.last_error, job.payload) == ("failed", "RuntimeError", {})
 
 
 async def test_an_ack_later_than_bolts_window_is_still_the_answer_sent(server):

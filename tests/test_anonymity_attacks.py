@@ -233,6 +233,40 @@ async def test_operator_reading_the_accepted_requests_table_sees_no_answers(puls
     assert len(answers(srv.engine)) >= len(people)
 
 
+async def test_a_click_waiting_in_the_accepted_requests_table_is_sealed(pulse_server, monkeypatch):
+    """Between its ack and its processing a click waits in inbound_jobs, and every copy the database
+    keeps of that moment (PostgreSQL's dead tuples and WAL, so every point-in-time backup; SQLite's
+    freed pages) outlives the blanking: the waiting row must not say who clicked what. Here the
+    process "dies" right after the record; the restart's resume opens the row and stores the answer."""
+    srv = pulse_server
+    await tick(srv, LA_MORNING)
+    row = deliveries(srv.engine)["U0ANA"]
+    with session(srv.engine) as s:
+        asked = questions_of(s, row.pulse_id)
+    question = next(asked[key] for key in row.question_keys if asked[key].scale != "text")
+    core = srv.core
+
+    def crashed(*_args, **_kwargs):  # recorded and acked, never processed by this process
+        core._queued -= 1
+        core.inflight.leave()
+
+    monkeypatch.setattr(core, "_spawn", crashed)
+    status, _ = await srv.slack_interaction(srv.block_actions(
+        f"pulse.answer:{question.id}:{value_for(question, 'U0ANA')}", f"{row.pulse_id}:{question.id}:{value_for(question, 'U0ANA')}",
+        user_id="U0ANA", channel="D0ANA"))
+    assert status == 200
+    with srv.engine.connect() as conn:
+        stored = conn.execute(text("SELECT key, payload FROM inbound_jobs WHERE status = 'accepted'")).one()
+    waiting = f"{stored.key} {stored.payload}"
+    assert "U0ANA" not in waiting and "pulse.answer" not in waiting and f"{row.pulse_id}:{question.id}:" not in waiting, waiting
+    assert answers(srv.engine) == []
+
+    monkeypatch.undo()
+    assert await core.resume_accepted(everything=True) == 1
+    await handled(srv)
+    assert len(answers(srv.engine)) == 1
+
+
 # --- the person with two accounts -----------------------------------------------------------
 
 

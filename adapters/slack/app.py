@@ -21,6 +21,7 @@ from adapters.slack import translate
 from adapters.slack.responders import CommandResponder, ViewResponder
 from adapters.slack.client import SlackAdapter, make_client
 from bot.kernel.core import Busy, PulseBridge
+from bot.kernel.events import FormSubmitted
 from bot.kernel.personal import on_direct_message, on_home_opened
 from bot.directory.lookup import store_profile
 from bot.kernel.settings import Settings
@@ -64,7 +65,12 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
     adapter = SlackAdapter(client)
 
     def make_responder(state: dict, event):
-        """response_url (valid 30 minutes, so still usable after a restart), views.open with the trigger_id."""
+        """response_url (valid 30 minutes, so still usable after a restart), views.open with the trigger_id.
+
+        A modal submission taken up again after a restart was acked long ago: it answers by DM.
+        """
+        if isinstance(event, FormSubmitted):
+            return ViewResponder(client, None, state["user_id"])
         respond = AsyncRespond(response_url=state.get("response_url"), proxy=client.proxy, ssl=client.ssl)
         actor = getattr(event, "actor", None)
         return CommandResponder(client, respond, state.get("trigger_id"), getattr(event, "message", None), user_id=actor.external_id if actor else None)
@@ -110,15 +116,21 @@ def build(settings: Settings, core: PulseBridge) -> tuple[AsyncApp, SlackAdapter
 
     @app.view(re.compile(".*"))
     async def on_view(ack, body):
-        # No early ack: field errors can only be shown through the ack of this very request. But
-        # Slack shows an error after 3 s, so a handler still busy (looking people up, waiting out
-        # a 429) by VIEW_ACK_SECONDS gets the modal closed and answers by DM from then on.
-        responder = ViewResponder(client, ack, body["user"]["id"])
-        handled = asyncio.ensure_future(core.handle_form(translate.view_submission(body), responder))
-        try:
-            await asyncio.wait_for(asyncio.shield(handled), VIEW_ACK_SECONDS)
-        except TimeoutError:
-            continue_after_ack(handled)  # its answers go by DM from now on
+        # Recorded before anything answers it, like a command: once the modal is acked, a crash
+        # cannot lose the submission (the restart processes it and answers by DM). The ack itself
+        # waits for the handler's answer, since field errors or a next view can only go in it. But
+        # Slack shows an error after 3 s, so a handler still busy (looking people up, waiting out a
+        # 429) by VIEW_ACK_SECONDS gets the modal closed and answers by DM from then on.
+        started = time.monotonic()
+        user_id = body["user"]["id"]
+        responder = ViewResponder(client, ack, user_id)
+        # Busy → 503 (on_error): the modal stays open with the person's input, to submit again.
+        if await core.accept("form", translate.view_submission(body), {"user_id": user_id}, responder=responder):
+            left = VIEW_ACK_SECONDS - (time.monotonic() - started)
+            try:
+                await asyncio.wait_for(responder.answered.wait(), max(left, 0.0))
+            except TimeoutError:
+                pass  # its answers go by DM from now on
         await responder.ack()
 
     @app.event("message")

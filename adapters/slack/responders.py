@@ -155,19 +155,26 @@ class ViewResponder:
     """For modal submissions: the HTTP ack itself carries field errors or a replacement view.
 
     When the handler is slow (look-ups before it can decide), app.py acks empty before Slack's 3 s
-    run out; from then on the modal is closed and everything goes to the person by DM.
+    run out; from then on the modal is closed and everything goes to the person by DM. `ack` None:
+    a submission processed again after a restart, whose modal closed long ago.
     """
 
     def __init__(self, client: AsyncWebClient, ack, user_id: str):
         self.client = client
         self._ack = ack
         self.user_id = user_id
-        self.acked = False
+        self.acked = ack is None
+        self.answered = asyncio.Event()  # set once the ack is given: the listener can return it
 
     async def ack(self, **kwargs) -> None:
         if not self.acked:
             self.acked = True
             await self._ack(**kwargs)
+        self.answered.set()
+
+    async def finish(self) -> None:
+        """The handler is done: an answer it did not give in the ack (nothing to show) closes the modal."""
+        await self.ack()
 
     async def reply(self, message: Message) -> None:
         await self.ack()

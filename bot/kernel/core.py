@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import json
 import logging
 import threading
 import zlib
@@ -33,6 +34,7 @@ from bot.kernel.outbox import Outbox
 from bot.kernel.personal import not_in_channel_notice
 from bot.kernel.ports import ChatAdapter, Outbound, Responder
 from bot.kernel.scheduler import Scheduler
+from bot.kernel.sealed import Sealer
 from bot.kernel.serialize import event_from_data, to_data
 from bot.kernel.settings import Settings
 from storage.kernel.db import WriteFailed, is_retryable, run_write, server_engine
@@ -80,6 +82,10 @@ class CommandSpec:
 
 # What a person sees when their acknowledged click or form could not be stored (the unit rolled back).
 WRITE_FAILED = "I couldn't save that just now: the database stayed busy. Nothing was recorded; please try again in a moment."
+
+
+# What a person sees when their form's handler failed unexpectedly (the error is on the job's row).
+FORM_FAILED = "Something went wrong while saving your form, and it may not have been saved. Please check, and try again in a moment."
 
 
 def error_message(text: str) -> Message:
@@ -178,6 +184,21 @@ class WorkPool:
                 thread.join(timeout=5)
             self._loops.clear()
             self._threads.clear()
+
+
+def intake_key(kind: str, event: Any, sealer: Sealer) -> str:
+    """The key an accepted request is recorded under: its delivery key, which a platform's retry repeats.
+
+    A form's delivery key names the submitted view (Slack: its id and hash), and that stays the same
+    when a person corrects the fields a first submission was refused for; a digest of the values
+    tells those two submissions apart, while an identical resubmission still finds its record. The
+    digest is keyed (`Sealer.digest`): a plain hash would let anyone holding the database test a
+    guessed comment against the row, and so learn when it was written.
+    """
+    if kind != "form":
+        return event.delivery_key
+    content = json.dumps([event.delivery_key, event.values, event.metadata], sort_keys=True, default=str)
+    return f"{event.delivery_key[:200]}:{sealer.digest(content)}"
 
 
 class _OnLoop:
@@ -283,9 +304,10 @@ class PulseBridge:
         # loop never waits for either lane; more request lanes need those units to upsert first.
         self.pool = WorkPool(2)
         self.intake = Intake(engine, self.pool)
+        self.sealer = Sealer(self.settings.PULSEBRIDGE_SECRET_KEY)  # accepted requests at rest (bot/kernel/sealed.py)
         self._queued = 0
         self._background: set[asyncio.Task] = set()
-        self._waiting: defaultdict[int, deque[tuple[int, str, Any, dict]]] = defaultdict(deque)  # per lane, on the HTTP loop
+        self._waiting: defaultdict[int, deque[tuple[int, str, Any, dict, Responder | None]]] = defaultdict(deque)  # per lane, on the HTTP loop
         self._draining: defaultdict[int, int] = defaultdict(int)  # processors running per lane
         self.adapters: dict[str, ChatAdapter] = {}
         for adapter in (adapters or {}).values():
@@ -419,12 +441,15 @@ class PulseBridge:
         await self._answer(call, responder, kind, name)
 
     # -- accepted requests: recorded before the ack, processed once, resumed after a crash ----------
-    async def accept(self, kind: str, event: CommandInvoked | ActionInvoked, responder_state: dict) -> None:
+    async def accept(self, kind: str, event: CommandInvoked | ActionInvoked | FormSubmitted, responder_state: dict, *, responder: Responder | None = None) -> bool:
         """Record `event` durably, then process it on a worker; returns once it is recorded, so the
         caller acknowledges only what a crash cannot lose. Raises Busy when it was not accepted.
 
-        A redelivered copy (same delivery key) is recorded once and processed once.
-        `responder_state` is JSON the event's adapter turns back into a responder (ChatAdapter.responder).
+        A redelivered copy (same delivery key) is recorded once and processed once: False is
+        returned for it. `responder_state` is JSON the event's adapter turns back into a responder
+        (ChatAdapter.responder). `responder`, when given, answers this first processing instead (a
+        modal submission's own HTTP ack): it goes ahead of the lane's queue, since a person watches
+        the form's spinner; after a crash the stored state answers the resumed job.
         """
         if not self.inflight.accepting:
             raise Busy("shutting down")
@@ -434,21 +459,28 @@ class PulseBridge:
         self._queued += 1
         handed_on = False
         try:
-            payload = {"event": to_data(event), "responder": responder_state}
-            job_id = await self.intake.record({"key": event.delivery_key, "kind": kind, "platform": event.platform, "payload": payload})
+            key = intake_key(kind, event, self.sealer)
+            payload = self.sealer.seal(key, {"event": to_data(event), "responder": responder_state})
+            job_id = await self.intake.record({"key": key, "kind": kind, "platform": event.platform, "payload": payload})
             if job_id is not None:
-                self._spawn(job_id, kind, event, responder_state)
+                self._spawn(job_id, kind, event, responder_state, responder)
                 handed_on = True
         finally:
             if not handed_on:
                 self._queued -= 1
                 self.inflight.leave()
+        return handed_on
 
-    def _spawn(self, job_id: int, kind: str, event: Any, responder_state: dict) -> None:
-        """Queue an accepted job for its person's lane (FIFO, LANE_CONCURRENCY at once); `accept`'s
-        in-flight count and queue slot are released when it has been processed."""
+    def _spawn(self, job_id: int, kind: str, event: Any, responder_state: dict, live: Responder | None = None) -> None:
+        """Queue an accepted job for its person's lane (FIFO, LANE_CONCURRENCY at once; one with a
+        live responder first); `accept`'s in-flight count and queue slot are released when it has
+        been processed."""
         lane = self.pool.lane_of(event.actor.external_id)
-        self._waiting[lane].append((job_id, kind, event, responder_state))
+        job = (job_id, kind, event, responder_state, live)
+        if live is None:
+            self._waiting[lane].append(job)
+        else:
+            self._waiting[lane].appendleft(job)
         if self._draining[lane] < LANE_CONCURRENCY:
             self._draining[lane] += 1
             task = asyncio.get_running_loop().create_task(self._drain_lane(lane))
@@ -472,13 +504,17 @@ class PulseBridge:
         finally:
             self._draining[lane] -= 1
 
-    async def _process(self, job_id: int, kind: str, event: Any, responder_state: dict) -> None:
+    async def _process(self, job_id: int, kind: str, event: Any, responder_state: dict, live: Responder | None = None) -> None:
         error = None
+        responder: Responder | None = None
         try:
-            adapter = self.adapters.get(event.platform)
-            if adapter is None:
-                raise RuntimeError(f"no adapter for platform {event.platform}")
-            responder = adapter.responder(responder_state, event)
+            if live is not None:
+                responder = _OnLoop(live, self.pool)  # type: ignore[assignment]
+            else:
+                adapter = self.adapters.get(event.platform)
+                if adapter is None:
+                    raise RuntimeError(f"no adapter for platform {event.platform}")
+                responder = adapter.responder(responder_state, event)
             try:
                 await self._dispatch(kind, event, responder)
             finally:
@@ -488,6 +524,12 @@ class PulseBridge:
         except Exception as exc:  # noqa: BLE001 - recorded on the row for operators, not retried
             log.exception("%s %s: processing failed", kind, getattr(event, "delivery_key", "?"))
             error = f"{type(exc).__name__}: {exc}"
+            if kind == "form" and responder is not None:
+                # The person pressed Submit and the modal closed: never leave them without a word.
+                try:
+                    await responder.reply(error_message(FORM_FAILED))
+                except Exception:  # noqa: BLE001 - the failure above is what gets recorded
+                    log.exception("form %s: could not tell the person it failed", getattr(event, "delivery_key", "?"))
         run_write(self.engine, lambda s: finish_inbound_job(s, job_id, error=error))
 
     async def resume_accepted(self, *, everything: bool = False) -> int:
@@ -501,15 +543,16 @@ class PulseBridge:
         taken = 0
         for row in rows:
             try:
-                event = event_from_data(row.payload["event"])
-            except (KeyError, TypeError, ValueError) as exc:
+                payload = self.sealer.open(row.key, row.payload)
+                event = event_from_data(payload["event"])
+            except (KeyError, TypeError, ValueError) as exc:  # Unreadable is a ValueError
                 log.error("inbound job %s cannot be decoded (%s); marked failed", row.id, exc)
                 problem = f"undecodable: {exc}"
                 run_write(self.engine, lambda s, row_id=row.id, problem=problem: finish_inbound_job(s, row_id, error=problem))
                 continue
             self.inflight.enter()
             self._queued += 1
-            self._spawn(row.id, row.kind, event, row.payload.get("responder") or {})
+            self._spawn(row.id, row.kind, event, payload.get("responder") or {})
             taken += 1
         if taken:
             log.info("resumed %d accepted request(s) left by a stopped process", taken)

@@ -44,7 +44,8 @@ class InboundJob(SQLModel, table=True):
 
     Written before the ack (many per transaction, see bot/kernel/core.py `Intake`), so a crash
     between the ack and the work loses nothing: at start-up `accepted` rows are processed again.
-    The key is the delivery key, so a redelivered copy is recorded once.
+    The key is the delivery key, so a redelivered copy is recorded once. The payload is sealed with
+    a key derived from PULSEBRIDGE_SECRET_KEY when one is set (bot/kernel/sealed.py).
     """
 
     __tablename__ = "inbound_jobs"
@@ -52,7 +53,7 @@ class InboundJob(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=256, unique=True)
-    kind: str = Field(max_length=16)  # command | action
+    kind: str = Field(max_length=16)  # command | action | form
     platform: str = Field(max_length=16)
     status: str = Field(default="accepted", max_length=16)  # accepted | done | failed
     attempts: int = 1
