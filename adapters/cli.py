@@ -485,6 +485,7 @@ def user_delete(email: str, yes: bool) -> None:
     """Forget a person: their accounts, kudos text, relays, conversations and memberships (aggregates stay)."""
     from bot.kernel.orgconfig import member_identifier
     from storage.kernel.db import session, write_unit
+    from bot.kernel.sealed import Sealer
     from storage.datarights.erasure import ErasureIncomplete, erase_person, find_person
 
     settings = _settings()
@@ -503,7 +504,7 @@ def user_delete(email: str, yes: bool) -> None:
         click.confirm("Delete this person's data? This cannot be undone", abort=True, err=True)
     try:
         with write_unit(engine) as s:
-            report = erase_person(s, email)
+            report = erase_person(s, email, sealed=Sealer(settings.PULSEBRIDGE_SECRET_KEY))
     except ErasureIncomplete as exc:
         _fail(f"{exc}; nothing was changed", 1)
     finally:

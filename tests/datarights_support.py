@@ -16,9 +16,10 @@ from storage.schema import import_all_tables
 from tests.conftest import child_env
 
 
-def cli(cwd: Path, database_url: str, *args: str, config: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+def cli(cwd: Path, database_url: str, *args: str, config: Path | None = None, input: str | None = None, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "PULSEBRIDGE_", "DATABASE_URL", "FEEDBACK_"))}
     env["DATABASE_URL"] = database_url
+    env.update(env_extra or {})
     if config is not None:
         env["PULSEBRIDGE_CONFIG"] = str(config)
     return subprocess.run(

@@ -131,6 +131,39 @@ async def test_delete_leaves_nothing_about_the_person_in_any_table_and_keeps_eve
     assert all_rows(srv.engine) == before
 
 
+async def test_a_request_of_theirs_waiting_sealed_is_opened_scrubbed_and_sealed_again(srv, tmp_path):
+    """Bob's command was acked, then the process died; the deletion runs before the restart. The
+    waiting row is sealed (bot/kernel/sealed.py), so the column search cannot see into it: without
+    the key the deletion refuses and changes nothing; with it, the row no longer names him and the
+    restart would process a request of nobody's."""
+    from bot.kernel.sealed import Sealer
+    from storage.kernel.tables import InboundJob
+
+    await seed_bob(srv)
+    secret = "s" * 40
+    sealer = Sealer(secret)
+    key = "slack:T0001:command:waiting-1"
+    waiting = {"event": {"_t": "CommandInvoked", "actor": {"_t": "UserRef", "platform": "slack", "external_id": "U0BOB", "display_name": "bob"},
+                         "raw_text": "<@U0CARLA> thanks from Bob Stone, bob@example.com"}, "responder": {"response_url": "https://hooks.example/1"}}
+    with write_unit(srv.engine) as s:
+        s.add(InboundJob(key=key, kind="command", platform="slack", payload=sealer.seal(key, waiting)))
+
+    refused = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", "--yes")
+    assert refused.returncode == 1 and "PULSEBRIDGE_SECRET_KEY is not set" in refused.stderr and "nothing was changed" in refused.stderr
+    with session(srv.engine) as s:
+        assert s.execute(select(User).where(User.email == "bob@example.com")).first() is not None
+
+    result = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", "--yes", env_extra={"PULSEBRIDGE_SECRET_KEY": secret})
+    assert result.returncode == 0, result.stderr
+    assert "inbound_jobs (sealed, waiting) 1" in result.stdout
+    assert rows_mentioning(srv.engine, BOB) == []
+    with session(srv.engine) as s:
+        row = s.execute(select(InboundJob).where(InboundJob.key == key)).scalar_one()
+    opened = json.dumps(sealer.open(key, row.payload))
+    assert not any(needle.lower() in opened.lower() for needle in BOB), opened
+    assert "U0CARLA" in opened and "hooks.example" in opened  # the rest of the request is untouched
+
+
 async def test_unknown_email_exits_1_and_changes_nothing(srv, tmp_path):
     before = all_rows(srv.engine)
     result = cli(tmp_path, srv.database_url, "user", "delete", "nobody@example.com", "--yes")

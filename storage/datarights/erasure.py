@@ -26,7 +26,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, MetaData, String, Table, Text, TypeDecorator, cast, delete, func, inspect, or_, select, update
 from sqlmodel import Session, SQLModel
@@ -35,7 +35,7 @@ from storage.feedback.tables import CustomerKudos, Feedback
 from storage.pulses.tables import Pulse, PulseDelivery
 from storage.recognition.tables import KudosContext, Win, WinContributor
 from storage.directory.tables import ConversationRef, TeamMember, User
-from storage.kernel.tables import InboundDelivery, OutboxMessage
+from storage.kernel.tables import InboundDelivery, InboundJob, OutboxMessage
 from storage.recognition.tables import Kudos, KudosRecipient, KudosValue
 from storage.schema import import_all_tables
 
@@ -111,8 +111,20 @@ def find_person(session: Session, email: str) -> Person | None:
     return Person(email, users, memberships)
 
 
-def erase_person(session: Session, email: str) -> ErasureReport | None:
-    """Remove or anonymise everything about the person with this email; None if nothing is known."""
+class SealedPayloads(Protocol):
+    """Opens and re-seals accepted requests' payloads (bot/kernel/sealed.py `Sealer`); `open` raises ValueError when it cannot."""
+
+    def open(self, key: str, stored: dict[str, Any]) -> dict[str, Any]: ...
+
+    def seal(self, key: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def erase_person(session: Session, email: str, *, sealed: SealedPayloads | None = None) -> ErasureReport | None:
+    """Remove or anonymise everything about the person with this email; None if nothing is known.
+
+    `sealed` opens the payloads of accepted requests still waiting (sealed with a key derived from
+    PULSEBRIDGE_SECRET_KEY): the column search cannot see into them.
+    """
     import_all_tables()
     problems = map_problems(SQLModel.metadata) + unmapped_in_database(session)
     if problems:
@@ -129,10 +141,34 @@ def erase_person(session: Session, email: str) -> ErasureReport | None:
     report.memberships = len(person.memberships)
     session.flush()
     report.scrubbed = scrub(session, matcher)
+    waiting = _scrub_sealed_jobs(session, matcher, sealed)
+    if waiting:
+        report.scrubbed["inbound_jobs (sealed, waiting)"] = waiting
     left = leftovers(session, matcher)
     if left:
         raise ErasureIncomplete("personal data still found in " + ", ".join(left))
     return report
+
+
+def _scrub_sealed_jobs(session: Session, mentions: Mentions, sealed: SealedPayloads | None) -> int:
+    """Each waiting request with a sealed payload is opened, scrubbed like any JSON column and sealed
+    again: a request of theirs processed after the deletion must not bring their data back."""
+    changed = 0
+    rows = session.execute(select(InboundJob.id, InboundJob.key, InboundJob.payload).where(InboundJob.status == "accepted")).all()
+    for job_id, key, payload in rows:
+        if not isinstance(payload, dict) or "sealed" not in payload:
+            continue
+        if sealed is None:
+            raise ErasureIncomplete(f"accepted request {job_id} is waiting, sealed, and PULSEBRIDGE_SECRET_KEY is not set to open it")
+        try:
+            plain = sealed.open(key, payload)
+        except ValueError as exc:
+            raise ErasureIncomplete(f"accepted request {job_id} cannot be opened ({exc}); start pulsebridge once (it marks such a request failed)") from exc
+        new = mentions.replace(Kind.JSON, plain)
+        if new != plain:
+            session.execute(update(InboundJob).where(InboundJob.id == job_id).values(payload=sealed.seal(key, new)))
+            changed += 1
+    return changed
 
 
 def _erase_account(session: Session, user: User, email: str, report: ErasureReport) -> None:
