@@ -229,8 +229,13 @@ def kudos_body(i: int, slack_url: str, tag: str) -> bytes:
     )).encode()
 
 
-async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str, tag: str, clicks: dict | None = None) -> dict:
+async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str, tag: str, clicks: dict | None = None, closed: int = 0) -> dict:
+    """Open loop: request i sent at i/rate s (≤ `concurrency` in flight). `closed` > 0: a closed
+    loop instead, that many clients each sending its next request as soon as its last is answered."""
     import aiohttp
+
+    if closed:
+        return await _closed(url, n, closed, slack_url, tag, clicks)
 
     acks: list[float] = []
     statuses: dict[int, int] = {}
@@ -261,11 +266,39 @@ async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str,
     return {"acks": acks, "statuses": statuses, "elapsed": elapsed, "start": start}
 
 
+async def _closed(url: str, n: int, clients: int, slack_url: str, tag: str, clicks: dict | None) -> dict:
+    import aiohttp
+
+    acks: list[float] = []
+    statuses: dict[int, int] = {}
+    next_i = iter(range(n))
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+        start = time.perf_counter()
+
+        async def client() -> None:
+            for i in next_i:
+                body = click_body(i, slack_url, tag, *clicks[person(i)]) if clicks and i % 2 else kudos_body(i, slack_url, tag)
+                t = time.perf_counter()
+                try:
+                    async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+                        await resp.read()
+                        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                except Exception:  # noqa: BLE001 - counted as a failure
+                    statuses[0] = statuses.get(0, 0) + 1
+                    continue
+                acks.append(time.perf_counter() - t)
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    return {"acks": acks, "statuses": statuses, "elapsed": elapsed, "start": start}
+
+
 def summary(name: str, r: dict, n: int, rate: float, extra: str = "") -> str:
     a = r["acks"] or [float("nan")]
     ok = r["statuses"].get(200, 0)
     return (f"| {name} | {statistics.median(a) * 1000:.0f} ms | {pct(a, 99) * 1000:.0f} ms | {max(a) * 1000:.0f} ms | "
-            f"{sum(1 for x in a if x > 1)} / {sum(1 for x in a if x > 3)} | {n - ok} | {ok / r['elapsed']:.1f} (of {rate:g}) | {extra} |")
+            f"{sum(1 for x in a if x > 1)} / {sum(1 for x in a if x > 3)} | {n - ok} | {ok / r['elapsed']:.1f} ({f'of {rate:g}' if rate else 'closed loop'}) | {extra} |")
 
 
 async def parent(args) -> None:
@@ -318,7 +351,7 @@ async def parent(args) -> None:
                     if kind == "pulsebridge":
                         await asyncio.sleep(2)
                     before = await received()
-                    r = await offer(f"http://127.0.0.1:{port}", args.n, args.rate, args.concurrency, slack.url, kind, clicks)
+                    r = await offer(f"http://127.0.0.1:{port}", args.n, args.rate, args.concurrency, slack.url, kind, clicks, closed=args.closed)
                     extra = ""
                     if kind == "pulsebridge":
                         n_clicks = args.n // 2 if args.mix else 0
@@ -334,7 +367,7 @@ async def parent(args) -> None:
                             await asyncio.sleep(0.05)
                         extra = (f"all work done {time.perf_counter() - r['start']:.1f} s after the first send; {answered} confirmations/updates "
                                  f"(want {args.n}), {posts} posts (want {n_kudos})" + (f", {stored_answers(db_url)} answers stored (want {n_clicks})" if args.mix else ""))
-                    rows.append(summary(kind, r, args.n, args.rate, extra))
+                    rows.append(summary(kind, r, args.n, 0 if args.closed else args.rate, extra))
                 finally:
                     await stop_child(proc)
         finally:
@@ -343,7 +376,8 @@ async def parent(args) -> None:
             await slack.stop()
     backend = "PostgreSQL" if args.postgres else "SQLite"
     what = "/kudos and pulse answer clicks (half each)" if args.mix else "/kudos"
-    print(f"\n{what} at {args.rate:g}/s offered, {args.n} requests, concurrency {args.concurrency}, {backend}\n")
+    load = f"closed loop, {args.closed} clients" if args.closed else f"at {args.rate:g}/s offered"
+    print(f"\n{what} {load}, {args.n} requests, concurrency {args.closed or args.concurrency}, {backend}\n")
     print("| server | ack p50 | p99 | max | > 1 s / > 3 s | non-200 | answered/s | notes |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
@@ -357,6 +391,7 @@ def main() -> None:
     p.add_argument("--postgres", default=os.environ.get("PULSEBRIDGE_BENCH_POSTGRES_URL"))
     p.add_argument("--only", choices=("pulsebridge", "bolt"))
     p.add_argument("--mix", action="store_true", help="every other request a pulse answer click")
+    p.add_argument("--closed", type=int, default=0, metavar="K", help="closed loop: K clients, each sending on as soon as answered (--rate unused)")
     p.add_argument("--fake-in-parent", action="store_true", help="the fake Slack on the measuring loop, as before 2026-12-03")
     p.add_argument("--child", choices=("pulsebridge", "bolt"), help=argparse.SUPPRESS)
     p.add_argument("--database-url", help=argparse.SUPPRESS)

@@ -211,6 +211,21 @@ async def test_a_form_whose_handler_fails_tells_the_person(server, monkeypatch):
         assert (job.status, job.last_error, job.payload) == ("failed", "RuntimeError", {})
 
 
+async def test_a_waiting_row_sealed_under_another_key_is_marked_failed_not_guessed_at(server):
+    """The secret key changed while a request waited (after a crash): the resume cannot open it, so it
+    is marked failed with its payload blanked, and the other waiting rows are still processed."""
+    from bot.kernel.sealed import Sealer
+    from storage.kernel.db import write_unit
+
+    other = Sealer("another-secret-key-of-at-least-32-chars")
+    with write_unit(server.engine) as s:
+        s.add(InboundJob(key="slack:T0001:command:old-key", kind="command", platform="slack", payload=other.seal("slack:T0001:command:old-key", {"event": {}})))
+    assert await server.core.resume_accepted(everything=True) == 0
+    with session(server.engine) as s:
+        job = s.execute(select(InboundJob)).scalar_one()
+        assert (job.status, job.last_error, job.payload) == ("failed", "undecodable", {})
+
+
 async def test_an_ack_later_than_bolts_window_is_still_the_answer_sent(server):
     """The HTTP answer is the listener's own ack, however late (a slow disk, a loaded machine): not
     the 404 that bolt's 3 s ack poll gave while the request it had recorded was processed anyway."""
