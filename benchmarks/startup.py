@@ -38,7 +38,7 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def one(db_url: str, config: Path, slack_url: str) -> tuple[float, float]:
+async def one(db_url: str, config: Path, slack_url: str, secret: bool = False) -> tuple[float, float]:
     import aiohttp
 
     with socket.socket() as s:
@@ -47,6 +47,8 @@ async def one(db_url: str, config: Path, slack_url: str) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "PULSEBRIDGE_"))}
     env.update(DATABASE_URL=db_url, SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET="bench-secret", SLACK_API_URL=slack_url + "/api/",
                PULSEBRIDGE_CONFIG=str(config), PULSEBRIDGE_METRICS_LISTEN="off", PYTHONPATH=str(ROOT))
+    if secret:  # pulses on: respondent keys, and accepted requests sealed (bot/kernel/sealed.py)
+        env["PULSEBRIDGE_SECRET_KEY"] = "s" * 40
     start = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "adapters.cli", "run", "--host", "127.0.0.1", "--port", str(port),
                                                 env=env, cwd=str(ROOT), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
@@ -84,8 +86,8 @@ async def main(args) -> None:
         for run in range(args.runs):
             db_url = f"sqlite:///{tmp}/start{run}.db"
             upgrade(db_url)
-            results.append(await one(db_url, config, slack.url))
-            restarts.append(await one(db_url, config, slack.url))  # the same database again: a restart or a deploy
+            results.append(await one(db_url, config, slack.url, args.secret))
+            restarts.append(await one(db_url, config, slack.url, args.secret))  # the same database again: a restart or a deploy
     await slack.stop()
     for name, rows in (("first start (fresh database)", results), ("restart (same database)", restarts)):
         ready = [r for r, _ in rows]
@@ -98,4 +100,5 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--people", type=int, default=10000)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--secret", action="store_true", help="set PULSEBRIDGE_SECRET_KEY (pulses on), as a production server has it")
     asyncio.run(main(p.parse_args()))

@@ -22,11 +22,6 @@ import json
 import os
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 _INFO = b"pulsebridge inbound_jobs payload v1"
 _NONCE = 12
 
@@ -37,9 +32,14 @@ class Unreadable(ValueError):
 
 class Sealer:
     def __init__(self, secret: str | None):
-        self._aead: AESGCM | None = None
+        self._aead: Any = None
         self._digest_key = b""
         if secret:
+            # Imported only with a key: cryptography's OpenSSL bindings are 7 MB of resident memory.
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
             key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=_INFO).derive(secret.encode())
             self._aead = AESGCM(key[:32])
             self._digest_key = key[32:]
@@ -60,6 +60,8 @@ class Sealer:
             return stored
         if self._aead is None:
             raise Unreadable("sealed, and PULSEBRIDGE_SECRET_KEY is not set")
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.b64decode(stored["sealed"], validate=True)
             return json.loads(self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], key.encode()))
