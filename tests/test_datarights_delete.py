@@ -149,7 +149,7 @@ async def test_a_request_of_theirs_waiting_sealed_is_opened_scrubbed_and_sealed_
         s.add(InboundJob(key=key, kind="command", platform="slack", payload=sealer.seal(key, waiting)))
 
     refused = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", "--yes")
-    assert refused.returncode == 1 and "PULSEBRIDGE_SECRET_KEY is not set" in refused.stderr and "nothing was changed" in refused.stderr
+    assert refused.returncode == 1 and "PULSEBRIDGE_SECRET_KEY is not set to open it" in refused.stderr and "nothing was changed" in refused.stderr
     with session(srv.engine) as s:
         assert s.execute(select(User).where(User.email == "bob@example.com")).first() is not None
 

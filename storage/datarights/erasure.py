@@ -159,14 +159,15 @@ def _scrub_sealed_jobs(session: Session, mentions: Mentions, sealed: SealedPaylo
         if not isinstance(payload, dict) or "sealed" not in payload:
             continue
         if sealed is None:
-            raise ErasureIncomplete(f"accepted request {job_id} is waiting, sealed, and PULSEBRIDGE_SECRET_KEY is not set to open it")
+            raise ErasureIncomplete(f"accepted request {job_id} is waiting, sealed, and PULSEBRIDGE_SECRET_KEY is not set to open it (set it as the server has it, and run this again)")
         try:
             plain = sealed.open(key, payload)
         except ValueError as exc:
             raise ErasureIncomplete(f"accepted request {job_id} cannot be opened ({exc}); start pulsebridge once (it marks such a request failed)") from exc
         new = mentions.replace(Kind.JSON, plain)
         if new != plain:
-            session.execute(update(InboundJob).where(InboundJob.id == job_id).values(payload=sealed.seal(key, new)))
+            # Still waiting: a server that finished it meanwhile has blanked it, and that stays.
+            session.execute(update(InboundJob).where(InboundJob.id == job_id, InboundJob.status == "accepted").values(payload=sealed.seal(key, new)))
             changed += 1
     return changed
 
