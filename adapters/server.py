@@ -20,7 +20,7 @@ from bot.app import build_core, load_org_config
 from bot.kernel.orgconfig import OrgConfig
 from bot.kernel.scheduler import Scheduler
 from bot.kernel.settings import Settings, is_loopback
-from storage.kernel.db import make_engine, ping
+from storage.kernel.db import in_db_thread, make_engine, ping
 from bot.directory.sync import sync_org_teams
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,7 @@ def _socket_mode(bolt, app_token: str):
 async def _healthz(request: web.Request) -> web.Response:
     core = request.app[CORE]
     try:
-        ping(core.engine)
+        await in_db_thread(core.engine, "health", ping, core.engine)  # never on this loop: a busy pool would stall it
     except SQLAlchemyError as exc:
         return web.json_response({"status": "error", "database": "unreachable", "detail": type(exc).__name__}, status=503)
     return web.json_response(

@@ -27,7 +27,7 @@ from bot.kernel.metrics import outbound_call
 from bot.kernel.messages import Form, Message, Paragraph, UserRef
 from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Outbound, Roster, SendFailed
 from bot.kernel.settings import Settings
-from storage.kernel.db import session, write_unit
+from storage.kernel.db import in_db_thread, session, write_unit
 from storage.directory.sync import personal_conversations, shared_conversations
 from storage.directory.queries import conversation, find_user, latest_conversation, personal_conversation, save_conversation_ref
 
@@ -138,14 +138,12 @@ class TeamsAdapter:
         await self._in(reference, logic)
         return MessageHandle(self.platform, reference.conversation.id, sent.get("id", ""))
 
-    def _reference_for(self, conversation_id: str) -> ConversationReference:
+    async def _reference_for(self, conversation_id: str) -> ConversationReference:
         """A stored reference, or one built from the newest known service URL and tenant."""
-        with session(self.core.engine) as s:
-            stored = conversation(s, self.platform, conversation_id)
-            base = stored or latest_conversation(s, self.platform)
+        stored, base = await in_db_thread(self.core.engine, "teams", _stored_reference, self.core.engine, conversation_id)
         if base is None:
             raise SendFailed("no Teams conversation seen yet: the bot must be installed before it can write")
-        reference = ConversationReference().deserialize(base.reference)
+        reference = ConversationReference().deserialize(base)
         if stored is None:
             tenant = reference.conversation.tenant_id if reference.conversation else None
             reference.conversation = ConversationAccount(id=conversation_id, is_group=True, conversation_type="channel", tenant_id=tenant)
@@ -156,18 +154,15 @@ class TeamsAdapter:
 
     async def send_activity(self, destination: Destination, activity: Activity) -> MessageHandle:
         if isinstance(destination, ChannelPost):
-            return await self._send_in(self._reference_for(destination.channel_id), activity)
+            return await self._send_in(await self._reference_for(destination.channel_id), activity)
         if not isinstance(destination, DirectMessage):  # pragma: no cover - closed union
             raise TypeError(destination)
-        with session(self.core.engine) as s:
-            user = find_user(s, self.platform, destination.user.external_id)
-            stored = personal_conversation(s, user.id) if user else None
-            base = latest_conversation(s, self.platform, user.id if user else None)
+        user_id, stored, base = await in_db_thread(self.core.engine, "teams", _personal_reference, self.core.engine, destination.user.external_id)
         if stored is not None:
-            return await self._send_in(ConversationReference().deserialize(stored.reference), activity)
+            return await self._send_in(ConversationReference().deserialize(stored), activity)
         if base is None:
             raise SendFailed("no Teams conversation seen yet: the bot must be installed before it can write")
-        return await self._create_personal(destination, ConversationReference().deserialize(base.reference), user.id if user else None, activity)
+        return await self._create_personal(destination, ConversationReference().deserialize(base), user_id, activity)
 
     async def update(self, handle: MessageHandle, message: Message) -> None:
         activity = _activity(message)
@@ -177,7 +172,7 @@ class TeamsAdapter:
             with outbound_call("teams", "update_activity", _connector_status):
                 await context.update_activity(activity)
 
-        await self._in(self._reference_for(handle.conversation_id), logic)
+        await self._in(await self._reference_for(handle.conversation_id), logic)
 
     async def _create_personal(self, destination: DirectMessage, template: ConversationReference, user_id, activity: Activity) -> MessageHandle:
         """First DM to someone who never wrote to the bot: create the 1:1 chat and remember it."""
@@ -195,15 +190,7 @@ class TeamsAdapter:
         async def logic(context: TurnContext) -> None:
             reference = TurnContext.get_conversation_reference(context.activity)
             self._check(reference.service_url)
-            with write_unit(self.core.engine) as s:
-                save_conversation_ref(
-                    s,
-                    platform=self.platform,
-                    conversation_id=reference.conversation.id,
-                    kind="personal",
-                    reference=reference.serialize(),
-                    user_id=user_id,
-                )
+            await in_db_thread(self.core.engine, "teams", _save_reference, self.core.engine, reference.conversation.id, "personal", reference.serialize(), user_id)
             sent["conversation"] = reference.conversation.id
             with outbound_call("teams", "send_activity", _connector_status):
                 response = await context.send_activity(activity)
@@ -230,8 +217,7 @@ class TeamsAdapter:
         Teams has no user groups to offer, so `groups` is ignored. The stored ConversationReferences
         are reused as they are, so proactive messages keep working for everyone listed.
         """
-        with session(self.core.engine) as s:
-            references = [ref.reference for ref in shared_conversations(s, self.platform)]
+        references = await in_db_thread(self.core.engine, "teams", _shared_references, self.core.engine)
         people: dict[str, Profile] = {}
         complete = bool(references)
         visited: set[str] = set()
@@ -272,8 +258,7 @@ class TeamsAdapter:
         One call per person not already listed by a team, so a large tenant stays cheap. Returns
         False when a look-up failed for another reason than "not a member any more".
         """
-        with session(self.core.engine) as s:
-            chats = [(ext, raw) for ext, raw in personal_conversations(s, self.platform) if ext not in people]
+        chats = [(ext, raw) for ext, raw in await in_db_thread(self.core.engine, "teams", _personal_references, self.core.engine) if ext not in people]
         ok = True
         for external_id, raw in chats:
             found: list[Profile] = []
@@ -373,7 +358,7 @@ class TeamsBot(ActivityHandler):
         self.core = core
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        if self._remember(turn_context):
+        if await self._remember(turn_context):
             await self._learn_roster(turn_context)
         await super().on_turn(turn_context)
 
@@ -393,9 +378,7 @@ class TeamsBot(ActivityHandler):
         except Exception as exc:  # noqa: BLE001 - the turn itself must go on
             log.warning("listing the members of a new Teams conversation failed: %s", type(exc).__name__)
             return
-        with write_unit(self.core.engine) as s:
-            for person in people:
-                store_profile(s, person)
+        await in_db_thread(self.core.engine, "teams", _store_profiles, self.core.engine, people)
         log.info("learned %d member(s) of a new Teams conversation", len(people))
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
@@ -413,7 +396,7 @@ class TeamsBot(ActivityHandler):
         )
         await self.core.outbox.deliver([Outbound(f"teams:welcome:{conversation_id}", ChannelPost(translate.PLATFORM, conversation_id), welcome)])
 
-    def _remember(self, turn_context: TurnContext) -> bool:
+    async def _remember(self, turn_context: TurnContext) -> bool:
         """Keep the ConversationReference of every conversation the bot hears from, for proactive messages.
 
         Returns True the first time a team channel or group chat is heard from (its members are
@@ -427,34 +410,22 @@ class TeamsBot(ActivityHandler):
         # channelData.tenant.id: keep it on the reference (new 1:1 chats and searches need it).
         if reference.conversation is not None and not reference.conversation.tenant_id:
             reference.conversation.tenant_id = search.tenant_of(activity)
-        with write_unit(self.core.engine) as s:
-            user_id = None
-            sender = activity.from_property
-            if kind == "personal" and sender and sender.id:
-                user = find_user(s, translate.PLATFORM, sender.id) or store_profile(
-                    s, Profile(translate.PLATFORM, sender.id, sender.name or "")
-                )
-                user_id = user.id
-            base_id = activity.conversation.id.split(";", 1)[0]
-            first = kind != "personal" and conversation(s, translate.PLATFORM, base_id) is None
-            save_conversation_ref(
-                s,
-                platform=translate.PLATFORM,
-                conversation_id=activity.conversation.id,
-                kind=kind,
-                reference=reference.serialize(),
-                user_id=user_id,
-            )
-            if base_id != activity.conversation.id:
-                channel = reference.serialize()
-                channel["conversation"] = {**channel.get("conversation", {}), "id": base_id}
-                save_conversation_ref(s, platform=translate.PLATFORM, conversation_id=base_id, kind=kind, reference=channel)
-        return first
+        sender = activity.from_property
+        personal_sender = Profile(translate.PLATFORM, sender.id, sender.name or "") if kind == "personal" and sender and sender.id else None
+        channel = None
+        base_id = activity.conversation.id.split(";", 1)[0]
+        if base_id != activity.conversation.id:
+            channel = reference.serialize()
+            channel["conversation"] = {**channel.get("conversation", {}), "id": base_id}
+        return await in_db_thread(
+            self.core.engine, "teams", _remember_conversation, self.core.engine, activity.conversation.id, kind, reference.serialize(), personal_sender, channel
+        )
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name == search.INVOKE_NAME:
-            return InvokeResponse(status=200, body=search.answer(self.core.engine, self.core.settings.teams_tenants, activity))
+            body = await in_db_thread(self.core.engine, "teams", search.answer, self.core.engine, self.core.settings.teams_tenants, activity)
+            return InvokeResponse(status=200, body=body)
         return await super().on_invoke_activity(turn_context)
 
     async def _profile(self, turn_context: TurnContext, member_id: str, name: str) -> Profile:
@@ -500,6 +471,59 @@ class TeamsBot(ActivityHandler):
             await responder.reply(self.core.help_message())
             return
         await self.core.handle_command(cmd, responder)
+
+
+# -- the database work of the Teams adapter, on the `in_db_thread` pool kept for it: turns and
+# sends run on the HTTP loop (botbuilder's turn contexts live there), which never waits on a query.
+def _stored_reference(engine, conversation_id: str) -> tuple[dict | None, dict | None]:
+    with session(engine) as s:
+        stored = conversation(s, translate.PLATFORM, conversation_id)
+        base = stored or latest_conversation(s, translate.PLATFORM)
+        return (stored.reference if stored else None), (base.reference if base else None)
+
+
+def _personal_reference(engine, external_id: str) -> tuple[int | None, dict | None, dict | None]:
+    with session(engine) as s:
+        user = find_user(s, translate.PLATFORM, external_id)
+        stored = personal_conversation(s, user.id) if user else None
+        base = latest_conversation(s, translate.PLATFORM, user.id if user else None)
+        return (user.id if user else None), (stored.reference if stored else None), (base.reference if base else None)
+
+
+def _save_reference(engine, conversation_id: str, kind: str, reference: dict, user_id: int | None) -> None:
+    with write_unit(engine) as s:
+        save_conversation_ref(s, platform=translate.PLATFORM, conversation_id=conversation_id, kind=kind, reference=reference, user_id=user_id)
+
+
+def _remember_conversation(engine, conversation_id: str, kind: str, reference: dict, sender: Profile | None, channel: dict | None) -> bool:
+    """Store the reference (and the 1:1 sender's profile); True for a team or group chat heard from the first time."""
+    with write_unit(engine) as s:
+        user_id = None
+        if sender is not None:
+            user = find_user(s, translate.PLATFORM, sender.external_id) or store_profile(s, sender)
+            user_id = user.id
+        base_id = conversation_id.split(";", 1)[0]
+        first = kind != "personal" and conversation(s, translate.PLATFORM, base_id) is None
+        save_conversation_ref(s, platform=translate.PLATFORM, conversation_id=conversation_id, kind=kind, reference=reference, user_id=user_id)
+        if channel is not None:
+            save_conversation_ref(s, platform=translate.PLATFORM, conversation_id=base_id, kind=kind, reference=channel)
+    return first
+
+
+def _store_profiles(engine, people: list[Profile]) -> None:
+    with write_unit(engine) as s:
+        for person in people:
+            store_profile(s, person)
+
+
+def _shared_references(engine) -> list[dict]:
+    with session(engine) as s:
+        return [ref.reference for ref in shared_conversations(s, translate.PLATFORM)]
+
+
+def _personal_references(engine) -> list[tuple[str, dict]]:
+    with session(engine) as s:
+        return list(personal_conversations(s, translate.PLATFORM))
 
 
 def _shape_error(body: object) -> str | None:

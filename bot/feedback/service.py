@@ -13,7 +13,7 @@ from bot.feedback.record import FeedbackRecord
 from bot.feedback.relay import ROUTE_ACTION, Ingested, ingest, relay_messages, relay_to, routed_message
 from bot.kernel.messages import Message, Paragraph, UserRef
 from bot.kernel.ports import ref_to_handle
-from storage.kernel.db import session, write_unit
+from storage.kernel.db import in_db_thread, session, write_unit
 from storage.kernel.deliveries import claim_inbound
 from storage.feedback.queries import claim_triage, sent_refs, team_people_on
 from storage.feedback.tables import Feedback
@@ -27,12 +27,19 @@ def config_of(core) -> FeedbackConfig:
 
 
 async def receive(core, record: FeedbackRecord, raw: dict[str, Any]) -> Ingested:
-    """Store a webhook's feedback once and send what it calls for (again only what is still unsent)."""
-    with write_unit(core.engine) as s:
-        result = ingest(s, record, raw, config_of(core), now=core.clock(), platforms=tuple(core.adapters), live=True)
+    """Store a webhook's feedback once and send what it calls for (again only what is still unsent).
+
+    The write (routing and sentiment scoring included) runs on the threads kept for it, off the
+    HTTP loop that called: a burst of webhooks never holds up other requests' acks."""
+    result = await in_db_thread(core.engine, "feedback", _ingest, core, record, raw)
     if result.outbound:
         await core.outbox.deliver(result.outbound)
     return result
+
+
+def _ingest(core, record: FeedbackRecord, raw: dict[str, Any]) -> Ingested:
+    with write_unit(core.engine) as s:
+        return ingest(s, record, raw, config_of(core), now=core.clock(), platforms=tuple(core.adapters), live=True)
 
 
 def _feedback_id(action: ActionInvoked) -> int:
