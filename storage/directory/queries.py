@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.directory.tables import ConversationRef, Team, TeamMember, User
@@ -29,11 +30,26 @@ def upsert_user(
     is_bot: bool = False,
     active: bool = True,
 ) -> User:
-    """Insert or refresh a user; fields the platform did not give (None) keep their stored value."""
+    """Insert or refresh a user; fields the platform did not give (None) keep their stored value.
+
+    Race-safe on PostgreSQL: two transactions storing the same new person at once (a Teams turn
+    remembering its sender while another request stores them as a kudos recipient) both find
+    nobody; the second insert then waits for the first, fails on the unique key inside its
+    savepoint, and refreshes the row the first stored instead of failing the whole request.
+    """
     user = find_user(session, platform, external_id)
     if user is None:
-        user = User(platform=platform, external_id=external_id, display_name=display_name)
-        session.add(user)
+        try:
+            with session.begin_nested():
+                user = User(platform=platform, external_id=external_id, display_name=display_name)
+                apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
+                session.add(user)
+                session.flush()
+            return user
+        except IntegrityError:
+            user = find_user(session, platform, external_id)
+            if user is None:
+                raise
     apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
     session.flush()
     return user
@@ -154,14 +170,24 @@ def save_conversation_ref(
     reference: dict[str, Any],
     user_id: int | None = None,
 ) -> None:
-    row = session.execute(
-        select(ConversationRef).where(
-            ConversationRef.platform == platform, ConversationRef.conversation_id == conversation_id
-        )
-    ).scalar_one_or_none()
+    def stored() -> ConversationRef | None:
+        return session.execute(
+            select(ConversationRef).where(ConversationRef.platform == platform, ConversationRef.conversation_id == conversation_id)
+        ).scalar_one_or_none()
+
+    row = stored()
     if row is None:
-        row = ConversationRef(platform=platform, conversation_id=conversation_id, kind=kind, user_id=user_id)
-        session.add(row)
+        # Two turns of one new conversation at once: the second insert fails in its savepoint and
+        # updates the first's row (as upsert_user does).
+        try:
+            with session.begin_nested():
+                session.add(ConversationRef(platform=platform, conversation_id=conversation_id, kind=kind, user_id=user_id, reference=reference))
+                session.flush()
+        except IntegrityError:
+            pass
+        row = stored()
+        if row is None:  # pragma: no cover - the unique key failed, so a row exists
+            raise RuntimeError(f"conversation {conversation_id} neither inserted nor found")
     row.reference = reference
     row.kind = kind
     if user_id is not None:
