@@ -18,7 +18,7 @@ from botbuilder.schema import (
     Mention,
 )
 
-from adapters.teams import render, search, translate
+from adapters.teams import msrest_retry, render, search, translate
 from adapters.teams.security import GuardedAuthentication, Refused, ServiceUrls
 from bot.kernel.core import PulseBridge, error_message
 from bot.directory.lookup import store_profile
@@ -44,6 +44,7 @@ def cloud_adapter(settings: Settings, credentials_factory=None) -> CloudAdapter:
     in the explicit local mode it accepts unsigned activities. `credentials_factory` replaces how
     the bot gets its own outbound token (tests: no Azure AD to ask).
     """
+    msrest_retry.apply()  # before any connector client is built
     config = SimpleNamespace(
         APP_ID=settings.MICROSOFT_APP_ID or "",
         APP_PASSWORD=settings.MICROSOFT_APP_PASSWORD or "",
