@@ -22,6 +22,7 @@ from storage.kernel.tables import OutboxMessage
 from storage.recognition.tables import Kudos, KudosRecipient, KudosValue
 from storage.schema import import_all_tables
 from storage.teamhealth.tables import Goal, GoalTeam
+from tests.conftest import handled
 from tests.datarights_support import all_rows, cli, rows_mentioning
 from tests.feedback_support import generic, post_feedback, start_feedback_server
 from tests.recognition_support import win_state
@@ -76,6 +77,7 @@ async def seed_bob(srv) -> None:
     assert status == 201
     await until(lambda: count(srv.engine, Kudos) == 5 and count(srv.engine, Win) == 2 and count(srv.engine, CustomerKudos) == 1)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    await handled(srv)  # every accepted request finished (its row marked done), so later snapshots are stable
     # A table with no erasure rule of its own (team-health goals): covered by the generic FK rule and the sweep.
     with write_unit(srv.engine) as s:
         bob = s.execute(select(User.id).where(User.external_id == "U0BOB")).scalar_one()
@@ -176,6 +178,7 @@ async def test_without_yes_it_asks_and_a_no_changes_nothing(srv, tmp_path):
     await srv.slack_command("/kudos", "<@U0BOB|bob> for the notes")
     await until(lambda: count(srv.engine, Kudos) == 1)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    await handled(srv)  # and every accepted request's row marked done
     before = all_rows(srv.engine)
     result = cli(tmp_path, srv.database_url, "user", "delete", "bob@example.com", input="n\n")
     assert result.returncode == 1 and "Delete this person's data?" in result.stderr
@@ -189,6 +192,7 @@ async def test_a_failure_part_way_rolls_everything_back(srv, tmp_path):
     await srv.slack_command("/kudos", "<@U0DAN|dan> for the review", user_id="U0CARLA")
     await until(lambda: count(srv.engine, Kudos) == 2)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    await handled(srv)  # the accepted requests' rows are marked done too: the snapshot below must not see that happen
     with write_unit(srv.engine) as s:
         dans = s.execute(select(Kudos.id).where(Kudos.reason == "the review")).scalar_one()
         s.add(KudosValue(kudos_id=dans, value="U0BOB"))
@@ -225,6 +229,7 @@ async def seed_everyone_else(srv) -> None:
     assert status == 201
     await until(lambda: count(srv.engine, Kudos) == 2 and count(srv.engine, Win) == 1 and count(srv.engine, CustomerKudos) == 1)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    await handled(srv)  # and every accepted request's row marked done
     now = datetime.now(UTC)
     with write_unit(srv.engine) as s:
         users = {u.external_id: u.id for u in s.execute(select(User)).scalars()}
@@ -262,6 +267,7 @@ async def seed_victim(srv, name: str) -> None:
     assert status == 201
     await until(lambda: count(srv.engine, Kudos) == 4 and count(srv.engine, CustomerKudos) == 2)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    await handled(srv)  # and every accepted request's row marked done
 
 
 def by_key(rows: dict[str, list[str]]) -> dict[tuple[str, str], dict]:
@@ -361,6 +367,7 @@ async def test_a_column_the_map_does_not_know_stops_the_deletion_before_anything
     await srv.slack_command("/kudos", "<@U0BOB|bob> for the notes")
     await until(lambda: count(srv.engine, Kudos) == 1)
     await until(lambda: count(srv.engine, OutboxMessage, OutboxMessage.status.in_(["pending", "sending"])) == 0)
+    await handled(srv)  # and every accepted request's row marked done
     with srv.engine.begin() as conn:
         conn.execute(text("ALTER TABLE kudos ADD COLUMN nickname TEXT"))
         conn.execute(text("UPDATE kudos SET nickname = 'Bobby'"))
