@@ -229,16 +229,35 @@ def kudos_body(i: int, slack_url: str, tag: str) -> bytes:
     )).encode()
 
 
-async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str, tag: str, clicks: dict | None = None, closed: int = 0) -> dict:
-    """Open loop: request i sent at i/rate s (≤ `concurrency` in flight). `closed` > 0: a closed
-    loop instead, that many clients each sending its next request as soon as its last is answered."""
-    import aiohttp
+async def timed_post(http, url: str, body: bytes, headers: dict[str, str], acks: list[float], statuses: dict[int, int]) -> None:
+    """One request: its answer time goes into `acks`, its status is counted (0: no answer at all)."""
+    t = time.perf_counter()
+    try:
+        async with http.post(url, data=body, headers=headers) as resp:
+            await resp.read()
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+    except Exception:  # noqa: BLE001 - counted as a failure
+        statuses[0] = statuses.get(0, 0) + 1
+        return
+    acks.append(time.perf_counter() - t)
 
-    if closed:
-        return await _closed(url, n, closed, slack_url, tag, clicks)
+
+def slack_request(url: str, slack_url: str, tag: str, clicks: dict | None):
+    """Request i as (url, body, headers): a /kudos, or with `clicks` every other one a pulse answer click."""
+    def request(i: int) -> tuple[str, bytes, dict[str, str]]:
+        body = click_body(i, slack_url, tag, *clicks[person(i)]) if clicks and i % 2 else kudos_body(i, slack_url, tag)
+        return url + "/slack/events", body, signed(body)
+
+    return request
+
+
+async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str, tag: str, clicks: dict | None = None) -> dict:
+    """Open loop: request i sent at i/rate s (≤ `concurrency` in flight)."""
+    import aiohttp
 
     acks: list[float] = []
     statuses: dict[int, int] = {}
+    request = slack_request(url, slack_url, tag, clicks)
     sem = asyncio.Semaphore(concurrency)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
@@ -247,47 +266,28 @@ async def offer(url: str, n: int, rate: float, concurrency: int, slack_url: str,
         async def one(i: int) -> None:
             await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
             async with sem:
-                if clicks and i % 2:
-                    body = click_body(i, slack_url, tag, *clicks[person(i)])
-                else:
-                    body = kudos_body(i, slack_url, tag)
-                t = time.perf_counter()
-                try:
-                    async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
-                        await resp.read()
-                        statuses[resp.status] = statuses.get(resp.status, 0) + 1
-                except Exception:  # noqa: BLE001 - counted as a failure
-                    statuses[0] = statuses.get(0, 0) + 1
-                    return
-                acks.append(time.perf_counter() - t)
+                await timed_post(http, *request(i), acks, statuses)
 
         await asyncio.gather(*(one(i) for i in range(n)))
         elapsed = time.perf_counter() - start
     return {"acks": acks, "statuses": statuses, "elapsed": elapsed, "start": start}
 
 
-async def _closed(url: str, n: int, clients: int, slack_url: str, tag: str, clicks: dict | None) -> dict:
+async def closed_loop(indices: range, clients: int, request) -> dict:
+    """Closed loop: `clients` clients, each sending its next request (`request(i)` → url, body,
+    headers) as soon as its last one was answered."""
     import aiohttp
 
     acks: list[float] = []
     statuses: dict[int, int] = {}
-    next_i = iter(range(n))
+    next_i = iter(indices)
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
         start = time.perf_counter()
 
         async def client() -> None:
             for i in next_i:
-                body = click_body(i, slack_url, tag, *clicks[person(i)]) if clicks and i % 2 else kudos_body(i, slack_url, tag)
-                t = time.perf_counter()
-                try:
-                    async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
-                        await resp.read()
-                        statuses[resp.status] = statuses.get(resp.status, 0) + 1
-                except Exception:  # noqa: BLE001 - counted as a failure
-                    statuses[0] = statuses.get(0, 0) + 1
-                    continue
-                acks.append(time.perf_counter() - t)
+                await timed_post(http, *request(i), acks, statuses)
 
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - start
@@ -351,7 +351,11 @@ async def parent(args) -> None:
                     if kind == "pulsebridge":
                         await asyncio.sleep(2)
                     before = await received()
-                    r = await offer(f"http://127.0.0.1:{port}", args.n, args.rate, args.concurrency, slack.url, kind, clicks, closed=args.closed)
+                    url = f"http://127.0.0.1:{port}"
+                    if args.closed:
+                        r = await closed_loop(range(args.n), args.closed, slack_request(url, slack.url, kind, clicks))
+                    else:
+                        r = await offer(url, args.n, args.rate, args.concurrency, slack.url, kind, clicks)
                     extra = ""
                     if kind == "pulsebridge":
                         n_clicks = args.n // 2 if args.mix else 0

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -38,14 +37,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.ack_load import _serve, closed_loop, pct, stop_child  # noqa: E402 - after the path insert
+
 WARM = 20  # warm-up requests per server, not counted
 CHANNEL = "19:everyone@thread.tacv2"
 BOT = {"id": "28:pulsebridge-bot", "name": "pulsebridge"}
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def member_id(i: int, people: int) -> str:
@@ -129,20 +125,6 @@ async def serve_echo(args) -> None:
     await _serve(app)
 
 
-async def _serve(app) -> None:
-    from aiohttp import web
-
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(json.dumps({"port": site._server.sockets[0].getsockname()[1]}), flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-
-
 # -- parent ---------------------------------------------------------------------------------------------
 async def start_child(kind: str, args, db_url: str, connector_host: str, people: int, log):
     cmd = [sys.executable, __file__, "--child", kind, "--database-url", db_url, "--connector-host", connector_host, "--people", str(people)]
@@ -156,43 +138,14 @@ async def start_child(kind: str, args, db_url: str, connector_host: str, people:
             return proc, json.loads(line)["port"]
 
 
-async def stop_child(proc) -> None:
-    """SIGTERM (the server drains its work), killed if it has not exited within 30 s."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), 30)
-    except TimeoutError:
-        proc.kill()
-
-
-async def closed_loop(url: str, indices: range, clients: int, people: int, service_url: str, tag: str) -> dict:
-    """`clients` clients, each sending its next activity as soon as its last one was answered."""
-    import aiohttp
-
-    lat: list[float] = []
-    statuses: dict[int, int] = {}
-    next_i = iter(indices)
+def teams_request(url: str, people: int, service_url: str, tag: str):
+    """Request i as (url, body, headers) for ack_load's closed_loop: person i's kudos activity."""
     headers = {"Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
-        start = time.perf_counter()
 
-        async def client() -> None:
-            for i in next_i:
-                body = activity(i, people, service_url, tag)
-                t = time.perf_counter()
-                try:
-                    async with http.post(url + "/api/messages", data=body, headers=headers) as resp:
-                        await resp.read()
-                        statuses[resp.status] = statuses.get(resp.status, 0) + 1
-                except Exception:  # noqa: BLE001 - counted as a failure
-                    statuses[0] = statuses.get(0, 0) + 1
-                    continue
-                lat.append(time.perf_counter() - t)
+    def request(i: int) -> tuple[str, bytes, dict[str, str]]:
+        return url + "/api/messages", activity(i, people, service_url, tag), headers
 
-        await asyncio.gather(*(client() for _ in range(clients)))
-        elapsed = time.perf_counter() - start
-    return {"lat": lat, "statuses": statuses, "elapsed": elapsed, "start": start}
+    return request
 
 
 def ok_count(r: dict) -> int:
@@ -200,7 +153,7 @@ def ok_count(r: dict) -> int:
 
 
 def summary(name_: str, r: dict, n: int, extra: str) -> str:
-    a = r["lat"] or [float("nan")]
+    a = r["acks"] or [float("nan")]
     return (f"| {name_} | {statistics.median(a) * 1000:.0f} ms | {pct(a, 99) * 1000:.0f} ms | {max(a) * 1000:.0f} ms | "
             f"{n - ok_count(r)} | {ok_count(r) / r['elapsed']:.1f} | {extra} |")
 
@@ -271,10 +224,10 @@ async def parent(args) -> None:
                     try:
                         url = f"http://127.0.0.1:{port}"
                         # warm-up: people n..n+WARM-1 thank the next one (pairs the measured run never uses)
-                        await closed_loop(url, range(args.n, args.n + WARM), args.closed, people, fake.url, tag + "9")
+                        await closed_loop(range(args.n, args.n + WARM), args.closed, teams_request(url, people, fake.url, tag + "9"))
                         await asyncio.sleep(2)
                         before = len(fake.sent)
-                        r = await closed_loop(url, range(args.n), args.closed, people, fake.url, tag)
+                        r = await closed_loop(range(args.n), args.closed, teams_request(url, people, fake.url, tag))
                         want = args.n * (3 if kind == "pulsebridge" else 1)
                         deadline = time.perf_counter() + 120
                         while len(fake.sent) - before < want and time.perf_counter() < deadline:
