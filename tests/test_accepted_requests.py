@@ -56,6 +56,23 @@ async def start_run(database_url, fake_slack, config, **extra_env: str):
     return proc, url
 
 
+async def answered_then_sigkilled(proc, url: str, body: bytes, after_answer=None) -> tuple[int, str]:
+    """POST a signed Slack body, wait for `after_answer()` if given, then SIGKILL the server; the HTTP answer."""
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+                answer = resp.status, await resp.text()
+        if after_answer is not None:
+            await after_answer()
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return answer
+
+
 async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after_the_restart(database_url, fake_slack, tmp_path):
     config = tmp_path / "org.yaml"
     config.write_text(ORG_YAML)
@@ -63,17 +80,8 @@ async def test_a_kudos_acked_before_a_sigkill_is_stored_and_confirmed_once_after
     hang = fake_slack.gates["users.info"] = asyncio.Event()  # released below, so the fake's teardown does not wait it out
     proc, url = await start_run(database_url, fake_slack, config)
     body = kudos_body(fake_slack.url)
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
-                assert resp.status == 200
-        await fake_slack.wait_for("users.info", 1)
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    status, _ = await answered_then_sigkilled(proc, url, body, lambda: fake_slack.wait_for("users.info", 1))
+    assert status == 200
     engine = make_engine(database_url)
     try:
         with session(engine) as s:
@@ -123,16 +131,7 @@ async def test_a_form_acked_at_its_deadline_then_sigkilled_is_stored_and_confirm
     secret = {"PULSEBRIDGE_SECRET_KEY": "k" * 40}  # the waiting row is sealed, and opened by the restart
     proc, url = await start_run(database_url, fake_slack, config, **secret)
     body = kudos_form_body()
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
-                assert resp.status == 200 and await resp.text() == ""  # closed at VIEW_ACK_SECONDS
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    assert await answered_then_sigkilled(proc, url, body) == (200, "")  # closed at VIEW_ACK_SECONDS
     engine = make_engine(database_url)
 
     def job_rows() -> list[tuple[str, str]]:
