@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.directory.tables import ConversationRef, Team, TeamMember, User
+from storage.kernel.db import added_unless_taken
 from storage.kernel.tables import utcnow
 
 
@@ -39,17 +39,13 @@ def upsert_user(
     """
     user = find_user(session, platform, external_id)
     if user is None:
-        try:
-            with session.begin_nested():
-                user = User(platform=platform, external_id=external_id, display_name=display_name)
-                apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
-                session.add(user)
-                session.flush()
+        user = User(platform=platform, external_id=external_id, display_name=display_name)
+        apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
+        if added_unless_taken(session, user):
             return user
-        except IntegrityError:
-            user = find_user(session, platform, external_id)
-            if user is None:
-                raise
+        user = find_user(session, platform, external_id)
+        if user is None:  # pragma: no cover - the unique key failed, so a row exists
+            raise RuntimeError(f"user {platform}:{external_id} neither inserted nor found")
     apply_profile(user, display_name=display_name, email=email, timezone=timezone, is_bot=is_bot, active=active)
     session.flush()
     return user
@@ -179,12 +175,7 @@ def save_conversation_ref(
     if row is None:
         # Two turns of one new conversation at once: the second insert fails in its savepoint and
         # updates the first's row (as upsert_user does).
-        try:
-            with session.begin_nested():
-                session.add(ConversationRef(platform=platform, conversation_id=conversation_id, kind=kind, user_id=user_id, reference=reference))
-                session.flush()
-        except IntegrityError:
-            pass
+        added_unless_taken(session, ConversationRef(platform=platform, conversation_id=conversation_id, kind=kind, user_id=user_id, reference=reference))
         row = stored()
         if row is None:  # pragma: no cover - the unique key failed, so a row exists
             raise RuntimeError(f"conversation {conversation_id} neither inserted nor found")

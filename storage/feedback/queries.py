@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.feedback.tables import CustomerKudos, Feedback
 from storage.directory.tables import TeamMember, User
+from storage.kernel.db import added_unless_taken
 from storage.kernel.tables import OutboxMessage
 
 
@@ -22,10 +22,7 @@ def insert_feedback(session: Session, feedback: Feedback) -> tuple[Feedback, boo
     existing = feedback_by_key(session, feedback.source, feedback.external_id)
     if existing is not None:
         return existing, False
-    try:
-        with session.begin_nested():
-            session.add(feedback)
-    except IntegrityError:
+    if not added_unless_taken(session, feedback):
         return feedback_by_key(session, feedback.source, feedback.external_id), False
     return feedback, True
 

@@ -28,7 +28,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
@@ -299,6 +299,22 @@ async def in_db_thread(engine: Engine, purpose: str, fn: Callable[..., T], *args
             pool = _thread_pools[(purpose, backend)] = concurrent.futures.ThreadPoolExecutor(
                 DB_THREADS.get(backend, 2), thread_name_prefix=f"pulsebridge-{purpose}-{backend}")
     return await asyncio.get_running_loop().run_in_executor(pool, lambda: fn(*args, **kwargs))
+
+
+def added_unless_taken(session: Session, row) -> bool:
+    """Add and flush `row` in a savepoint; False, with the savepoint rolled back and the rest of the
+    transaction intact, when a unique key it needs is taken already.
+
+    Also the race between two transactions inserting the same key at once: on PostgreSQL the second
+    insert waits for the first and then fails here, and the caller reads the first's row instead.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def dialect_insert(session: Session, table):

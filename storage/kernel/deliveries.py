@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from storage.kernel.db import dialect_insert
+from storage.kernel.db import added_unless_taken, dialect_insert
 from storage.kernel.tables import InboundDelivery, InboundJob, OutboxMessage, utcnow
 
 
@@ -16,12 +15,7 @@ def claim_inbound(session: Session, key: str) -> bool:
     """Record a delivery key inside the caller's transaction; False when it was already recorded."""
     if session.get(InboundDelivery, key) is not None:
         return False
-    try:
-        with session.begin_nested():
-            session.add(InboundDelivery(key=key))
-    except IntegrityError:
-        return False
-    return True
+    return added_unless_taken(session, InboundDelivery(key=key))
 
 
 def store_outbox(session: Session, key: str, platform: str, destination: str, payload: dict) -> None:

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from storage.pulses.tables import Pulse, PulseAnswer, PulseDelivery, PulseQuestion
 from storage.directory.queries import identifiers_of
 from storage.directory.tables import Team, TeamMember, User
-from storage.kernel.db import dialect_insert
+from storage.kernel.db import added_unless_taken, dialect_insert
 from storage.kernel.tables import utcnow
 
 
@@ -173,11 +173,7 @@ _DELIVERY_DEFAULTS = dict(status="pending", claim_token=None, attempts=0, platfo
 
 def insert_pulse(s: Session, pulse: Pulse, questions: Iterable[PulseQuestion]) -> Pulse | None:
     """Insert a pulse and its questions; None when its source key exists already."""
-    try:
-        with s.begin_nested():
-            s.add(pulse)
-            s.flush()
-    except IntegrityError:
+    if not added_unless_taken(s, pulse):
         return None
     add_questions(s, pulse.id, questions)
     return pulse
