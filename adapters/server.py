@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
@@ -168,19 +169,21 @@ def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
     """
 
     async def ctx(_app: web.Application):
-        def elected() -> None:
-            core.start(Scheduler(core, engine))
+        # Starting and stopping the scheduler reads and writes its job store: on a database
+        # thread, so that a lease won or lost while serving never stalls the loop.
+        async def elected() -> None:
+            await in_db_thread(engine, "scheduler", core.start, Scheduler(core, engine, asyncio.get_running_loop()))
             SCHEDULER_LEADER.set(1)
 
-        def deposed() -> None:
-            core.stop()
+        async def deposed() -> None:
+            await in_db_thread(engine, "scheduler", core.stop)
             SCHEDULER_LEADER.set(0)
 
         election = None
         if not settings.PULSEBRIDGE_SCHEDULER:
-            core.start(None)
+            await in_db_thread(engine, "scheduler", core.start, None)
         elif engine.dialect.name == "sqlite":
-            elected()  # SQLite means one process: always the leader
+            await elected()  # SQLite means one process: always the leader
         else:
             election = LeaderElection(engine, ttl=settings.PULSEBRIDGE_LEADER_LEASE_SECONDS, on_elected=elected, on_deposed=deposed)
             election.start()
@@ -191,7 +194,7 @@ def _lifecycle(core: PulseBridge, engine: Engine, settings: Settings):
         log.info("shutting down: finishing %d handler(s) or job(s) in flight", core.inflight.count)
         if not await core.inflight.drain(settings.PULSEBRIDGE_SHUTDOWN_GRACE):
             log.warning("shutdown grace of %.0fs ran out with %d still running", settings.PULSEBRIDGE_SHUTDOWN_GRACE, core.inflight.count)
-        deposed()
+        await deposed()
         if election is not None:
             await election.stop()
         core.close()

@@ -452,7 +452,7 @@ async def wait_for_scheduler(core, timeout: float = 5.0):
     import asyncio
 
     for _ in range(int(timeout / 0.05)):
-        if core.scheduler is not None:
+        if core.scheduler is not None and core.scheduler.ready:
             return core.scheduler
         await asyncio.sleep(0.05)
     raise AssertionError("this process never became the scheduler leader")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from storage.kernel.db import session
 from storage.feedback.tables import CustomerKudos, Feedback
 from storage.kernel.tables import OutboxMessage
-from tests.conftest import make_settings, start_server
+from tests.conftest import make_settings, start_server, wait_for_scheduler
 from tests.datarights_support import cli
 from tests.feedback_support import FEEDBACK_ORG_YAML, WEBHOOK_SECRET, generic, post_feedback, seed_directory, start_feedback_server
 from tests.test_datarights_delete import count, until
@@ -101,10 +100,7 @@ async def test_daily_job_is_scheduled_once_and_purges_with_the_core_clock(databa
     runner, srv = await start_server(settings, fake_slack, fake_connector, FEEDBACK_ORG_YAML)
     try:
         seed_directory(srv.engine)
-        for _ in range(200):  # on PostgreSQL the scheduler starts once this process holds the lease
-            if srv.core.scheduler is not None:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for_scheduler(srv.core)
         job = srv.core.scheduler.apscheduler.get_job("retention:purge")
         assert job.kwargs == {"name": "retention.purge"}
         fields = {f.name: str(f) for f in job.trigger.fields}

@@ -5,20 +5,23 @@ requests come in through the public endpoints of the in-process server, whose lo
 loop. Database work belongs on the intake thread, the worker lanes or the `in_db_thread` pools: a
 statement on the loop's thread stalls every other request's ack for as long as it takes.
 
-Not covered: the browser playground (`pulsebridge demo`, one person on loopback) still reads its
-few rows on the loop.
+The scheduler is covered too: APScheduler's job store is read and rewritten at every wake-up, and
+a lease won while serving (PostgreSQL) starts the scheduler and its features' jobs then. So is the
+browser playground (`pulsebridge demo`), which is the same server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import traceback
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from sqlalchemy import event
 
 import aiohttp
 
-from tests.conftest import handled
+from tests.conftest import handled, make_settings, start_server, wait_for_scheduler
 from tests.feedback_support import generic, post_feedback, start_feedback_server
 
 
@@ -84,3 +87,57 @@ async def test_healthz_and_a_feedback_webhook_run_no_statement_on_the_loop(datab
     finally:
         await runner.cleanup()
         srv.engine.dispose()
+
+
+async def test_the_scheduler_starts_and_runs_its_jobs_with_no_statement_on_the_loop(database_url, fake_slack, fake_connector):
+    """Watched from the moment the server serves: on PostgreSQL the lease is usually won after that,
+    so the scheduler's start and its features' job definitions are watched too."""
+    runner, srv = await start_server(make_settings(database_url, fake_slack.url, PULSEBRIDGE_SCHEDULER=True), fake_slack, fake_connector)
+    try:
+        with OnTheLoop(srv.engine) as watch:
+            scheduler = await wait_for_scheduler(srv.core)
+            loop, ran = asyncio.get_running_loop(), asyncio.Event()
+            outcomes = []
+
+            def seen(ev) -> None:
+                if ev.job_id == "outbox-retry":
+                    outcomes.append(ev.code)
+                    loop.call_soon_threadsafe(ran.set)
+
+            scheduler.apscheduler.add_listener(seen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+            # As a job handler does (bot/pulses/schedule.py): from a worker, never the loop.
+            await asyncio.to_thread(scheduler.run_soon, "outbox-retry")
+            await asyncio.wait_for(ran.wait(), 10)
+            assert outcomes == [EVENT_JOB_EXECUTED]
+        assert watch.found == [], "\n".join(watch.found)
+    finally:
+        await runner.cleanup()
+        srv.engine.dispose()
+
+
+async def test_the_browser_playground_runs_no_statement_on_the_loop(database_url, fake_slack):
+    from adapters.server import CORE
+    from tests.test_playground import PULSE_KEY, WEBHOOK_SECRET, start_playground
+
+    settings = make_settings(database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY,
+                             PULSEBRIDGE_SCHEDULER=True)
+    runner, app, url = await start_playground(settings)
+    core = app[CORE]
+    try:
+        await wait_for_scheduler(core)
+        with OnTheLoop(core.engine) as watch:
+            async with aiohttp.ClientSession(base_url=url) as http:
+                async with http.get("/playground/api/state", params={"as": "ana"}) as resp:
+                    assert resp.status == 200
+                    jobs = {j["id"] for j in (await resp.json())["jobs"]}
+                async with http.post("/playground/api/command", json={"as": "ana", "text": "/kudos @bob for the calm release night"}) as resp:
+                    assert resp.status == 200, await resp.text()
+                assert "demo:pulse:support" in jobs and "recognition-digest:support" in jobs
+                for job in ("demo:pulse:support", "recognition-digest:support"):
+                    async with http.post("/playground/api/tick", json={"job_id": job}) as resp:
+                        assert resp.status == 200, await resp.text()
+            await handled(core)
+        assert watch.found == [], "\n".join(watch.found)
+    finally:
+        await runner.cleanup()
+        core.engine.dispose()

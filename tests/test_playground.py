@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import aiohttp
@@ -19,7 +18,7 @@ from storage.recognition.tables import Win, WinContributor
 from storage.teamhealth.tables import Goal
 from storage.directory.tables import User
 from storage.recognition.tables import Kudos
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_for_scheduler
 
 WEBHOOK_SECRET = "playground-test-secret-0123456789"
 PULSE_KEY = "playground-test-pulse-key-0123456789abcdef"
@@ -42,11 +41,7 @@ async def playground(database_url, fake_slack):
         database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY, PULSEBRIDGE_SCHEDULER=True
     )
     runner, app, url = await start_playground(settings)
-    # On PostgreSQL the scheduler starts once this process has won the lease (bot/kernel/leader.py).
-    for _ in range(100):
-        if app[CORE].scheduler is not None:
-            break
-        await asyncio.sleep(0.05)
+    await wait_for_scheduler(app[CORE])
     async with aiohttp.ClientSession(base_url=url) as http:
         http.core = app[CORE]
         yield http

@@ -132,7 +132,10 @@ def srv_pulses(engine) -> list[Pulse]:
 async def test_a_pulse_that_opens_is_sent_at_once_not_at_the_next_minute(database_url, fake_slack, fake_connector):
     """The send job of the opening minute has usually run already (the pulse was still being
     planned): the open step brings it forward, so 10:00 local does not become 10:01."""
-    from datetime import UTC, datetime
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.events import EVENT_JOB_SUBMITTED
 
     from tests.conftest import wait_for_scheduler
     from tests.pulse_helpers import seed_people
@@ -140,12 +143,21 @@ async def test_a_pulse_that_opens_is_sent_at_once_not_at_the_next_minute(databas
     runner, srv = await pulse_server_for(database_url, fake_slack, fake_connector, PULSEBRIDGE_SCHEDULER=True)
     try:
         seed_people(srv.engine)
-        await wait_for_scheduler(srv.core)
+        scheduler = await wait_for_scheduler(srv.core)
+        loop, sent = asyncio.get_running_loop(), asyncio.Queue()
+
+        def submitted(ev) -> None:
+            if ev.job_id == "pulses:send":
+                loop.call_soon_threadsafe(sent.put_nowait, ev.scheduled_run_times[0])
+
+        scheduler.apscheduler.add_listener(submitted, EVENT_JOB_SUBMITTED)
         srv.clock.now = TUESDAY + 9 * H
+        next_minute = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
         await schedule.open_step(srv.core)
         assert only_pulse(srv.engine).status == "open"
-        due = srv.core.scheduler.apscheduler.get_job("pulses:send").next_run_time
-        assert due is not None and due <= datetime.now(UTC)  # otherwise: the next minute boundary
+        # The scheduler's thread runs the send job at once; without the open step's nudge its
+        # first run would be the next minute boundary.
+        assert await asyncio.wait_for(sent.get(), 10) < next_minute
     finally:
         await runner.cleanup()
         srv.engine.dispose()

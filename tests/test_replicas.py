@@ -192,9 +192,14 @@ async def test_a_leader_that_cannot_renew_steps_down_before_its_lease_expires(mo
     monkeypatch.setattr("bot.kernel.leader.try_acquire", attempt)
     events: list[tuple[str, float]] = []
     ttl = 0.9
-    election = LeaderElection(
-        None, ttl=ttl, on_elected=lambda: events.append(("up", time.monotonic())), on_deposed=lambda: events.append(("down", time.monotonic()))
-    )
+
+    async def up() -> None:
+        events.append(("up", time.monotonic()))
+
+    async def down() -> None:
+        events.append(("down", time.monotonic()))
+
+    election = LeaderElection(None, ttl=ttl, on_elected=up, on_deposed=down)
     started = time.monotonic()
     election.start()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from datetime import date, datetime, timedelta, UTC
@@ -19,7 +18,7 @@ from bot.teamhealth.themes import themes
 from storage.kernel.db import session
 from storage.kernel.tables import InboundDelivery, OutboxMessage
 from storage.teamhealth.tables import Goal, GoalTeam
-from tests.conftest import ORG_YAML, handled, teams_card_schema
+from tests.conftest import ORG_YAML, handled, teams_card_schema, wait_for_scheduler
 from tests.datarights_support import cli
 from tests.recognition_support import NOW, card_text, custom_server, settle, slack_texts
 from tests.teamhealth_support import seed_feedback, seed_kudos, seed_pulse, user
@@ -402,10 +401,7 @@ async def test_goal_reached_is_celebrated_once_and_weekly_post_is_sent_once(data
 
 async def test_weekly_post_is_scheduled_at_local_time_per_team(database_url, fake_slack, fake_connector):
     async with custom_server(database_url, fake_slack, fake_connector, GOAL_YAML, PULSEBRIDGE_SCHEDULER=True) as server:
-        for _ in range(100):  # on PostgreSQL the scheduler starts once this process holds the lease
-            if server.core.scheduler is not None:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for_scheduler(server.core)
         job = server.core.scheduler.apscheduler.get_job("teamhealth-weekly:support")
         assert job.kwargs == {"name": "teamhealth.weekly", "team": "support"}
         assert str(job.trigger.timezone) == "Europe/Berlin"

@@ -1,4 +1,9 @@
-"""Playground wiring: the ChatAdapter for the browser surface, its responder and HTTP routes."""
+"""Playground wiring: the ChatAdapter for the browser surface, its responder and HTTP routes.
+
+Its database reads run on a database thread (`in_db_thread`, purpose "playground"), as every
+other surface's do: the demo server is the same server, with Slack's and Teams' endpoints on the
+same loop once they are configured.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from bot.kernel.core import PulseBridge
 from bot.kernel.events import ActionInvoked, CommandInvoked, Conversation, FormSubmitted, MentionToken, MessageHandle, Profile, Token
 from bot.kernel.messages import Form, Message, Paragraph, UserRef
 from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Roster
-from storage.kernel.db import session
+from storage.kernel.db import in_db_thread, session
 from storage.directory.queries import teams_of
 from storage.directory.tables import Team, TeamMember, User
 
@@ -54,17 +59,25 @@ class PlaygroundAdapter:
         self.store.replace(int(handle.message_id), message)
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
-        with session(self.core.engine) as s:
-            user = s.execute(select(User).where(User.platform == PLATFORM, User.external_id == external_id)).scalar_one_or_none()
+        user = await in_db_thread(self.core.engine, "playground", _person, self.core.engine, external_id)
         if user is None:
             return None
         return Profile(PLATFORM, user.external_id, user.display_name, user.email, user.timezone, user.is_bot, not user.active)
 
     async def roster(self, *, groups: bool = False) -> Roster:
         """The playground's people live only in our database, so the directory sync finds them unchanged."""
-        with session(self.core.engine) as s:
-            users = s.execute(select(User).where(User.platform == PLATFORM)).scalars().all()
+        users = await in_db_thread(self.core.engine, "playground", _everyone, self.core.engine)
         return Roster(tuple(Profile(PLATFORM, u.external_id, u.display_name, u.email, u.timezone, u.is_bot, not u.active) for u in users))
+
+
+def _person(engine, external_id: str) -> User | None:
+    with session(engine) as s:
+        return s.execute(select(User).where(User.platform == PLATFORM, User.external_id == external_id)).scalar_one_or_none()
+
+
+def _everyone(engine) -> list[User]:
+    with session(engine) as s:
+        return list(s.execute(select(User).where(User.platform == PLATFORM)).scalars().all())
 
 
 class PlaygroundResponder:
@@ -166,6 +179,13 @@ def job_label(core: PulseBridge, name: str, kwargs: dict[str, Any], at: datetime
     return " · ".join([name.replace(".", " ").replace("_", " "), *details]) + f" (next: {_when(at, tz)})"
 
 
+def _state(core: PulseBridge, viewer: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the page shows `viewer`, read in one go on a database thread: people, conversations, jobs."""
+    everyone = people(core)
+    convs = conversations(core, viewer) if any(p["id"] == viewer for p in everyone) else []
+    return everyone, convs, scheduled_jobs(core)
+
+
 def scheduled_jobs(core: PulseBridge) -> list[dict[str, Any]]:
     """What time travel offers: the features' scheduled jobs and the demo's shortcuts, soonest first."""
     if core.scheduler is None:
@@ -262,11 +282,13 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
             raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}', content_type="application/json")
         return data
 
-    def actor(handle: Any) -> tuple[UserRef, Profile]:
+    async def db(fn, *args):
+        return await in_db_thread(core.engine, "playground", fn, *args)
+
+    async def actor(handle: Any) -> tuple[UserRef, Profile]:
         if not isinstance(handle, str):
             raise web.HTTPBadRequest(text='{"error": "choose who you are"}', content_type="application/json")
-        with session(core.engine) as s:
-            user = s.execute(select(User).where(User.platform == PLATFORM, User.external_id == handle)).scalar_one_or_none()
+        user = await db(_person, core.engine, handle)
         if user is None:
             raise web.HTTPBadRequest(text='{"error": "unknown person"}', content_type="application/json")
         profile = Profile(PLATFORM, user.external_id, user.display_name, user.email, user.timezone)
@@ -293,28 +315,25 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         except ValueError:
             since = -1
         await store.wait_for_change(since, timeout=20.0 if since >= 0 else 0)
-        everyone = people(core)
+        everyone, convs, jobs = await db(_state, core, viewer)
         names = {p["id"]: p["name"] for p in everyone}
-        convs = conversations(core, viewer) if viewer in names else []
         for conv in convs:
             conv["posts"] = [_post_json(p, everyone, names) for p in store.visible(conv["id"], viewer)]
-        return web.json_response(
-            {"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": scheduled_jobs(core)}
-        )
+        return web.json_response({"as": viewer, "version": store.version, "people": everyone, "conversations": convs, "jobs": jobs})
 
     @r.post("/playground/api/command")
     async def command(request: web.Request) -> web.Response:
         data = await body(request)
-        ref, profile = actor(data.get("as"))
+        ref, profile = await actor(data.get("as"))
         text = data.get("text")
         conversation = data.get("conversation") or f"dm:{ref.external_id}"
-        if not isinstance(conversation, str) or conversation not in {c["id"] for c in conversations(core, ref.external_id)}:
+        if not isinstance(conversation, str) or conversation not in {c["id"] for c in await db(conversations, core, ref.external_id)}:
             raise web.HTTPBadRequest(text='{"error": "you can only write in your own DM or a team channel"}', content_type="application/json")
         if not isinstance(text, str) or not text.strip():
             raise web.HTTPBadRequest(text='{"error": "type a command such as /kudos @bob for …"}', content_type="application/json")
         if len(text) > MAX_TEXT:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_TEXT, actual_size=len(text))
-        known = {p["id"]: p["name"] for p in people(core)}
+        known = {p["id"]: p["name"] for p in await db(people, core)}
         parsed = parse_command(text, known)
         store.add(conversation, Message(summary=text, blocks=(Paragraph((text,)),)), author=ref.external_id, visible_to=ref.external_id)
         responder = PlaygroundResponder(store, conversation, ref.external_id)
@@ -330,7 +349,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     @r.post("/playground/api/action")
     async def action(request: web.Request) -> web.Response:
         data = await body(request)
-        ref, profile = actor(data.get("as"))
+        ref, profile = await actor(data.get("as"))
         post = store.post_for(data.get("post"), ref.external_id)
         if post is None or not isinstance(data.get("action_id"), str):
             raise web.HTTPBadRequest(text='{"error": "that message is gone"}', content_type="application/json")
@@ -346,7 +365,7 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
     @r.post("/playground/api/form")
     async def form(request: web.Request) -> web.Response:
         data = await body(request)
-        ref, profile = actor(data.get("as"))
+        ref, profile = await actor(data.get("as"))
         post = store.post_for(data.get("post"), ref.external_id)
         if post is None or not isinstance(post.content, Form):
             raise web.HTTPBadRequest(text='{"error": "that form is gone"}', content_type="application/json")
@@ -369,11 +388,12 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         if core.scheduler is None:
             raise web.HTTPConflict(text='{"error": "the scheduler is off"}', content_type="application/json")
         job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else None
-        shortcut = next((sc for sc in demo.time_travel(core) if sc.id == job_id), None)
+        shortcut = next((sc for sc in await db(demo.time_travel, core) if sc.id == job_id), None)
         if shortcut is not None:
-            await shortcut.run()
+            # A pulse opening and its fan-out, on the worker lane the scheduled jobs use (run_job).
+            await core.pool.run(shortcut.run, lane=0)
             return web.json_response({"ok": True, "ran": shortcut.label})
-        job = core.scheduler.apscheduler.get_job(job_id) if job_id else None
+        job = await db(core.scheduler.apscheduler.get_job, job_id) if job_id else None
         if job is None:
             raise web.HTTPBadRequest(text='{"error": "no such scheduled job"}', content_type="application/json")
         from bot.kernel.scheduler import run_job
@@ -393,11 +413,11 @@ def routes(core: PulseBridge, store: PlaygroundStore) -> web.RouteTableDef:
         from adapters.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
         data = await body(request)
-        ref, _ = actor(data.get("as"))
+        ref, _ = await actor(data.get("as"))
         secret = core.settings.FEEDBACK_WEBHOOK_SECRET
         if not secret:
             raise web.HTTPConflict(text='{"error": "set FEEDBACK_WEBHOOK_SECRET to post feedback"}', content_type="application/json")
-        person = next(p for p in people(core) if p["id"] == ref.external_id)
+        person = next(p for p in await db(people, core) if p["id"] == ref.external_id)
         payload = json.dumps(demo.sample_feedback(person, store.version, needs_triage=data.get("triage") is True)).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, payload)}

@@ -358,13 +358,18 @@ class PulseBridge:
         self.startup_hooks.append(hook)
 
     def start(self, scheduler: Scheduler | None) -> None:
+        """Start `scheduler` and run the start-up hooks. They read and write the job store: call
+        this off the event loop (adapters/server.py runs it on a database thread)."""
         self.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
         for hook in self.startup_hooks:
             hook(self)
+        if scheduler is not None:
+            scheduler.ready = True
 
     def stop(self) -> None:
+        """Stop the scheduler, waiting for its thread: off the event loop, as `start`."""
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None

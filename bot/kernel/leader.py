@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.engine import Engine
 
@@ -33,7 +33,8 @@ def holder_id() -> str:
 
 
 class LeaderElection:
-    def __init__(self, engine: Engine, *, ttl: float, on_elected: Callable[[], None], on_deposed: Callable[[], None], name: str = LEASE):
+    def __init__(self, engine: Engine, *, ttl: float, on_elected: Callable[[], Awaitable[None]], on_deposed: Callable[[], Awaitable[None]],
+                 name: str = LEASE):
         self.engine = engine
         self.name = name
         self.holder = holder_id()
@@ -65,9 +66,9 @@ class LeaderElection:
                 if not self.leader:
                     self.leader = True
                     log.info("scheduler lease taken by %s: starting the scheduler", self.holder)
-                    self.on_elected()
+                    await self.on_elected()
             elif self.leader and time.monotonic() >= self._valid_until:
-                self._step_down("could not renew the scheduler lease")
+                await self._step_down("could not renew the scheduler lease")
             if self.leader:
                 pause = max(0.0, min(self.every, self._valid_until - time.monotonic()))
             else:
@@ -75,10 +76,10 @@ class LeaderElection:
                 pause = min(self.every, STANDBY_POLL)
             await asyncio.sleep(pause)
 
-    def _step_down(self, why: str) -> None:
+    async def _step_down(self, why: str) -> None:
         self.leader = False
         log.warning("%s: stopping the scheduler", why)
-        self.on_deposed()
+        await self.on_deposed()
 
     async def stop(self) -> None:
         """Stop campaigning and hand the lease over at once (call after the scheduler stopped)."""
