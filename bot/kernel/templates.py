@@ -23,15 +23,23 @@ import contextvars
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from bot.kernel.messages import Block, Context, Heading, Paragraph, Quote, Strong
 
 # Slack takes at most 50 blocks per message.
 MAX_BLOCKS = 50
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
+
+
+class TemplateFailed(Exception):
+    """A template could not render (a broken operator override: a missing name, a bad filter).
+
+    Jinja2 is imported at the first render, not at start-up (1.8 MB a server keeps otherwise),
+    so its own TemplateError is not something callers can name before then."""
+
 
 _values: contextvars.ContextVar[list[str]] = contextvars.ContextVar("digest_values")
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
@@ -48,6 +56,9 @@ def _finalize(value: Any) -> str:
 
 @lru_cache(maxsize=8)
 def environment(builtin: Path, override: Path | None) -> SandboxedEnvironment:
+    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     loaders = ([FileSystemLoader(str(override))] if override else []) + [FileSystemLoader(str(builtin))]
     return SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
@@ -65,10 +76,14 @@ _DIRECTIVES = (("## ", "strong"), ("# ", "heading"), ("- ", "bullet"), ("> ", "q
 
 def render_blocks(template: str, context: dict[str, Any], builtin: Path, override: Path | None = None) -> tuple[Block, ...]:
     """Render `template` from the operator's `override` folder if it has one of that name, else from the feature's `builtin` folder."""
+    from jinja2 import TemplateError
+
     token = _values.set([])
     try:
         text = environment(builtin, override).get_template(template).render(**context)
         values = _values.get()
+    except TemplateError as exc:
+        raise TemplateFailed(f"{type(exc).__name__}: {exc}") from exc
     finally:
         _values.reset(token)
 

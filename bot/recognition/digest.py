@@ -16,11 +16,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError
 
 from bot.directory.lookup import user_ref
 from bot.kernel.messages import Message
-from bot.kernel.templates import render_blocks
+from bot.kernel.templates import TemplateFailed, render_blocks
 from bot.kernel.ports import ChannelPost, DirectMessage, Outbound
 from bot.kernel.when import zone
 from bot.recognition.config import posts_per_kudos
@@ -171,14 +170,18 @@ def build(core, slug: str) -> list[Outbound]:
 async def run(core, team: str) -> None:
     try:
         items = build(core, team)
-    except TemplateError as exc:
+    except TemplateFailed as exc:
         log.error("recognition digest for %s not sent: template error: %s", team, exc)
         return
     await core.outbox.deliver(items)
 
 
 def check_templates(core) -> None:
-    """Render both templates once with sample data at start-up, so a broken override shows in the log now."""
+    """Render both templates once with sample data at start-up, so a broken override shows in the log now.
+
+    Only an operator's override can be broken: the built-in templates are rendered by the tests."""
+    if core.org.recognition.templates_dir is None:
+        return
     sample = {
         "team": "Sample",
         "start": "2026-01-01",
@@ -197,7 +200,7 @@ def check_templates(core) -> None:
     for name in ("digest.txt.j2", "lead_digest.txt.j2"):
         try:
             render_blocks(name, sample, TEMPLATES, core.org.recognition.templates_dir)
-        except TemplateError as exc:
+        except TemplateFailed as exc:
             log.error("recognition template %s cannot render: %s", name, exc)
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from jinja2 import TemplateError
 
 from bot.kernel.messages import Message
 from bot.kernel.ports import ChannelPost, Outbound
+from bot.kernel.templates import TemplateFailed
 from bot.teamhealth.rendering import render
 from bot.teamhealth import goals as goals_mod
 from bot.teamhealth.catalogue import fmt
@@ -94,7 +94,7 @@ def build(core, slug: str) -> list[Outbound]:
 async def run(core, team: str) -> None:
     try:
         items = build(core, team)
-    except TemplateError as exc:
+    except TemplateFailed as exc:
         log.error("teamhealth post for %s not sent: template error: %s", team, exc)
         return
     await core.outbox.deliver(items)

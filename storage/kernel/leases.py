@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
 from storage.kernel.tables import SchedulerLease
@@ -17,6 +16,9 @@ from storage.kernel.tables import SchedulerLease
 
 def try_acquire(engine: Engine, name: str, holder: str, ttl_seconds: float) -> bool:
     """Take or renew the lease in one atomic statement; True while `holder` has it."""
+    # Here, not at import: a SQLite deployment never elects, and PostgreSQL's dialect costs 2 MB.
+    from sqlalchemy.dialects.postgresql import insert
+
     ttl = timedelta(seconds=ttl_seconds)
     table = SchedulerLease.__table__
     stmt = insert(table).values(name=name, holder=holder, acquired_at=func.now(), expires_at=func.now() + ttl)
