@@ -424,7 +424,7 @@ class PulseBridge:
         await self._run("form", submission, responder)
 
     async def _run(self, kind: str, event: Any, responder: Responder) -> None:
-        """Handle an event whose answer the platform waits for (Teams turns, modal submissions):
+        """Handle an event whose answer the caller waits for (the browser playground's requests):
         on a worker, so this loop keeps acknowledging other requests meanwhile."""
         if not self.inflight.accepting:
             await responder.reply(error_message("pulsebridge is restarting; please try again in a minute. Nothing was saved."))
@@ -513,13 +513,16 @@ class PulseBridge:
         error = None
         responder: Responder | None = None
         try:
+            adapter = self.adapters.get(event.platform)
             if live is not None:
                 responder = _OnLoop(live, self.pool)  # type: ignore[assignment]
             else:
-                adapter = self.adapters.get(event.platform)
                 if adapter is None:
                     raise RuntimeError(f"no adapter for platform {event.platform}")
                 responder = adapter.responder(responder_state, event)
+            complete = getattr(adapter, "complete", None)
+            if complete is not None:
+                event = await complete(event, responder_state)  # e.g. Teams' member look-ups, kept out of the ack
             try:
                 await self._dispatch(kind, event, responder)
             finally:
