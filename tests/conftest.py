@@ -347,20 +347,8 @@ class Server:
     async def slack_raw(self, body: bytes, content_type: str = "application/x-www-form-urlencoded", **kw) -> tuple[int, str]:
         return await self.post("/slack/events", body, self.slack_headers(body, content_type=content_type, **kw))
 
-    def teams_activity(self, text_: str, *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), mentions: list[tuple[str, str]] = (), conversation: dict[str, Any] | None = None, activity_id: str | None = None) -> dict[str, Any]:
-        activity = fixture_json("teams/message_personal.json")
-        activity["id"] = activity_id or f"1700000{uuid.uuid4().int % 10**9}"
-        activity["serviceUrl"] = self.connector.url
-        activity["from"] = {"id": sender[0], "name": sender[1], "aadObjectId": f"aad-{sender[0]}"}
-        if conversation:
-            activity["conversation"] = conversation
-        bot = activity["recipient"]
-        entities = [{"type": "mention", "text": f"<at>{bot['name']}</at>", "mentioned": {"id": bot["id"], "name": bot["name"]}}]
-        for mid, name in mentions:
-            entities.append({"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": mid, "name": name}})
-        activity["entities"] = entities + [e for e in activity.get("entities", []) if e.get("type") != "mention"]
-        activity["text"] = text_
-        return activity
+    def teams_activity(self, text_: str, **kwargs: Any) -> dict[str, Any]:
+        return teams_activity(self.connector.url, text_, **kwargs)
 
     def teams_submit(self, value: dict[str, Any], *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), reply_to_id: str = "act-1", conversation: dict[str, Any] | None = None) -> dict[str, Any]:
         """An Action.Submit from a card: a message activity with `value` and no text."""
@@ -390,6 +378,24 @@ class Server:
 
     async def teams_send(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, str]:
         return await self.post("/api/messages", json.dumps(activity).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+
+def teams_activity(service_url: str, text_: str, *, sender: tuple[str, str] = ("29:ana", "Ana Lima"), mentions: list[tuple[str, str]] = (),
+                   conversation: dict[str, Any] | None = None, activity_id: str | None = None) -> dict[str, Any]:
+    """A message activity as Teams sends it to the bot (the fixture), from `sender`, @mentioning the bot and `mentions`."""
+    activity = fixture_json("teams/message_personal.json")
+    activity["id"] = activity_id or f"1700000{uuid.uuid4().int % 10**9}"
+    activity["serviceUrl"] = service_url
+    activity["from"] = {"id": sender[0], "name": sender[1], "aadObjectId": f"aad-{sender[0]}"}
+    if conversation:
+        activity["conversation"] = conversation
+    bot = activity["recipient"]
+    entities = [{"type": "mention", "text": f"<at>{bot['name']}</at>", "mentioned": {"id": bot["id"], "name": bot["name"]}}]
+    for mid, name in mentions:
+        entities.append({"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": mid, "name": name}})
+    activity["entities"] = entities + [e for e in activity.get("entities", []) if e.get("type") != "mention"]
+    activity["text"] = text_
+    return activity
 
 
 def connector_host(connector: FakeBotConnector) -> str:
@@ -461,9 +467,10 @@ async def wait_for_scheduler(core, timeout: float = 5.0):
 async def handled(server, timeout: float = 15.0) -> None:
     """Wait until the bot has finished every handler and job it started (replies and follow-ups sent).
 
-    The observable event for asserting that something did NOT happen: Slack handlers enter the
-    core's in-flight tracker before their ack is answered, Teams and webhook requests answer after
-    their handler, so once the requests have their HTTP responses nothing more is coming.
+    The observable event for asserting that something did NOT happen: Slack requests and Teams
+    messages enter the core's in-flight tracker before their ack (200, 201) is answered, webhook
+    requests answer after their handler, so once the requests have their HTTP responses nothing
+    more is coming.
     """
     import asyncio
 

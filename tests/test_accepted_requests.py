@@ -1,7 +1,7 @@
 """Requests are recorded before their ack and processed once, off the HTTP loop (issue 17).
 
-Through the public surface: signed Slack requests into a real `pulsebridge run` (for the crash) or
-the in-process app, against the fake Slack Web API on loopback.
+Through the public surface: signed Slack requests and Teams activities into a real `pulsebridge run`
+(for the crash) or the in-process app, against the fake Slack Web API and Bot Framework connector on loopback.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.kernel import core as core_mod
 from storage.kernel.db import make_engine, session
 from storage.kernel.tables import InboundJob, OutboxMessage
 from storage.recognition.tables import Kudos
-from tests.conftest import ORG_YAML, fixture_json, handled
+from tests.conftest import ORG_YAML, connector_host, fixture_json, handled, teams_activity
 from tests.recognition_support import static, text_input, users
 from tests.test_operations import free_port, run_env, signed, wait_healthy
 
@@ -56,11 +56,11 @@ async def start_run(database_url, fake_slack, config, **extra_env: str):
     return proc, url
 
 
-async def answered_then_sigkilled(proc, url: str, body: bytes, after_answer=None) -> tuple[int, str]:
-    """POST a signed Slack body, wait for `after_answer()` if given, then SIGKILL the server; the HTTP answer."""
+async def answered_then_sigkilled(proc, url: str, body: bytes, after_answer=None, *, path: str = "/slack/events", headers=None) -> tuple[int, str]:
+    """POST a body (default: signed, to Slack's endpoint), wait for `after_answer()` if given, then SIGKILL the server; the HTTP answer."""
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(url + "/slack/events", data=body, headers=signed(body)) as resp:
+            async with http.post(url + path, data=body, headers=headers or signed(body)) as resp:
                 answer = resp.status, await resp.text()
         if after_answer is not None:
             await after_answer()
@@ -175,6 +175,67 @@ async def test_a_form_acked_at_its_deadline_then_sigkilled_is_stored_and_confirm
         engine.dispose()
 
 
+async def test_a_teams_kudos_answered_201_before_a_sigkill_is_stored_and_answered_once_after_the_restart(database_url, fake_slack, fake_connector, tmp_path):
+    """The 201 goes out once the activity is recorded; the first process dies while looking the
+    members up, and the restart answers in the conversation, under the person's message."""
+    config = tmp_path / "org.yaml"
+    config.write_text(ORG_YAML)
+    teams = {"PULSEBRIDGE_TEAMS_INSECURE_LOCAL_MODE": "true", "PULSEBRIDGE_TEAMS_SERVICE_HOSTS": connector_host(fake_connector), "PULSEBRIDGE_SECRET_KEY": "k" * 40}
+    gate = fake_connector.member_gate = asyncio.Event()  # released below, so the fake's teardown does not wait it out
+    proc, url = await start_run(database_url, fake_slack, config, **teams)
+    activity = teams_activity(fake_connector.url, "<at>pulsebridge</at> kudos <at>Bob Stone</at> for the calm release night", mentions=[("29:bob", "Bob Stone")])
+    body = json.dumps(activity).encode()
+    headers = {"Content-Type": "application/json"}
+
+    async def looking_up() -> None:
+        for _ in range(400):
+            if any("/members/" in path for _, path, _ in fake_connector.requests):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the member look-up never started")
+
+    assert (await answered_then_sigkilled(proc, url, body, looking_up, path="/api/messages", headers=headers))[0] == 201
+    engine = make_engine(database_url)
+
+    def job_rows() -> list[tuple[str, str, str]]:
+        with session(engine) as s:  # a session per look (SQLite WAL snapshots)
+            return [(row.platform, row.kind, row.status) for row in s.execute(select(InboundJob)).scalars()]
+
+    try:
+        assert job_rows() == [("teams", "command", "accepted")]
+        with session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Kudos)) == 0
+            stored = str(s.execute(text("SELECT key, payload FROM inbound_jobs")).one())
+        assert "calm release" not in stored and "29:ana" not in stored and "29:bob" not in stored and "a:personal" not in stored
+        assert fake_connector.sent == []
+
+        fake_connector.member_gate = None
+        gate.set()
+        await asyncio.sleep(1.1)
+        proc, url = await start_run(database_url, fake_slack, config, **teams)
+        try:
+            sent = await fake_connector.wait_for(3, timeout=20)
+            reply = [s for s in sent if s.conversation_id == activity["conversation"]["id"]]
+            assert len(reply) == 1 and reply[0].reply_to == activity["id"] and "Kudos sent to" in json.dumps(reply[0].activity)
+            # Teams redelivering the same activity now changes nothing: recorded once, processed once.
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url + "/api/messages", data=body, headers=headers) as resp:
+                    assert resp.status == 201
+            for _ in range(100):
+                if job_rows() == [("teams", "command", "done")]:
+                    break
+                await asyncio.sleep(0.05)
+            assert job_rows() == [("teams", "command", "done")]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+        with session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+        assert sorted(s.conversation_id for s in fake_connector.sent) == ["19:support@thread.tacv2", "a:personal-29:ana", "a:personal-29:bob"]
+    finally:
+        engine.dispose()
+
+
 async def test_a_form_is_recorded_before_its_ack_and_a_corrected_resubmission_is_not_taken_for_a_retry(server):
     """The same view (id and hash) submitted with a refused value, then corrected: both are new
     submissions; the identical one sent again is a retry, recorded and processed once."""
@@ -258,12 +319,34 @@ async def test_the_ack_waits_for_nothing_but_the_record(server):
         assert s.scalar(select(func.count()).select_from(Kudos)) == 1
 
 
+async def test_a_teams_message_gets_its_201_once_recorded_while_the_member_look_ups_wait(server):
+    gate = server.connector.member_gate = asyncio.Event()
+    activity = server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for the migration plan", mentions=[("29:bob", "Bob Stone")])
+    status, _ = await server.teams_send(activity)
+    assert status == 201
+    with session(server.engine) as s:
+        job = s.execute(select(InboundJob)).scalar_one()
+        assert (job.platform, job.kind, job.status) == ("teams", "command", "accepted")
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 0
+    assert server.connector.sent == []
+    gate.set()
+    await handled(server)
+    with session(server.engine) as s:
+        assert s.execute(select(InboundJob.status)).scalar_one() == "done"
+        assert s.scalar(select(func.count()).select_from(Kudos)) == 1
+    [reply] = server.connector.sent_to(activity["conversation"]["id"])
+    assert reply.reply_to == activity["id"] and "Kudos sent to" in json.dumps(reply.activity)
+
+
 async def test_a_full_queue_refuses_instead_of_accepting(server, monkeypatch):
     monkeypatch.setattr(core_mod, "MAX_QUEUED", 0)
     status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> for the migration plan")
     assert status == 200  # a slash command is answered with "busy, try again" in the ack itself
     status, _ = await server.slack_interaction(server.block_actions("kudos-for-win", "1"))
     assert status == 503
+    status, _ = await server.teams_send(server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for the plan", mentions=[("29:bob", "Bob Stone")]))
+    assert status == 503  # not a 201: Teams redelivers it later
+    assert server.connector.sent == []
     await handled(server)
     with session(server.engine) as s:
         assert s.scalar(select(func.count()).select_from(InboundJob)) == 0

@@ -323,9 +323,18 @@ async def test_person_on_slack_and_teams_is_one_recipient_and_one_respondent(pul
     conversation = {"conversationType": "personal", "tenantId": "tenant-1", "id": "a:personal-29:bob"}
     data = {"action_id": f"pulse.answer:{enps.id}:9", "value": f"{pulse_id}:{enps.id}:9"}
     await srv.teams_send(srv.teams_submit(data, sender=("29:bob", "Bob Stone"), reply_to_id=bob_delivery.platform_ref.rpartition("|")[2], conversation=conversation))
+    await handled(srv)
     rows = [a for a in answers(engine) if a.question_id == enps.id]
     assert [a.value for a in rows] == [9]
     assert rows[0].respondent == respondent_key(SECRET, person_id(engine, "U0BOB"), pulse_id)
+    # The Teams click was recorded before its 201 like the Slack one; its row, kept after processing
+    # so a redelivery is still recognised, says neither who clicked (their 1:1 chat) nor what.
+    with srv.engine.connect() as conn:
+        jobs = conn.execute(text("SELECT key, payload FROM inbound_jobs WHERE platform = 'teams'")).all()
+    assert jobs
+    for key, payload in jobs:
+        stored = f"{key} {payload}"
+        assert "29:bob" not in stored and "a:personal" not in stored and "pulse.answer" not in stored, stored
 
 
 # --- guarantees that must fail loudly when broken (issue 12.4) ------------------------------

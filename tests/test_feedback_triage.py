@@ -8,7 +8,7 @@ import jsonschema
 
 from storage.kernel.db import session
 from storage.directory.tables import User
-from tests.conftest import teams_card_schema
+from tests.conftest import handled, teams_card_schema
 from tests.feedback_support import (
     customer_kudos,
     fb,  # noqa: F401 - fixture
@@ -95,6 +95,7 @@ async def test_teams_triage_card_picker_relays_and_updates_both_triage_posts(fb)
     value = dict(submit["data"], **{picker["id"]: "29:bob"})
     _, activity_id = triage_post(fb.engine, feedback_rows(fb.engine)[0].id, "teams")  # the card's id, as Teams returned it
     await fb.teams_send(fb.teams_submit(value, sender=("29:ana", "Ana Lima"), reply_to_id=activity_id, conversation=channel))
+    await handled(fb)
 
     [row] = feedback_rows(fb.engine)
     assert (row.status, row.route_method) == ("relayed", "triage")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import FakeBotConnector
+from tests.conftest import FakeBotConnector, handled
 from tests.feedback_support import (
     FEEDBACK_ORG_YAML,
     customer_kudos,
@@ -188,5 +188,6 @@ async def test_a_teams_pick_of_someone_the_card_did_not_offer_is_refused(fb):
     assert feedback_rows(fb.engine)[0].status == "triage" and customer_kudos(fb.engine) == [] and fb.connector.created == []
     # The same card, a person it offered, from the channel thread Teams names `…;messageid=…`: routed.
     await fb.teams_send(fb.teams_submit(teams_value(feedback_id, "29:bob"), sender=("29:ana", "Ana Lima"), reply_to_id=card_id, conversation=channel))
+    await handled(fb)
     assert feedback_rows(fb.engine)[0].status == "relayed"
     assert fb.connector.created and fb.connector.created[-1]["members"][0]["id"] == "29:bob"

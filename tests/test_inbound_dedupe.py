@@ -22,9 +22,8 @@ from tests.recognition_support import NOW, win_state
 async def handled(srv, timeout: float = 15.0) -> None:
     """Wait until the core has no handler in flight (each copy's reply and follow-ups are done).
 
-    Handlers enter the core's in-flight tracker before Slack's ack is answered, and Teams answers
-    after the handler, so once every request has its HTTP response this is the moment nothing
-    more will be sent for them.
+    Handlers enter the core's in-flight tracker before Slack's ack or Teams' 201 is answered, so
+    once every request has its HTTP response this is the moment nothing more will be sent for them.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -6,7 +6,7 @@ import jsonschema
 
 from bot.kernel.core import FormInvalid, Outcome
 from bot.kernel.messages import Form, Message, Paragraph, TextInput, UserSelect
-from tests.conftest import teams_card_schema
+from tests.conftest import handled, teams_card_schema
 
 FORM = Form(
     form_id="test.form",
@@ -61,11 +61,13 @@ async def test_teams_card_submit_routes_to_action_and_form_and_updates_the_card(
     seen = []
     install_handlers(server.core, seen)
     await server.teams_send(server.teams_submit({"action_id": "test.pick:2", "value": "2"}, reply_to_id="act-77"))
+    await handled(server)
     assert len(server.connector.updated) == 1
     assert server.connector.updated[0].reply_to == "act-77"
     assert seen[0].value == "2" and seen[0].message.message_id == "act-77"
 
     await server.teams_send(server.teams_submit({"form_id": "test.form", "metadata": "ctx-42", "multi": ["who"], "what": "fixed it", "who": "29:bob,29:dan"}))
+    await handled(server)
     assert seen[-1].values == {"what": "fixed it", "who": ["29:bob", "29:dan"]} and seen[-1].metadata == "ctx-42"
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from storage.kernel.db import session
 from storage.directory.tables import ConversationRef, User
 from storage.recognition.tables import Kudos
-from tests.conftest import teams_card_schema
+from tests.conftest import handled, teams_card_schema
 
 
 def card_text(sent) -> str:
@@ -89,11 +89,13 @@ async def test_a_redelivered_activity_creates_one_kudos(server):
     for _ in range(3):
         status, _ = await server.teams_send(activity)
         assert status in (200, 201)
+    await handled(server)
     with session(server.engine) as s:
         assert len(s.execute(select(Kudos)).scalars().all()) == 1
     dms = [x for x in server.connector.sent if x.conversation_id == "a:personal-29:bob"]
     channel = [x for x in server.connector.sent if x.conversation_id == "19:support@thread.tacv2"]
-    assert len(dms) == 1 and len(channel) == 1
+    replies = server.connector.sent_to(activity["conversation"]["id"])
+    assert len(dms) == 1 and len(channel) == 1 and len(replies) == 1  # recorded once, answered once
 
 
 async def test_bad_teams_input_gets_a_clear_reply_and_stores_nothing(server):
@@ -106,6 +108,7 @@ async def test_bad_teams_input_gets_a_clear_reply_and_stores_nothing(server):
     for text, mentions, expected in cases:
         before = len(server.connector.sent)
         await server.teams_send(server.teams_activity(text, mentions=mentions))
+        await handled(server)
         replies = server.connector.sent[before:]
         assert len(replies) == 1, text
         assert expected in card_text(replies[0])

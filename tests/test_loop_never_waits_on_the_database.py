@@ -58,6 +58,33 @@ async def test_a_teams_kudos_turn_and_its_replies_run_no_statement_on_the_loop(s
     assert watch.found == [], "\n".join(watch.found)
 
 
+async def test_a_queued_teams_card_submission_and_a_resumed_teams_turn_run_no_statement_on_the_loop(server, monkeypatch):
+    """A card submitted in a channel thread and refused (answered in the person's 1:1 chat, opened for
+    it), then a message recorded by a process that "died" before processing it, resumed."""
+    core = server.core
+    thread = {"id": "19:support@thread.tacv2;messageid=1700000000001", "conversationType": "channel", "tenantId": "tenant-1"}
+    to_herself = {"form_id": "kudos.give", "metadata": "", "multi": ["recipients"], "recipients": "29:ana", "reason": "being me"}
+
+    def crashed(*_args, **_kwargs):  # recorded and answered 201, never processed by this process
+        core._queued -= 1
+        core.inflight.leave()
+
+    with OnTheLoop(server.engine) as watch:
+        status, _ = await server.teams_send(server.teams_submit(to_herself, conversation=thread))
+        assert status == 201
+        await handled(server)
+        assert server.connector.sent_to("a:personal-29:ana"), "the refusal went to her 1:1 chat"
+        monkeypatch.setattr(core, "_spawn", crashed)
+        activity = server.teams_activity("<at>pulsebridge</at> kudos <at>Bob Stone</at> for the resumed turn", mentions=[("29:bob", "Bob Stone")])
+        status, _ = await server.teams_send(activity)
+        assert status == 201
+        monkeypatch.undo()
+        assert await core.resume_accepted(everything=True) == 1
+        await handled(server)
+        assert server.connector.sent_to(activity["conversation"]["id"]) and server.connector.sent_to("19:support@thread.tacv2")
+    assert watch.found == [], "\n".join(watch.found)
+
+
 async def test_a_slack_kudos_and_its_follow_ups_run_no_statement_on_the_loop(server):
     with OnTheLoop(server.engine) as watch:
         status, _ = await server.slack_command("/kudos", "<@U0BOB|bob> for the calm release night")

@@ -9,7 +9,7 @@ import pytest
 
 from storage.kernel.db import session
 from storage.pulses.queries import questions_of
-from tests.conftest import teams_card_schema
+from tests.conftest import handled, teams_card_schema
 from tests.pulse_helpers import TUESDAY, answers, deliveries, pulse_server_for, seed_people, tick
 
 TEAMS_YAML = """
@@ -50,6 +50,7 @@ async def test_teams_pulse_card_answer_change_and_comment(teams_pulse):
     srv = teams_pulse
     schema = teams_card_schema()
     await srv.teams_send(srv.teams_activity("help"))  # the bot has been installed: it knows a service URL and tenant
+    await handled(srv)  # answered after the 201, from a worker
     await srv.connector.wait_for(1)
     await tick(srv, TUESDAY + timedelta(hours=1))  # 10:00 Tokyo: Ana only
     assert [s.conversation_id for s in srv.connector.sent[1:]] == ["a:personal-29:ana"]
@@ -71,24 +72,29 @@ async def test_teams_pulse_card_answer_change_and_comment(teams_pulse):
     dm_id = row.platform_ref.rpartition("|")[2]
     conversation = {"conversationType": "personal", "tenantId": "tenant-1", "id": "a:personal-29:bob"}
     await srv.teams_send(srv.teams_submit(data[9], sender=bob, reply_to_id=dm_id, conversation=conversation))
+    await handled(srv)  # answered after the 201, from a worker
     assert len(srv.connector.updated) == 1
     updated = srv.connector.updated[0]
     assert updated.reply_to == dm_id and "Your answer: 9" in card_texts(updated.activity["attachments"][0]["content"])
     jsonschema.validate(updated.activity["attachments"][0]["content"], schema)
 
     await srv.teams_send(srv.teams_submit(data[4], sender=bob, reply_to_id=dm_id, conversation=conversation))  # changed
+    await handled(srv)  # answered after the 201, from a worker
     await srv.teams_send(srv.teams_submit(data[4], sender=bob, reply_to_id=dm_id, conversation=conversation))  # double click
+    await handled(srv)  # answered after the 201, from a worker
     (answer,) = answers(srv.engine)
     assert answer.value == 4
 
     comment = next(b["data"] for b in buttons(srv.connector.updated[-1].activity["attachments"][0]["content"]) if b["data"]["action_id"].startswith("pulse.comment:"))
     sent_before = len(srv.connector.sent)
     await srv.teams_send(srv.teams_submit(comment, sender=bob, reply_to_id=dm_id, conversation=conversation))
+    await handled(srv)  # answered after the 201, from a worker
     form = srv.connector.sent[sent_before].card
     jsonschema.validate(form, schema)
     submit = form["actions"][0]["data"]
     assert submit["form_id"] == "pulse.comment"
     await srv.teams_send(srv.teams_submit({**submit, "comment": "Workload is terrible and stressful"}, sender=bob, conversation=conversation))
+    await handled(srv)  # answered after the 201, from a worker
     (answer,) = answers(srv.engine)
     assert answer.comment == "Workload is terrible and stressful" and answer.polarity < 0
     dm = [u for u in srv.connector.updated if u.reply_to == dm_id][-1]  # the pulse DM says so
@@ -99,6 +105,7 @@ async def test_teams_pulse_card_answer_change_and_comment(teams_pulse):
 async def test_teams_forged_value_is_refused(teams_pulse):
     srv = teams_pulse
     await srv.teams_send(srv.teams_activity("help"))
+    await handled(srv)  # answered after the 201, from a worker
     await tick(srv, TUESDAY + timedelta(hours=15))
     row = deliveries(srv.engine)["29:bob"]
     with session(srv.engine) as s:
@@ -106,6 +113,7 @@ async def test_teams_forged_value_is_refused(teams_pulse):
     before = len(srv.connector.sent)
     forged = {"action_id": f"pulse.answer:{question.id}:3", "value": f"{row.pulse_id}:{question.id}:10"}
     await srv.teams_send(srv.teams_submit(forged, sender=("29:bob", "Bob Stone")))
+    await handled(srv)  # answered after the 201, from a worker
     reply = srv.connector.sent[before]
     assert "doesn't match" in card_texts(reply.card)
     assert answers(srv.engine) == [] and srv.connector.updated == []
@@ -114,10 +122,12 @@ async def test_teams_forged_value_is_refused(teams_pulse):
 async def test_teams_pulse_command_reshows_open_questions(teams_pulse):
     srv = teams_pulse
     await srv.teams_send(srv.teams_activity("help"))
+    await handled(srv)  # answered after the 201, from a worker
     await tick(srv, TUESDAY + timedelta(hours=15))
     before = len(srv.connector.sent)
     conversation = {"conversationType": "personal", "tenantId": "tenant-1", "id": "a:personal-29:dan"}
     await srv.teams_send(srv.teams_activity("<at>pulsebridge</at> pulse", sender=("29:dan", "Dan Wu"), conversation=conversation))
+    await handled(srv)  # answered after the 201, from a worker
     new = srv.connector.sent[before:]
     assert [s.conversation_id for s in new] == ["a:personal-29:dan", "a:personal-29:dan"]
     assert any(b["data"]["action_id"].startswith("pulse.answer:") for b in buttons(new[0].card))

@@ -11,6 +11,7 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
     Activity,
+    ActivityTypes,
     ChannelAccount,
     ConversationAccount,
     ConversationParameters,
@@ -20,9 +21,9 @@ from botbuilder.schema import (
 
 from adapters.teams import msrest_retry, render, search, translate
 from adapters.teams.security import GuardedAuthentication, Refused, ServiceUrls
-from bot.kernel.core import PulseBridge, error_message
+from bot.kernel.core import Busy, PulseBridge, error_message
 from bot.directory.lookup import store_profile
-from bot.kernel.events import ActionInvoked, MessageHandle, Profile
+from bot.kernel.events import ActionInvoked, CommandInvoked, FormSubmitted, MessageHandle, Profile
 from bot.kernel.metrics import outbound_call
 from bot.kernel.messages import Form, Message, Paragraph, UserRef
 from bot.kernel.ports import ChannelPost, Destination, DirectMessage, Outbound, Roster, SendFailed
@@ -65,6 +66,10 @@ def cloud_adapter(settings: Settings, credentials_factory=None) -> CloudAdapter:
     )
 
     async def on_error(context: TurnContext, error: Exception) -> None:
+        if context.activity.type == ActivityTypes.message:
+            # A message's turn only records it (TeamsBot.on_turn): when that failed nothing was
+            # accepted, so Teams must hear a 5xx and retry, not get a 201 and an apology.
+            raise error
         log.error("unhandled error in a Teams turn: %r", error, exc_info=error)
         await context.send_activity(_activity(error_message("Sorry, something went wrong on my side. Please try again.")))
 
@@ -150,6 +155,66 @@ class TeamsAdapter:
             reference.conversation = ConversationAccount(id=conversation_id, is_group=True, conversation_type="channel", tenant_id=tenant)
         return reference
 
+    async def reply_to(self, reference: ConversationReference, activity: Activity) -> None:
+        """Answer the activity `reference` was taken from, in its conversation and under it, as its own turn would have."""
+
+        async def logic(context: TurnContext) -> None:
+            context.activity.id = reference.activity_id  # else the reply goes under the continuation's made-up id
+            with outbound_call("teams", "send_activity", _connector_status):
+                await context.send_activity(activity)
+
+        await self._in(reference, logic)
+
+    async def update_in(self, reference: ConversationReference, activity: Activity) -> None:
+        """Replace the message `activity.id` in the conversation of `reference`."""
+
+        async def logic(context: TurnContext) -> None:
+            with outbound_call("teams", "update_activity", _connector_status):
+                await context.update_activity(activity)
+
+        await self._in(reference, logic)
+
+    def responder(self, state: dict, event: object) -> TeamsResponder:
+        """Answers for an accepted message activity (TeamsBot.on_turn), from what was stored with it:
+        the activity's conversation reference and, for a submitted form, the card to replace."""
+        form_card = state.get("card") if isinstance(event, FormSubmitted) else None
+        return TeamsResponder(
+            self.core.adapters[self.platform],  # the core's registration: its calls run on the HTTP loop
+            ConversationReference().deserialize(state["reference"]),
+            event.message if isinstance(event, ActionInvoked) else None,
+            actor=getattr(event, "actor", None),
+            form_card=form_card,
+        )
+
+    async def complete(self, event: CommandInvoked | ActionInvoked | FormSubmitted, state: dict):
+        """What an accepted message activity still needs from Teams, done on its worker after the ack
+        (PulseBridge._process): its conversation remembered (and a new team's members listed), and the
+        members it names looked up, emails included. Teams answers member look-ups only inside a
+        conversation, so they run in a proactive turn in the activity's own; a failed look-up leaves
+        the name the activity carried, as it did when the look-ups held up the HTTP answer."""
+        reference = ConversationReference().deserialize(state["reference"])
+        try:
+            first = await _remember(self.core.engine, reference)
+        except Exception as exc:  # noqa: BLE001 - the answer goes out through the stored reference anyway
+            log.warning("remembering a Teams conversation failed: %s", type(exc).__name__)
+            first = False
+        found: dict[str, Profile] = {}
+
+        async def logic(context: TurnContext) -> None:
+            # A proactive turn carries no channel data; TeamsInfo asks the team's roster when it names one.
+            context.activity.channel_data = dict(state.get("channel_data") or {})
+            if first:
+                await _learn_roster(self.core.engine, context)
+            for member_id, name in translate.members(event):
+                if member_id not in found:
+                    found[member_id] = await _member(context, member_id, name)
+
+        try:
+            await self._in(reference, logic)
+        except Exception as exc:  # noqa: BLE001 - answered with the activity's names rather than not at all
+            log.info("Teams member look-ups failed: %s", type(exc).__name__)
+        return translate.with_profiles(event, found)
+
     async def send(self, destination: Destination, message: Message) -> MessageHandle:
         return await self.send_activity(destination, _activity(message))
 
@@ -168,12 +233,7 @@ class TeamsAdapter:
     async def update(self, handle: MessageHandle, message: Message) -> None:
         activity = _activity(message)
         activity.id = handle.message_id
-
-        async def logic(context: TurnContext) -> None:
-            with outbound_call("teams", "update_activity", _connector_status):
-                await context.update_activity(activity)
-
-        await self._in(await self._reference_for(handle.conversation_id), logic)
+        await self.update_in(await self._reference_for(handle.conversation_id), activity)
 
     async def _create_personal(self, destination: DirectMessage, template: ConversationReference, user_id, activity: Activity) -> MessageHandle:
         """First DM to someone who never wrote to the bot: create the 1:1 chat and remember it."""
@@ -208,7 +268,7 @@ class TeamsAdapter:
 
     async def fetch_profile(self, external_id: str) -> Profile | None:
         # Teams only answers member look-ups inside a conversation, so profiles arrive with
-        # each activity (see TeamsBot) rather than through this call.
+        # each accepted activity (TeamsAdapter.complete) rather than through this call.
         return None
 
 
@@ -288,22 +348,24 @@ def is_refusal(message: Message) -> bool:
 
 
 class TeamsResponder:
-    """Answers go into the conversation the activity came from; updates replace the card that was clicked.
+    """Answers go into the conversation the activity came from, under it; updates replace the card that was clicked.
 
     In a channel or group chat, what concerns only the person who acted goes to their 1:1 chat
     with the bot instead (Teams has no messages only one person sees): refusals and forms. A
     submitted form is replaced by its confirmation, so it cannot be submitted twice.
+
+    Built on a worker after the HTTP answer (TeamsAdapter.responder), from the activity's stored
+    conversation reference: every send is a proactive turn through `adapter`, the core's
+    registration, so it runs on the HTTP loop like the adapter's own sends.
     """
 
-    def __init__(self, turn_context: TurnContext, handle: MessageHandle | None = None, *, adapter: TeamsAdapter | None = None,
-                 actor: UserRef | None = None, replace_form: bool = False):
-        self.turn_context = turn_context
-        self.handle = handle
-        shared = translate.conversation_kind(turn_context.activity) != "personal"
-        self.private_to = actor if shared and adapter is not None else None
+    def __init__(self, adapter: TeamsAdapter, reference: ConversationReference, handle: MessageHandle | None = None, *,
+                 actor: UserRef | None = None, form_card: str | None = None):
         self.adapter = adapter
-        self.form_handle = MessageHandle(translate.PLATFORM, turn_context.activity.conversation.id, turn_context.activity.reply_to_id) \
-            if replace_form and turn_context.activity.reply_to_id else None
+        self.reference = reference
+        self.handle = handle
+        self.private_to = actor if translate.kind_of(reference.conversation) != "personal" else None
+        self.form_handle = MessageHandle(translate.PLATFORM, reference.conversation.id, form_card) if form_card else None
 
     async def _private(self, activity: Activity) -> bool:
         if self.private_to is None:
@@ -328,21 +390,18 @@ class TeamsResponder:
                 return
             except Exception as exc:  # noqa: BLE001 - the confirmation still gets through as a new message
                 log.info("could not replace a submitted Teams form (%s); replying instead", type(exc).__name__)
-        with outbound_call("teams", "send_activity", _connector_status):
-            await self.turn_context.send_activity(_activity(message))
+        await self.adapter.reply_to(self.reference, _activity(message))
 
     async def open_form(self, form: Form) -> None:
         activity = _to_activity(render.form_payload(form))
         if await self._private(activity):
             return
-        with outbound_call("teams", "send_activity", _connector_status):
-            await self.turn_context.send_activity(activity)
+        await self.adapter.reply_to(self.reference, activity)
 
     async def _update(self, handle: MessageHandle, message: Message) -> None:
         activity = _activity(message)
         activity.id = handle.message_id
-        with outbound_call("teams", "update_activity", _connector_status):
-            await self.turn_context.update_activity(activity)
+        await self.adapter.update_in(self.reference, activity)
 
     async def update(self, message: Message) -> None:
         if self.handle is None:
@@ -354,33 +413,108 @@ class TeamsResponder:
         await self.reply(error_message(" ".join(errors.values())))
 
 
+def _answer_state(activity: Activity) -> dict:
+    """What TeamsAdapter.responder and .complete need to finish an accepted activity later, on a worker
+    or after a restart (stored with it, sealed): where to answer, the team whose roster answers member
+    look-ups, and the card a submitted form came from."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    team = data.get("team") if isinstance(data.get("team"), dict) else None
+    return {"reference": _reference_of(activity).serialize(), "channel_data": {"team": team} if team else {}, "card": activity.reply_to_id}
+
+
+def _reference_of(activity: Activity) -> ConversationReference:
+    reference = TurnContext.get_conversation_reference(activity)
+    # botbuilder reads the tenant from "tenantID" while Teams sends conversation.tenantId and
+    # channelData.tenant.id: keep it on the reference (new 1:1 chats and searches need it).
+    if reference.conversation is not None and not reference.conversation.tenant_id:
+        reference.conversation.tenant_id = search.tenant_of(activity)
+    return reference
+
+
+async def _remember(engine, reference: ConversationReference) -> bool:
+    """Keep the ConversationReference of every conversation the bot hears from, for proactive messages.
+
+    Returns True the first time a team channel or group chat is heard from (its members are
+    then worth listing). A channel thread ("19:…;messageid=…") also stores its channel's reference."""
+    conversation = reference.conversation
+    if not conversation or not conversation.id or not reference.service_url:
+        return False
+    kind = translate.kind_of(conversation)
+    sender = reference.user
+    personal_sender = Profile(translate.PLATFORM, sender.id, sender.name or "") if kind == "personal" and sender and sender.id else None
+    channel = None
+    base_id = conversation.id.split(";", 1)[0]
+    if base_id != conversation.id:
+        channel = reference.serialize()
+        channel["conversation"] = {**channel.get("conversation", {}), "id": base_id}
+    return await in_db_thread(engine, "teams", _remember_conversation, engine, conversation.id, kind, reference.serialize(), personal_sender, channel)
+
+
+async def _learn_roster(engine, turn_context: TurnContext) -> None:
+    """First contact with a team or group chat: store its members at once, so pickers and pulses
+    know them before the nightly directory sync. A failure only waits for that sync."""
+    people: list[Profile] = []
+    try:
+        token = None
+        while True:
+            with outbound_call("teams", "get_paged_members", _connector_status):
+                page = await TeamsInfo.get_paged_members(turn_context, token, MEMBERS_PAGE)
+            people.extend(translate.profile(m, m.id, m.name or "") for m in page.members or [] if m.id)
+            token = page.continuation_token
+            if not token:
+                break
+    except Exception as exc:  # noqa: BLE001 - the turn itself must go on
+        log.warning("listing the members of a new Teams conversation failed: %s", type(exc).__name__)
+        return
+    await in_db_thread(engine, "teams", _store_profiles, engine, people)
+    log.info("learned %d member(s) of a new Teams conversation", len(people))
+
+
+async def _member(turn_context: TurnContext, member_id: str, name: str) -> Profile:
+    try:
+        with outbound_call("teams", "get_member", _connector_status):
+            account = await TeamsInfo.get_member(turn_context, member_id)
+    except Exception as exc:  # noqa: BLE001 - an unreachable roster must not block the command
+        log.info("Teams member look-up for %s failed: %s", member_id, exc)
+        account = None
+    return translate.profile(account, member_id, name)
+
+
 class TeamsBot(ActivityHandler):
     def __init__(self, core: PulseBridge):
         self.core = core
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        if await self._remember(turn_context):
-            await self._learn_roster(turn_context)
+        if turn_context.activity.type == ActivityTypes.message and await self._accept(turn_context):
+            return
+        if await _remember(self.core.engine, _reference_of(turn_context.activity)):
+            await _learn_roster(self.core.engine, turn_context)
         await super().on_turn(turn_context)
 
-    async def _learn_roster(self, turn_context: TurnContext) -> None:
-        """First contact with a team or group chat: store its members at once, so pickers and pulses
-        know them before the nightly directory sync. A failure only waits for that sync."""
-        people: list[Profile] = []
-        try:
-            token = None
-            while True:
-                with outbound_call("teams", "get_paged_members", _connector_status):
-                    page = await TeamsInfo.get_paged_members(turn_context, token, MEMBERS_PAGE)
-                people.extend(translate.profile(m, m.id, m.name or "") for m in page.members or [] if m.id)
-                token = page.continuation_token
-                if not token:
-                    break
-        except Exception as exc:  # noqa: BLE001 - the turn itself must go on
-            log.warning("listing the members of a new Teams conversation failed: %s", type(exc).__name__)
-            return
-        await in_db_thread(self.core.engine, "teams", _store_profiles, self.core.engine, people)
-        log.info("learned %d member(s) of a new Teams conversation", len(people))
+    async def _accept(self, turn_context: TurnContext) -> bool:
+        """A command or card submission is recorded (PulseBridge.accept) and the HTTP answer goes out:
+        the member look-ups, the handler and the replies follow on a worker (TeamsAdapter.complete and
+        .responder), so a crash after the 201 loses nothing and a redelivery is processed once.
+        False for a message that is not for us: nothing was recorded."""
+        activity = turn_context.activity
+        sender = activity.from_property
+        actor = translate.profile(None, sender.id, sender.name or "")
+        if activity.value and not activity.text:
+            event = translate.submission(activity, actor)
+            if event is None:
+                return False
+            kind = "action" if isinstance(event, ActionInvoked) else "form"
+        elif activity.text:
+            bot_id = activity.recipient.id if activity.recipient else None
+            mentioned = tuple(
+                translate.profile(None, e["mentioned"]["id"], e["mentioned"].get("name") or "") for e in translate.mentions(activity) if e["mentioned"]["id"] != bot_id
+            )
+            event = translate.command(activity, actor, mentioned, (*self.core.commands, "help")) or translate.chatter(activity, actor)
+            kind = "command"
+        else:
+            return False
+        await self.core.accept(kind, event, _answer_state(activity))  # Busy: http_handler answers 503
+        return True
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         """Installed (the bot is among membersAdded): one welcome per conversation, however often
@@ -397,81 +531,12 @@ class TeamsBot(ActivityHandler):
         )
         await self.core.outbox.deliver([Outbound(f"teams:welcome:{conversation_id}", ChannelPost(translate.PLATFORM, conversation_id), welcome)])
 
-    async def _remember(self, turn_context: TurnContext) -> bool:
-        """Keep the ConversationReference of every conversation the bot hears from, for proactive messages.
-
-        Returns True the first time a team channel or group chat is heard from (its members are
-        then worth listing). A channel thread ("19:…;messageid=…") also stores its channel's reference."""
-        activity = turn_context.activity
-        if not activity.conversation or not activity.conversation.id or not activity.service_url:
-            return False
-        kind = translate.conversation_kind(activity)
-        reference = TurnContext.get_conversation_reference(activity)
-        # botbuilder reads the tenant from "tenantID" while Teams sends conversation.tenantId and
-        # channelData.tenant.id: keep it on the reference (new 1:1 chats and searches need it).
-        if reference.conversation is not None and not reference.conversation.tenant_id:
-            reference.conversation.tenant_id = search.tenant_of(activity)
-        sender = activity.from_property
-        personal_sender = Profile(translate.PLATFORM, sender.id, sender.name or "") if kind == "personal" and sender and sender.id else None
-        channel = None
-        base_id = activity.conversation.id.split(";", 1)[0]
-        if base_id != activity.conversation.id:
-            channel = reference.serialize()
-            channel["conversation"] = {**channel.get("conversation", {}), "id": base_id}
-        return await in_db_thread(
-            self.core.engine, "teams", _remember_conversation, self.core.engine, activity.conversation.id, kind, reference.serialize(), personal_sender, channel
-        )
-
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name == search.INVOKE_NAME:
             body = await in_db_thread(self.core.engine, "teams", search.answer, self.core.engine, self.core.settings.teams_tenants, activity)
             return InvokeResponse(status=200, body=body)
         return await super().on_invoke_activity(turn_context)
-
-    async def _profile(self, turn_context: TurnContext, member_id: str, name: str) -> Profile:
-        try:
-            account = await TeamsInfo.get_member(turn_context, member_id)
-        except Exception as exc:  # noqa: BLE001 - an unreachable roster must not block the command
-            log.info("Teams member look-up for %s failed: %s", member_id, exc)
-            account = None
-        return translate.profile(account, member_id, name)
-
-    async def on_message_activity(self, turn_context: TurnContext) -> None:
-        activity = turn_context.activity
-        sender = activity.from_property
-        if activity.value and not activity.text:
-            actor = await self._profile(turn_context, sender.id, sender.name or "")
-            event = translate.submission(activity, actor)
-            if event is None:
-                return
-            responder = TeamsResponder(
-                turn_context,
-                event.message if isinstance(event, ActionInvoked) else None,
-                adapter=self.core.adapters.get(translate.PLATFORM),
-                actor=event.actor,
-                replace_form=not isinstance(event, ActionInvoked),
-            )
-            if isinstance(event, ActionInvoked):
-                await self.core.handle_action(event, responder)
-            else:
-                await self.core.handle_form(event, responder)
-            return
-        if not activity.text:
-            return
-        actor = await self._profile(turn_context, sender.id, sender.name or "")
-        bot_id = activity.recipient.id if activity.recipient else None
-        mentioned = [
-            await self._profile(turn_context, e["mentioned"]["id"], e["mentioned"].get("name") or "")
-            for e in translate.mentions(activity)
-            if e["mentioned"]["id"] != bot_id
-        ]
-        cmd = translate.command(activity, actor, tuple(mentioned), (*self.core.commands, "help"))
-        responder = TeamsResponder(turn_context, adapter=self.core.adapters.get(translate.PLATFORM), actor=cmd.actor if cmd else None)
-        if cmd is None:
-            await responder.reply(self.core.help_message())
-            return
-        await self.core.handle_command(cmd, responder)
 
 
 # -- the database work of the Teams adapter, on the `in_db_thread` pool kept for it: turns and
@@ -561,7 +626,8 @@ def _shape_error(body: object) -> str | None:
 
 
 def http_handler(cloud: CloudAdapter, bot: TeamsBot):
-    """POST /api/messages: shape check (400), then GuardedAuthentication (401/403), then the turn."""
+    """POST /api/messages: shape check (400), then GuardedAuthentication (401/403), then the turn: for
+    a message, only until it is recorded (201; 503 when the core is busy); an invoke's answer is its body."""
 
     async def handle(request: web.Request) -> web.Response:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -582,6 +648,10 @@ def http_handler(cloud: CloudAdapter, bot: TeamsBot):
             invoke = await cloud.process_activity(request.headers.get("Authorization", ""), activity, bot.on_turn)
         except Refused as refused:
             return web.json_response({"error": refused.reason}, status=refused.status)
+        except Busy as busy:
+            # Not recorded, so not acknowledged: Teams redelivers the activity later.
+            log.warning("refused a Teams activity: %s", busy)
+            return web.json_response({"error": "busy, retry later"}, status=503, headers={"Retry-After": "5"})
         if invoke:
             body = invoke.body if isinstance(invoke.body, dict | list | None) else serializer_helper(invoke.body)
             return web.json_response(body, status=invoke.status)

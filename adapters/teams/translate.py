@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Collection
 from typing import Any
 
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ConversationAccount
 from botbuilder.schema.teams import TeamsChannelAccount
 
 from bot.kernel.events import (
@@ -28,7 +29,12 @@ _AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 
 
 def conversation_kind(activity: Activity) -> str:
-    kind = (activity.conversation.conversation_type or "personal") if activity.conversation else "personal"
+    return kind_of(activity.conversation)
+
+
+def kind_of(conversation: ConversationAccount | None) -> str:
+    """personal, channel or group, for a conversation as an activity or a stored reference names it."""
+    kind = (conversation.conversation_type or "personal") if conversation else "personal"
     return {"personal": "personal", "channel": "channel"}.get(kind, "group")
 
 
@@ -109,17 +115,47 @@ def command(activity: Activity, actor: Profile, mentioned: tuple[Profile, ...], 
     if split is None:
         return None
     name, rest = split
+    return _command(activity, name, rest, actor, mentioned)
+
+
+def chatter(activity: Activity, actor: Profile) -> CommandInvoked:
+    """Text that names no command, as a request for the command list: answered like any command."""
+    return _command(activity, "help", parse_text(activity), actor, ())
+
+
+def _command(activity: Activity, name: str, parts: tuple[CommandPart, ...], actor: Profile, mentioned: tuple[Profile, ...]) -> CommandInvoked:
     return CommandInvoked(
         platform=PLATFORM,
         command=name,
-        parts=rest,
+        parts=parts,
         actor=UserRef(PLATFORM, actor.external_id, actor.display_name),
         conversation=Conversation(PLATFORM, activity.conversation.id, conversation_kind(activity)),
-        # Activity ids are unique within a conversation and kept on redelivery.
-        delivery_key=f"teams:{activity.conversation.id}:{activity.id}",
+        delivery_key=delivery_key(activity),
         actor_profile=actor,
         mentioned_profiles=mentioned,
     )
+
+
+def delivery_key(activity: Activity) -> str:
+    """Activity ids are unique within a conversation and kept on redelivery."""
+    return f"teams:{activity.conversation.id}:{activity.id}"
+
+
+def members(event: CommandInvoked | ActionInvoked | FormSubmitted) -> list[tuple[str, str]]:
+    """(id, name) of the people an event names whose profiles the connector should complete: the actor, then a command's mentions."""
+    mentioned = event.mentioned_profiles if isinstance(event, CommandInvoked) else ()
+    return [(event.actor.external_id, event.actor.display_name), *((p.external_id, p.display_name) for p in mentioned)]
+
+
+def with_profiles(event, profiles: dict[str, Profile]):
+    """`event` with the profiles the connector returned (emails included) instead of the names the activity carried."""
+    actor = profiles.get(event.actor.external_id, event.actor_profile)
+    changes: dict[str, Any] = {"actor_profile": actor}
+    if actor is not None:
+        changes["actor"] = UserRef(PLATFORM, actor.external_id, actor.display_name)
+    if isinstance(event, CommandInvoked):
+        changes["mentioned_profiles"] = tuple(profiles.get(p.external_id, p) for p in event.mentioned_profiles)
+    return dataclasses.replace(event, **changes)
 
 
 def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmitted | None:
@@ -129,7 +165,7 @@ def submission(activity: Activity, actor: Profile) -> ActionInvoked | FormSubmit
         return None
     conversation = Conversation(PLATFORM, activity.conversation.id, conversation_kind(activity))
     actor_ref = UserRef(PLATFORM, actor.external_id, actor.display_name)
-    key = f"teams:{activity.conversation.id}:{activity.id}"
+    key = delivery_key(activity)
     handle = MessageHandle(PLATFORM, activity.conversation.id, activity.reply_to_id) if activity.reply_to_id else None
     if isinstance(value.get("form_id"), str):
         multi = value.get("multi") if isinstance(value.get("multi"), list) else []

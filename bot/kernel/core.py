@@ -187,18 +187,23 @@ class WorkPool:
 
 
 def intake_key(kind: str, event: Any, sealer: Sealer) -> str:
-    """The key an accepted request is recorded under: its delivery key, which a platform's retry repeats.
+    """The key an accepted request is recorded under: a keyed digest of its delivery key, which a
+    platform's retry repeats.
+
+    The row and its key outlive the processing (a redelivery must still find them), and a delivery
+    key can name the person: a Teams key is their 1:1 chat's id, so in clear the row would say who
+    clicked a pulse answer, and when. The digest is keyed (`Sealer.digest`): a plain hash would let
+    anyone holding the database test a guessed key (or a guessed comment) against the row.
 
     A form's delivery key names the submitted view (Slack: its id and hash), and that stays the same
-    when a person corrects the fields a first submission was refused for; a digest of the values
-    tells those two submissions apart, while an identical resubmission still finds its record. The
-    digest is keyed (`Sealer.digest`): a plain hash would let anyone holding the database test a
-    guessed comment against the row, and so learn when it was written.
+    when a person corrects the fields a first submission was refused for; the values are digested
+    with it, which tells those two submissions apart, while an identical resubmission still finds
+    its record.
     """
-    if kind != "form":
-        return event.delivery_key
-    content = json.dumps([event.delivery_key, event.values, event.metadata], sort_keys=True, default=str)
-    return f"{event.delivery_key[:200]}:{sealer.digest(content)}"
+    content = event.delivery_key
+    if kind == "form":
+        content = json.dumps([event.delivery_key, event.values, event.metadata], sort_keys=True, default=str)
+    return f"{event.platform}:{kind}:{sealer.digest(content)}"
 
 
 class _OnLoop:
@@ -424,7 +429,7 @@ class PulseBridge:
         await self._run("form", submission, responder)
 
     async def _run(self, kind: str, event: Any, responder: Responder) -> None:
-        """Handle an event whose answer the platform waits for (Teams turns, modal submissions):
+        """Handle an event whose answer the caller waits for (the browser playground's requests):
         on a worker, so this loop keeps acknowledging other requests meanwhile."""
         if not self.inflight.accepting:
             await responder.reply(error_message("pulsebridge is restarting; please try again in a minute. Nothing was saved."))
@@ -513,13 +518,16 @@ class PulseBridge:
         error = None
         responder: Responder | None = None
         try:
+            adapter = self.adapters.get(event.platform)
             if live is not None:
                 responder = _OnLoop(live, self.pool)  # type: ignore[assignment]
             else:
-                adapter = self.adapters.get(event.platform)
                 if adapter is None:
                     raise RuntimeError(f"no adapter for platform {event.platform}")
                 responder = adapter.responder(responder_state, event)
+            complete = getattr(adapter, "complete", None)
+            if complete is not None:
+                event = await complete(event, responder_state)  # e.g. Teams' member look-ups, kept out of the ack
             try:
                 await self._dispatch(kind, event, responder)
             finally:

@@ -93,6 +93,11 @@ class RateLimited(SendFailed):
 
 
 class ChatAdapter(Protocol):
+    """What the core calls on a platform. An adapter whose accepted events still need the platform
+    after their ack may also define `async complete(event, state) -> event`: the core awaits it on
+    the worker before the handler runs (Teams looks members up there, inside their conversation).
+    """
+
     platform: str
 
     async def send(self, destination: Destination, message: Message) -> MessageHandle:

@@ -44,7 +44,8 @@ class InboundJob(SQLModel, table=True):
 
     Written before the ack (many per transaction, see bot/kernel/core.py `Intake`), so a crash
     between the ack and the work loses nothing: at start-up `accepted` rows are processed again.
-    The key is the delivery key, so a redelivered copy is recorded once. The payload is sealed with
+    The key is a keyed digest of the delivery key (bot/kernel/core.py `intake_key`), so a redelivered
+    copy is recorded once and the key names nobody. The payload is sealed with
     a key derived from PULSEBRIDGE_SECRET_KEY when one is set (bot/kernel/sealed.py).
     """
 

@@ -60,6 +60,7 @@ class FakeBotConnector:
         self.refused: list[tuple[str, int, str]] = []  # (path, status, error code) of every send/update refused as Teams would
         self.card_problems: list[str] = []  # schema problems of cards the bot sent (the fixture fails the test on any)
         self.split_posts: list[str] = []  # activity ids never returned: text + card sent as one activity became two posts
+        self.member_gate: asyncio.Event | None = None  # when set: every member look-up waits for it (after being recorded)
         self._ids = itertools.count(1)
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -167,6 +168,8 @@ class FakeBotConnector:
         return web.json_response({"id": f"a:personal-{member}", "activityId": None, "serviceUrl": self.url})
 
     async def _member(self, request: web.Request) -> web.Response:
+        if self.member_gate is not None:
+            await self.member_gate.wait()
         member = self.members.get(request.match_info["mid"])
         if member is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "not found"}}, status=404)
