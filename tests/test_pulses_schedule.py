@@ -111,6 +111,30 @@ async def test_reminder_goes_once_to_everyone_who_has_not_answered(pulse_server)
     assert all("Reminder" in c.params["text"] for c in reminders)
 
 
+async def test_a_reminder_that_meets_a_429_queues_for_its_pacer_again(server):
+    """Reminders are paced sends through the outbox. A 429 must come back to the pacer: slack_sdk's
+    own handler would sleep out Retry-After and retry at once, unpaced, into the window the other
+    reminders are filling (one 429 near the end of a run cost a whole second, and drew more)."""
+    from bot.kernel.messages import Message, Paragraph, UserRef
+    from bot.kernel.ports import DirectMessage, Outbound
+    from storage.kernel.tables import OutboxMessage
+
+    tokens = []
+
+    async def pace() -> None:
+        tokens.append(len([c for c in server.slack.calls if c.method.startswith("chat.postMessage")]))
+
+    server.slack.fail_next("chat.postMessage", headers={"Retry-After": "0"})
+    item = Outbound("test:reminder:1", DirectMessage(UserRef("slack", "U0ANA", "Ana")), Message(summary="Reminder", blocks=(Paragraph(("Reminder",)),)))
+    handle = await server.core.outbox.deliver_one(item, pace=pace)
+    assert handle is not None
+    assert tokens == [0, 1]  # a token before the refused request, and another before its retry
+    assert len(server.slack.calls_to("chat.postMessage:rejected")) == 1
+    assert len(server.slack.calls_to("chat.postMessage")) == 1
+    with session(server.engine) as s:
+        assert s.execute(select(OutboxMessage.status).where(OutboxMessage.key == "test:reminder:1")).scalar_one() == "sent"
+
+
 async def test_reminders_start_going_out_before_all_of_them_are_rendered(database_url, fake_slack, fake_connector, monkeypatch):
     """Rendered a chunk at a time while the earlier ones are sent: the renders of the second chunk
     wait here until a first reminder has reached Slack, which never happens if every reminder is

@@ -30,6 +30,7 @@ from sqlalchemy import update
 
 from bot.directory.lookup import user_ref
 from bot.kernel.metrics import PULSE_DELIVERIES
+from bot.kernel.outbox import MAX_RATE_LIMITED
 from bot.kernel.ports import DirectMessage, RateLimited, handle_to_ref
 from bot.pulses.render import question_message, zone
 from storage.kernel.db import WriteFailed, in_db_thread, run_write, session, write
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 PROCESS_TOKEN = uuid.uuid4().hex
 MAX_ATTEMPTS = 10
 RETRIES_PER_RUN = 3
-MAX_RATE_LIMITED = 20  # 429s in a row for one message before it counts as a failed attempt
 TEAMS_PER_CONVERSATION_RATE = 7.0
 # Pace a little under the configured limit: platforms count in sliding windows, and a send that
 # lands on a window edge costs a 429 and a whole Retry-After second.
