@@ -41,7 +41,9 @@ async def playground(database_url, fake_slack):
         database_url, fake_slack.url, FEEDBACK_WEBHOOK_SECRET=WEBHOOK_SECRET, PULSEBRIDGE_SECRET_KEY=PULSE_KEY, PULSEBRIDGE_SCHEDULER=True
     )
     runner, app, url = await start_playground(settings)
-    await wait_for_scheduler(app[CORE])
+    # The tests run jobs themselves (time travel). Paused, the wall clock's minute ticks cannot race
+    # with them: the first one opens the current week's seeded-but-unopened pulses and DMs them.
+    (await wait_for_scheduler(app[CORE])).apscheduler.pause()
     async with aiohttp.ClientSession(base_url=url) as http:
         http.core = app[CORE]
         yield http
