@@ -15,8 +15,9 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from bot.kernel.events import MessageHandle
+from bot.kernel.messages import Message
 from bot.kernel.metrics import OUTBOX_MESSAGES
-from bot.kernel.ports import ChatAdapter, NotInChannel, Outbound, RateLimited, describe, destination_platform, handle_to_ref
+from bot.kernel.ports import ChatAdapter, Destination, NotInChannel, Outbound, RateLimited, describe, destination_platform, handle_to_ref
 from bot.kernel.serialize import destination_from_data, message_from_data, to_data
 from storage.kernel.db import WriteFailed, in_db_thread, run_write, session, write_unit
 from storage.kernel.deliveries import claim_outbox_key, finish_outbox, retryable_outbox, store_outbox
@@ -68,7 +69,8 @@ class Outbox:
     async def deliver_one(self, item: Outbound, refused: list[tuple[Outbound, NotInChannel]] | None = None, *,
                           pace: Callable[[], Awaitable[None]] | None = None) -> MessageHandle | None:
         """Claim, send, record. `pace` (a rate limiter's wait) runs right before the request, after the
-        claim's commit, so the database's latency cannot bunch paced requests together; see `_paced`."""
+        claim's commit, so the database's latency cannot bunch paced requests together; see `send_paced`.
+        The marker of a paced send is the row's id: it names nobody."""
         platform = destination_platform(item.destination)
         adapter = self.adapters.get(platform)
         if adapter is None:
@@ -89,7 +91,8 @@ class Outbox:
         if row_id is None:
             return None
         try:
-            handle = await (adapter.send(item.destination, item.message) if pace is None else self._paced(adapter, item, row_id, pace))
+            handle = await (adapter.send(item.destination, item.message) if pace is None
+                            else send_paced(adapter, item.destination, item.message, f"outbox:{row_id}", pace))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried later
             log.warning("sending %s to %s failed: %s", item.key, describe(item.destination), exc)
             error = f"{type(exc).__name__}: {exc}"
@@ -108,25 +111,6 @@ class Outbox:
         OUTBOX_MESSAGES.labels(platform, "sent").inc()
         return handle
 
-    @staticmethod
-    async def _paced(adapter: ChatAdapter, item: Outbound, row_id: int, pace: Callable[[], Awaitable[None]]) -> MessageHandle:
-        """A paced send (reminders): through the adapter's bulk path where it has one, whose 429 comes
-        back as RateLimited. Its client would otherwise sleep out Retry-After and retry at once,
-        unpaced, into a window the pacer's other sends are filling: one 429 near the end of a run
-        cost a whole second, and drew more. Here the retry queues for a token again, as the
-        fan-out's do (bot/pulses/fanout.py). The marker is the row's id: it names nobody."""
-        send_marked = getattr(adapter, "send_marked", None)
-        for _ in range(MAX_RATE_LIMITED + 1):
-            await pace()
-            try:
-                if send_marked is None:
-                    return await adapter.send(item.destination, item.message)
-                return await send_marked(item.destination, item.message, f"outbox:{row_id}")
-            except RateLimited as exc:
-                last = exc
-                await asyncio.sleep(exc.retry_after)
-        raise last
-
     async def retry(self, *, pending_for: timedelta = timedelta(minutes=1)) -> int:
         """Resend failed messages (up to MAX_ATTEMPTS) and ones a stopped process never sent; returns how many went out."""
         with session(self.engine) as s:
@@ -138,3 +122,25 @@ class Outbox:
                 except (KeyError, TypeError, ValueError) as exc:
                     log.error("outbox row %s cannot be decoded (%s); left as is", row.key, exc)
         return len(await self.deliver(items))
+
+
+async def send_paced(adapter: ChatAdapter, destination: Destination, message: Message, marker: str,
+                     pace: Callable[[], Awaitable[None]], on_rate_limited: Callable[[], None] | None = None) -> MessageHandle:
+    """A bulk send (pulse DMs, reminders) once `pace` gives a token, through the adapter's marked path
+    where it has one: there a 429 comes back as RateLimited instead of being slept out and retried at
+    once inside the client, unpaced, into the window the pacer's other sends are filling (one such
+    retry near the end of a run cost a whole second, and drew more). Here the retry waits
+    Retry-After and then queues for a token again, so it counts against our own pace."""
+    send_marked = getattr(adapter, "send_marked", None)
+    for _ in range(MAX_RATE_LIMITED + 1):
+        await pace()
+        try:
+            if send_marked is None:
+                return await adapter.send(destination, message)
+            return await send_marked(destination, message, marker)
+        except RateLimited as exc:
+            last = exc
+            if on_rate_limited is not None:
+                on_rate_limited()
+            await asyncio.sleep(exc.retry_after)
+    raise last

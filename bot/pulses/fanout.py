@@ -30,8 +30,8 @@ from sqlalchemy import update
 
 from bot.directory.lookup import user_ref
 from bot.kernel.metrics import PULSE_DELIVERIES
-from bot.kernel.outbox import MAX_RATE_LIMITED
-from bot.kernel.ports import DirectMessage, RateLimited, handle_to_ref
+from bot.kernel.outbox import send_paced
+from bot.kernel.ports import DirectMessage, handle_to_ref
 from bot.pulses.render import question_message, zone
 from storage.kernel.db import WriteFailed, in_db_thread, run_write, session, write
 from storage.pulses.tables import Pulse, PulseDelivery
@@ -159,13 +159,6 @@ def delivery_message(core, s, cache: MessageCache, delivery: PulseDelivery, user
     return question_message(pulse, team_name, asked, answers, tz, reminder=reminder)
 
 
-async def _send(adapter, destination, message, marker):
-    send_marked = getattr(adapter, "send_marked", None)
-    if send_marked is not None:
-        return await send_marked(destination, message, marker)
-    return await adapter.send(destination, message)
-
-
 async def reconcile(core, report: FanoutReport) -> None:
     """Settle rows a crashed process left in `sending` before anything new goes out."""
     with session(core.engine) as s:
@@ -272,18 +265,17 @@ def _finish(core, delivery_id: int, **outcome) -> None:
 async def _send_paced(core, adapter, delivery: PulseDelivery, user: User, message, report: FanoutReport):
     """Send once a pacer token is free; a 429 waits Retry-After and then queues for a token again,
     so retries count against our own pace instead of overrunning the platform's next window."""
-    for _ in range(MAX_RATE_LIMITED + 1):
-        # Pace right before the request, after the database work, so the pacer sees real send times.
+
+    async def pace() -> None:
+        # Right before the request, after the database work, so the pacer sees real send times.
         await platform_pacer(core, delivery.platform).wait()
         if delivery.platform == "teams":
             await conversation_pacer(core).wait(user.external_id)
-        try:
-            return await _send(adapter, DirectMessage(user_ref(user)), message, marker_of(delivery.id))
-        except RateLimited as exc:
-            report.rate_limited += 1
-            last = exc
-            await asyncio.sleep(exc.retry_after)
-    raise last
+
+    def rate_limited() -> None:
+        report.rate_limited += 1
+
+    return await send_paced(adapter, DirectMessage(user_ref(user)), message, marker_of(delivery.id), pace, rate_limited)
 
 
 async def _deliver(core, cache: MessageCache, delivery_id: int, report: FanoutReport) -> bool | None:
