@@ -133,10 +133,14 @@ class TeamsAdapter:
         self._check(reference.service_url)
         await _raising(lambda guarded: self.cloud.continue_conversation(reference, guarded, self.app_id), logic)
 
-    async def _send_in(self, reference: ConversationReference, activity: Activity) -> MessageHandle:
+    async def _send_in(self, reference: ConversationReference, activity: Activity, *, as_reply: bool = False) -> MessageHandle:
+        """Send in `reference`'s conversation; `as_reply`, under the activity the reference was taken
+        from (else the send goes under the made-up id botbuilder gives a proactive turn)."""
         sent: dict[str, str] = {}
 
         async def logic(context: TurnContext) -> None:
+            if as_reply:
+                context.activity.id = reference.activity_id
             with outbound_call("teams", "send_activity", _connector_status):
                 response = await context.send_activity(activity)
             sent["id"] = (response.id if response else None) or ""
@@ -157,13 +161,7 @@ class TeamsAdapter:
 
     async def reply_to(self, reference: ConversationReference, activity: Activity) -> None:
         """Answer the activity `reference` was taken from, in its conversation and under it, as its own turn would have."""
-
-        async def logic(context: TurnContext) -> None:
-            context.activity.id = reference.activity_id  # else the reply goes under the continuation's made-up id
-            with outbound_call("teams", "send_activity", _connector_status):
-                await context.send_activity(activity)
-
-        await self._in(reference, logic)
+        await self._send_in(reference, activity, as_reply=True)
 
     async def update_in(self, reference: ConversationReference, activity: Activity) -> None:
         """Replace the message `activity.id` in the conversation of `reference`."""
